@@ -1,0 +1,61 @@
+# yubin build. `make` builds build/yubin; `make check` runs every test (see tests/run).
+# SANITIZE=1 builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
+
+CC ?= cc
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+
+ifeq ($(SANITIZE),1)
+BUILD := build-asan
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+BUILD := build
+SAN :=
+OPT := -O2 -g
+endif
+
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+	-Wformat=2 -Werror=implicit-function-declaration $(OPT) $(SAN) -Isrc $(PKG_CFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread
+
+LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c \
+	src/smtp/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
+all: $(BUILD)/yubin $(BUILD)/unit-tests
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libyubin.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/yubin: $(CLI_OBJ) $(BUILD)/libyubin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libyubin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer targets (clang): make fuzz; run e.g. build-fuzz/fuzz_smtp_command fuzz/corpus/smtp_command
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS)
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
+fuzz: $(FUZZ_TARGETS)
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+check: all
+	./tests/run
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all check clean fuzz
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

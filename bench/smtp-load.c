@@ -1,0 +1,266 @@
+/* smtp-load: a small SMTP load generator that records per-message latency.
+ *
+ * Used by bench/smtp-inbound for both servers, so both see exactly the same load.
+ * It behaves like Postfix's smtp-source with -d (one connection per session,
+ * reused for every message, no pipelining): MAIL, RCPT, DATA, message, ".",
+ * each command waiting for its reply. The latency of a message is the time from
+ * sending MAIL FROM to receiving the reply after the final ".".
+ *
+ * usage: smtp-load HOST PORT SESSIONS MESSAGES SIZE FROM RCPT[,RCPT...] [TAG]
+ *   SIZE is the size of the whole message (header + body) in bytes, CRLF lines.
+ *   Message k goes to RCPT[k % nrcpt]. Each message carries
+ *   "X-Bench-Sent: <CLOCK_REALTIME ns>" so that a server that delivers
+ *   asynchronously (Postfix) can be measured up to the mailbox file.
+ *
+ * Prints one line of key=value pairs on stdout:
+ *   ok= fail= wall_s= msgs_per_s= p50_ms= p90_ms= p99_ms= max_ms= mean_ms=
+ *   cpu_user_s= cpu_sys_s= start_ns= end_ns=
+ * Exit 0 if every message got 250, 1 otherwise.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *g_host, *g_from, *g_tag = "bench";
+static int g_port, g_sessions, g_size;
+static long g_msgs;
+static char **g_rcpts;
+static int g_nrcpt;
+static atomic_long g_next;
+static atomic_long g_fail;
+static double *g_lat; /* ms, indexed by message number; <0 = failed */
+
+static uint64_t now_ns(clockid_t c) {
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct conn {
+    int fd;
+    char buf[8192];
+    size_t len, off;
+};
+
+static int conn_open(struct conn *c) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)g_port);
+    if (inet_pton(AF_INET, g_host, &sa.sin_addr) != 1) return -1;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c->fd < 0) return -1;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -1;
+    }
+    c->len = c->off = 0;
+    return 0;
+}
+
+/* Read one full reply (multi-line aware); returns the code, or -1 on error. */
+static int read_reply(struct conn *c) {
+    for (;;) {
+        /* look for complete lines in buffer */
+        while (c->off < c->len) {
+            char *nl = memchr(c->buf + c->off, '\n', c->len - c->off);
+            if (!nl) break;
+            char *line = c->buf + c->off;
+            size_t ll = (size_t)(nl - line) + 1;
+            c->off += ll;
+            if (ll >= 4 && line[3] == '-') continue; /* continuation */
+            if (ll < 3) return -1;
+            return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+        }
+        if (c->off > 0) {
+            memmove(c->buf, c->buf + c->off, c->len - c->off);
+            c->len -= c->off;
+            c->off = 0;
+        }
+        if (c->len == sizeof c->buf) return -1;
+        ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        c->len += (size_t)n;
+    }
+}
+
+static int send_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int cmd(struct conn *c, const char *s, size_t n) {
+    if (send_all(c->fd, s, n) < 0) return -1;
+    return read_reply(c);
+}
+
+/* Build message k into buf (size g_size exactly, or a bit more if the header is longer). */
+static size_t build_msg(char *buf, size_t cap, long k, const char *rcpt) {
+    int h = snprintf(buf, cap,
+                     "From: <%s>\r\nTo: <%s>\r\nSubject: bench %s %ld\r\n"
+                     "Message-ID: <%s.%ld.%d@bench.test>\r\nX-Bench-Sent: %llu\r\n\r\n",
+                     g_from, rcpt, g_tag, k, g_tag, k, (int)getpid(),
+                     (unsigned long long)now_ns(CLOCK_REALTIME));
+    size_t n = (size_t)h;
+    /* body: lines of 78 chars + CRLF, last line shorter; never starts with '.' */
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    long i = 0;
+    while (n + 2 < (size_t)g_size && n + 2 < cap) {
+        size_t room = (size_t)g_size - n - 2;
+        size_t ll = room < 78 ? room : 78;
+        for (size_t j = 0; j < ll; j++) buf[n++] = alpha[(k + i + (long)j) % 62];
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+        i++;
+    }
+    if (n < 2 || buf[n - 1] != '\n') {
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+    }
+    memcpy(buf + n, ".\r\n", 3);
+    return n + 3;
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    struct conn c = {.fd = -1};
+    size_t cap = (size_t)g_size + 1024;
+    char *msg = malloc(cap + 8);
+    char line[1024];
+    int connected = 0;
+    for (;;) {
+        long k = atomic_fetch_add(&g_next, 1);
+        if (k >= g_msgs) break;
+        for (int attempt = 0;; attempt++) {
+            if (!connected) {
+                if (conn_open(&c) < 0 || read_reply(&c) != 220) goto fail_conn;
+                int n = snprintf(line, sizeof line, "EHLO load.bench.test\r\n");
+                if (cmd(&c, line, (size_t)n) != 250) goto fail_conn;
+                connected = 1;
+            }
+            const char *rcpt = g_rcpts[k % g_nrcpt];
+            uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+            int n = snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", g_from);
+            int r = cmd(&c, line, (size_t)n);
+            if (r < 0) goto fail_conn;
+            if (r != 250) goto fail_msg;
+            n = snprintf(line, sizeof line, "RCPT TO:<%s>\r\n", rcpt);
+            r = cmd(&c, line, (size_t)n);
+            if (r < 0) goto fail_conn;
+            if (r != 250) goto fail_msg;
+            r = cmd(&c, "DATA\r\n", 6);
+            if (r < 0) goto fail_conn;
+            if (r != 354) goto fail_msg;
+            size_t ml = build_msg(msg, cap, k, rcpt);
+            r = cmd(&c, msg, ml);
+            if (r < 0) goto fail_conn;
+            if (r != 250) goto fail_msg;
+            g_lat[k] = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e6;
+            break;
+        fail_msg:
+            fprintf(stderr, "smtp-load: message %ld: reply %d\n", k, r);
+            if (cmd(&c, "RSET\r\n", 6) < 0) {
+                close(c.fd);
+                connected = 0;
+            }
+            g_lat[k] = -1;
+            atomic_fetch_add(&g_fail, 1);
+            break;
+        fail_conn:
+            if (c.fd >= 0) close(c.fd);
+            c.fd = -1;
+            connected = 0;
+            if (attempt >= 2) {
+                fprintf(stderr, "smtp-load: message %ld: connection failed\n", k);
+                g_lat[k] = -1;
+                atomic_fetch_add(&g_fail, 1);
+                break;
+            }
+            usleep(10000);
+        }
+    }
+    if (connected) {
+        cmd(&c, "QUIT\r\n", 6);
+        close(c.fd);
+    }
+    free(msg);
+    return NULL;
+}
+
+static int cmpd(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, long n, double p) {
+    if (n == 0) return 0;
+    long i = (long)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+int main(int argc, char **argv) {
+    if (argc < 8) {
+        fprintf(stderr, "usage: smtp-load HOST PORT SESSIONS MESSAGES SIZE FROM RCPT[,RCPT...] [TAG]\n");
+        return 2;
+    }
+    g_host = argv[1];
+    g_port = atoi(argv[2]);
+    g_sessions = atoi(argv[3]);
+    g_msgs = atol(argv[4]);
+    g_size = atoi(argv[5]);
+    g_from = argv[6];
+    char *rl = strdup(argv[7]);
+    if (argc > 8) g_tag = argv[8];
+    g_rcpts = calloc(64, sizeof *g_rcpts);
+    for (char *s = strtok(rl, ","); s && g_nrcpt < 64; s = strtok(NULL, ",")) g_rcpts[g_nrcpt++] = s;
+    if (g_sessions < 1 || g_msgs < 1 || g_size < 256 || g_nrcpt < 1) return 2;
+    g_lat = calloc((size_t)g_msgs, sizeof *g_lat);
+    pthread_t *th = calloc((size_t)g_sessions, sizeof *th);
+    uint64_t start_rt = now_ns(CLOCK_REALTIME);
+    uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+    for (int i = 0; i < g_sessions; i++) pthread_create(&th[i], NULL, worker, NULL);
+    for (int i = 0; i < g_sessions; i++) pthread_join(th[i], NULL);
+    double wall = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+    uint64_t end_rt = now_ns(CLOCK_REALTIME);
+    long ok = 0;
+    double sum = 0;
+    double *v = malloc((size_t)g_msgs * sizeof *v);
+    for (long i = 0; i < g_msgs; i++)
+        if (g_lat[i] >= 0) {
+            v[ok++] = g_lat[i];
+            sum += g_lat[i];
+        }
+    qsort(v, (size_t)ok, sizeof *v, cmpd);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("ok=%ld fail=%ld wall_s=%.3f msgs_per_s=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
+           "max_ms=%.3f mean_ms=%.3f cpu_user_s=%.3f cpu_sys_s=%.3f start_ns=%llu end_ns=%llu\n",
+           ok, (long)atomic_load(&g_fail), wall, (double)ok / wall, pct(v, ok, 0.50), pct(v, ok, 0.90),
+           pct(v, ok, 0.99), ok ? v[ok - 1] : 0.0, ok ? sum / (double)ok : 0.0,
+           (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+           (unsigned long long)start_rt, (unsigned long long)end_rt);
+    return atomic_load(&g_fail) ? 1 : 0;
+}

@@ -1,0 +1,41 @@
+/* Shared pieces of the subcommands: argument lookup, the data directory, privileges. */
+#ifndef YUBIN_CLI_H
+#define YUBIN_CLI_H
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "lib/config.h"
+#include "store/store.h"
+
+struct cli {
+	int argc;
+	char **argv;      /* positional arguments after the subcommand words; options removed */
+	const char *data; /* --data */
+};
+
+/* Value of --name VALUE (removed from argv), or NULL. */
+const char *cli_option(struct cli *c, const char *name);
+/* True when --name is present (removed from argv). */
+bool cli_flag(struct cli *c, const char *name);
+/* Prints "yubin: <sentence>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Loads DIR/yubin.conf; exits with a sentence when it cannot. */
+void cli_load_config(struct cli *c, struct config *cfg);
+/* When running as root, become the user that owns the data directory (or cfg->user), so
+ * files the store creates stay readable by the server. Exits when that is impossible. */
+void cli_become_data_owner(const char *data_dir, const struct config *cfg, bool refuse_root);
+/* Opens the store of the data directory, or exits with a sentence. */
+struct store *cli_open_store(struct cli *c);
+/* Reads one password line from stdin if it is not a terminal; else generates one and
+ * prints it. Returns a malloc'd string. */
+char *cli_read_or_make_password(void);
+
+int cmd_init(struct cli *c);
+int cmd_serve(struct cli *c);
+int cmd_account(struct cli *c);
+int cmd_alias(struct cli *c);
+int cmd_domain(struct cli *c);
+int cmd_export(struct cli *c);
+int cmd_check(struct cli *c);
+
+#endif

@@ -1,0 +1,173 @@
+/* yubin init: a data directory that works at once, and the DNS records to publish. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "lib/buf.h"
+#include "net/tls.h"
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
+}
+
+static bool write_file(const char *path, const char *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	if (fd < 0)
+		return false;
+	bool ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+	return close(fd) == 0 && ok;
+}
+
+static bool is_loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+}
+
+static void print_dns_records(const char *domain, const char *hostname, const char *listen)
+{
+	char first[64];
+	snprintf(first, sizeof first, "%.*s", (int)strcspn(listen, ","), listen);
+	bool v6 = strchr(first, ':') != NULL;
+	bool public_addr = !is_loopback(first) && strcmp(first, "0.0.0.0") != 0 &&
+			   strcmp(first, "::") != 0;
+	printf("\nAdd these DNS records for %s at your DNS provider:\n\n", domain);
+	printf("  %s.  MX    10 %s.\n", domain, hostname);
+	printf("      Mail for @%s is delivered to %s.\n", domain, hostname);
+	printf("  %s.  %-4s  %s\n", hostname, v6 ? "AAAA" : "A",
+	       public_addr ? first : "<this server's public IP address>");
+	printf("      Where %s is: the address other mail servers and your staff's devices reach.\n",
+	       hostname);
+	if (!v6)
+		printf("  %s.  AAAA  <public IPv6 address>   (only if the server has IPv6)\n", hostname);
+	printf("\nUntil these exist, mail from outside cannot reach this server.\n");
+}
+
+int cmd_init(struct cli *c)
+{
+	const char *domain = cli_option(c, "--domain");
+	const char *hostname = cli_option(c, "--hostname");
+	const char *listen = cli_option(c, "--listen");
+	const char *offset = cli_option(c, "--port-offset");
+	const char *cert = cli_option(c, "--cert");
+	const char *key = cli_option(c, "--key");
+	const char *user = cli_option(c, "--user");
+	if (!domain || c->argc || (!cert) != (!key)) {
+		cli_error("usage: yubin init --data DIR --domain D [--hostname H] [--listen ADDR] "
+			  "[--port-offset N] [--cert FILE --key FILE] [--user NAME]");
+		return 2;
+	}
+	struct buf host = BUF_INIT;
+	if (hostname)
+		buf_append_str(&host, hostname);
+	else
+		buf_printf(&host, "mail.%s", domain);
+	if (!listen)
+		listen = "127.0.0.1";
+
+	if (mkdir(c->data, 0750) < 0 && errno != EEXIST) {
+		cli_error("cannot create %s: %s", c->data, strerror(errno));
+		return 1;
+	}
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/yubin.conf", c->data);
+	if (access(path.data, F_OK) == 0) {
+		cli_error("%s is already set up (it has yubin.conf); use another directory or remove it",
+			  c->data);
+		return 1;
+	}
+	const char *overrides[16];
+	size_t n = 0;
+	overrides[n++] = "hostname";
+	overrides[n++] = host.data;
+	overrides[n++] = "listen";
+	overrides[n++] = listen;
+	if (offset) {
+		overrides[n++] = "port-offset";
+		overrides[n++] = offset;
+	}
+	if (cert) {
+		overrides[n++] = "tls-cert";
+		overrides[n++] = cert;
+		overrides[n++] = "tls-key";
+		overrides[n++] = key;
+	}
+	overrides[n++] = NULL;
+	overrides[n] = NULL;
+	struct buf conf = BUF_INIT, err = BUF_INIT;
+	config_write_default(&conf, overrides);
+	/* Parse what we wrote: a bad --port-offset is caught before anything else is made. */
+	struct config cfg;
+	config_defaults(&cfg);
+	if (!config_parse(&cfg, conf.data, conf.len, &err)) {
+		cli_error("%s", err.data);
+		return 2;
+	}
+	config_free(&cfg);
+	if (!write_file(path.data, conf.data, conf.len, 0640)) {
+		cli_error("cannot write %s: %s", path.data, strerror(errno));
+		return 1;
+	}
+	if (!cert) {
+		struct buf dir = BUF_INIT, certp = BUF_INIT, keyp = BUF_INIT;
+		buf_printf(&dir, "%s/tls", c->data);
+		buf_printf(&certp, "%s/tls/cert.pem", c->data);
+		buf_printf(&keyp, "%s/tls/key.pem", c->data);
+		if ((mkdir(dir.data, 0750) < 0 && errno != EEXIST) ||
+		    !tls_write_self_signed(host.data, certp.data, keyp.data, &err)) {
+			cli_error("cannot create the TLS certificate: %s", err.len ? err.data : strerror(errno));
+			return 1;
+		}
+		printf("Created a self-signed certificate for %s (devices will warn until you install "
+		       "one from a certificate authority: set tls-cert and tls-key).\n", host.data);
+		buf_free(&dir);
+		buf_free(&certp);
+		buf_free(&keyp);
+	}
+	struct store *s = store_open_sqlite(c->data, true, &err);
+	if (!s || !s->ops->domain_add(s, domain, &err)) {
+		cli_error("cannot create the store: %s", err.data);
+		return 1;
+	}
+	s->ops->close(s);
+
+	if (geteuid() == 0) {
+		/* The server drops root after binding its ports; the data must belong to that user. */
+		struct passwd *pw = getpwnam(user ? user : "yubin");
+		if (!pw && !user)
+			pw = getpwnam("nobody");
+		if (!pw) {
+			cli_error("no such user \"%s\"", user);
+			return 1;
+		}
+		chown_uid = pw->pw_uid;
+		chown_gid = pw->pw_gid;
+		if (nftw(c->data, chown_one, 16, FTW_PHYS) != 0) {
+			cli_error("cannot give %s to %s: %s", c->data, pw->pw_name, strerror(errno));
+			return 1;
+		}
+		printf("The data directory belongs to %s; the server runs as that user.\n", pw->pw_name);
+	}
+	printf("Initialised %s for %s (server name %s).\n", c->data, domain, host.data);
+	print_dns_records(domain, host.data, listen);
+	buf_free(&path);
+	buf_free(&conf);
+	buf_free(&err);
+	buf_free(&host);
+	return 0;
+}

@@ -1,0 +1,240 @@
+/* yubin serve: bind, drop privileges, run the event loop until SIGTERM. */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "deliver/committer.h"
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "net/listen.h"
+#include "net/tls.h"
+#include "smtp/server.h"
+
+#define MAX_LISTENERS 16
+/* How long SIGTERM waits for sessions to finish before closing them anyway. */
+#define DRAIN_SECONDS 10
+
+struct daemon {
+	struct cli *cli;
+	struct event_base *base;
+	struct smtp_server smtp;
+	struct evconnlistener *listeners[MAX_LISTENERS];
+	size_t nlisteners;
+	struct event *commit_wake;
+	struct event *drain_timer;
+	int drain_ticks;
+};
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+		      void *ctx)
+{
+	(void)l;
+	(void)len;
+	struct daemon *d = ctx;
+	smtp_server_accept(&d->smtp, fd, sa);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *ctx)
+{
+	(void)l;
+	(void)ctx;
+	/* EMFILE and friends: log and keep going; the listener retries on the next event. */
+	log_error("event=accept-failed error=\"%s\"", strerror(errno));
+}
+
+static void wake_loop(void *arg)
+{
+	event_active(arg, EV_READ, 0);
+}
+
+static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = ctx;
+	committer_reap(d->smtp.committer);
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = ctx;
+	size_t open = smtp_server_drain(&d->smtp);
+	if (open == 0 || ++d->drain_ticks > DRAIN_SECONDS * 10) {
+		if (open)
+			log_warn("event=shutdown-forced sessions=%zu", open);
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
+static void on_terminate(evutil_socket_t sig, short what, void *ctx)
+{
+	(void)what;
+	struct daemon *d = ctx;
+	if (d->drain_timer)
+		return;
+	log_info("event=shutdown signal=%d", (int)sig);
+	for (size_t i = 0; i < d->nlisteners; i++)
+		evconnlistener_disable(d->listeners[i]);
+	struct timeval tick = { 0, 100000 };
+	d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
+	event_add(d->drain_timer, &tick);
+	on_drain_tick(-1, 0, d);
+}
+
+static void apply_log_level(const struct config *cfg)
+{
+	const char *names[] = { "debug", "info", "warn", "error" };
+	for (int i = 0; i < 4; i++)
+		if (strcmp(cfg->log_level, names[i]) == 0)
+			log_set_level((enum log_level)i);
+}
+
+static SSL_CTX *load_tls(struct cli *c, const struct config *cfg)
+{
+	struct buf cert = BUF_INIT, key = BUF_INIT, err = BUF_INIT;
+	buf_printf(&cert, cfg->tls_cert[0] == '/' ? "%.0s%s" : "%s/%s", c->data, cfg->tls_cert);
+	buf_printf(&key, cfg->tls_key[0] == '/' ? "%.0s%s" : "%s/%s", c->data, cfg->tls_key);
+	SSL_CTX *ctx = tls_server_ctx_new(cert.data, key.data, &err);
+	if (!ctx)
+		log_error("event=tls-unavailable error=\"%s\" hint=\"STARTTLS is not offered until the "
+			  "certificate and key load\"", err.data);
+	buf_free(&cert);
+	buf_free(&key);
+	buf_free(&err);
+	return ctx;
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *ctx)
+{
+	(void)sig;
+	(void)what;
+	struct daemon *d = ctx;
+	struct config *fresh = xcalloc(1, sizeof *fresh);
+	config_defaults(fresh);
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	buf_printf(&path, "%s/yubin.conf", d->cli->data);
+	if (!config_load(fresh, path.data, &err)) {
+		log_error("event=reload-failed error=\"%s\" hint=\"the old configuration stays in use\"",
+			  err.data);
+		config_free(fresh);
+		free(fresh);
+	} else {
+		/* Listening addresses and ports need a restart; everything else applies now. */
+		struct config *old = d->smtp.cfg;
+		d->smtp.cfg = fresh;
+		config_free(old);
+		free(old);
+		apply_log_level(fresh);
+		SSL_CTX *tls = load_tls(d->cli, fresh);
+		if (tls) {
+			/* Live sessions keep a reference to the old context through their SSL. */
+			SSL_CTX_free(d->smtp.tls);
+			d->smtp.tls = tls;
+		}
+		log_info("event=reloaded tls=%s", tls ? "ok" : "unchanged");
+	}
+	buf_free(&path);
+	buf_free(&err);
+}
+
+static void first_domain(void *ctx, const char *const *cols, size_t n)
+{
+	char **out = ctx;
+	if (!*out && n > 0 && cols[0])
+		*out = xstrdup(cols[0]);
+}
+
+int cmd_serve(struct cli *c)
+{
+	struct daemon d;
+	memset(&d, 0, sizeof d);
+	d.cli = c;
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cli_load_config(c, cfg);
+	apply_log_level(cfg);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Bind first (ports below 1024 need root), then give root up before reading any input. */
+	int fds[MAX_LISTENERS];
+	size_t nfds = 0;
+	char *addrs = xstrdup(cfg->listen);
+	int port = (int)(cfg->smtp_port + cfg->port_offset);
+	for (char *save = NULL, *a = strtok_r(addrs, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+		struct buf err = BUF_INIT;
+		if (nfds == MAX_LISTENERS)
+			log_fatal("event=too-many-listen-addresses max=%d", MAX_LISTENERS);
+		int fd = net_listen(a, port, &err);
+		if (fd < 0)
+			log_fatal("event=listen-failed error=\"%s\"", err.data);
+		fds[nfds++] = fd;
+		log_info("event=listening service=smtp addr=%s%s%s:%d", strchr(a, ':') ? "[" : "", a,
+			 strchr(a, ':') ? "]" : "", port);
+		buf_free(&err);
+	}
+	free(addrs);
+	cli_become_data_owner(c->data, cfg, true);
+
+	evthread_use_pthreads();
+	d.base = event_base_new();
+	struct buf err = BUF_INIT;
+	d.smtp.cfg = cfg;
+	d.smtp.base = d.base;
+	d.smtp.store = store_open_sqlite(c->data, false, &err);
+	if (!d.smtp.store)
+		log_fatal("event=store-unavailable error=\"%s\"", err.data);
+	d.smtp.store->ops->domain_list(d.smtp.store, first_domain, &d.smtp.default_domain);
+	if (!d.smtp.default_domain)
+		log_fatal("event=no-domains hint=\"add one: yubin domain add example.com\"");
+	d.smtp.tls = load_tls(c, cfg);
+	d.commit_wake = event_new(d.base, -1, 0, on_commit_wake, &d);
+	char *error = NULL;
+	d.smtp.committer = committer_start(c->data, wake_loop, d.commit_wake, &error);
+	if (!d.smtp.committer)
+		log_fatal("event=store-unavailable error=\"%s\"", error);
+
+	for (size_t i = 0; i < nfds; i++)
+		d.listeners[d.nlisteners++] = evconnlistener_new(
+			d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fds[i]);
+	for (size_t i = 0; i < d.nlisteners; i++)
+		evconnlistener_set_error_cb(d.listeners[i], on_accept_error);
+	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_terminate, &d);
+	struct event *sigint = evsignal_new(d.base, SIGINT, on_terminate, &d);
+	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	event_add(sighup, NULL);
+	log_info("event=ready hostname=%s domain=%s uid=%u", cfg->hostname, d.smtp.default_domain,
+		 (unsigned)getuid());
+
+	event_base_dispatch(d.base);
+
+	/* Every acknowledged message is already durable; this only waits for queued commits. */
+	committer_stop(d.smtp.committer);
+	for (size_t i = 0; i < d.nlisteners; i++)
+		evconnlistener_free(d.listeners[i]);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	if (d.drain_timer)
+		event_free(d.drain_timer);
+	event_free(d.commit_wake);
+	d.smtp.store->ops->close(d.smtp.store);
+	SSL_CTX_free(d.smtp.tls);
+	free(d.smtp.default_domain);
+	free(d.smtp.ips);
+	config_free(d.smtp.cfg);
+	free(d.smtp.cfg);
+	event_base_free(d.base);
+	buf_free(&err);
+	log_info("event=stopped");
+	return 0;
+}

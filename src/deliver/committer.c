@@ -1,0 +1,192 @@
+#include "deliver/committer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "store/store.h"
+
+/* Largest batch, so one huge burst does not hold every client for one giant transaction. */
+#define BATCH_MAX 256
+
+struct pending {
+	struct commit_request req;
+	bool ok;
+	char *reason;
+	struct pending *next;
+};
+
+struct committer {
+	struct store *store;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pending *queue, **queue_tail;  /* waiting to be committed */
+	struct pending *done, **done_tail;    /* committed, waiting for committer_reap */
+	struct pending *inflight;             /* being committed now (for cancel) */
+	bool stopping;
+	void (*wake)(void *);
+	void *wake_arg;
+	uint64_t messages, batches;
+};
+
+static void commit_batch(struct committer *c, struct pending *batch, size_t n)
+{
+	struct store_delivery *d = xcalloc(n, sizeof *d);
+	bool *ok = xcalloc(n, sizeof *ok);
+	size_t i = 0;
+	for (struct pending *p = batch; p; p = p->next, i++) {
+		d[i].data = p->req.data;
+		d[i].len = p->req.len;
+		d[i].internaldate = p->req.internaldate;
+		d[i].account_ids = p->req.account_ids;
+		d[i].naccounts = p->req.naccounts;
+		d[i].mailbox = "INBOX";
+	}
+	struct buf err = BUF_INIT;
+	bool committed = c->store->ops->deliver_batch(c->store, d, n, ok, &err);
+	if (!committed)
+		log_error("event=commit-failed messages=%zu error=\"%s\"", n, err.data);
+	i = 0;
+	for (struct pending *p = batch; p; p = p->next, i++) {
+		p->ok = committed && ok[i];
+		if (!p->ok)
+			p->reason = xstrdup(committed ? "recipient account no longer exists"
+						      : (err.data ? err.data : "store error"));
+	}
+	buf_free(&err);
+	free(d);
+	free(ok);
+}
+
+static void *committer_main(void *arg)
+{
+	struct committer *c = arg;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->queue && !c->stopping)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (!c->queue && c->stopping)
+			break;
+		/* Take up to BATCH_MAX requests: everything that queued while we were syncing. */
+		struct pending *batch = c->queue, *last = batch;
+		size_t n = 1;
+		while (last->next && n < BATCH_MAX) {
+			last = last->next;
+			n++;
+		}
+		c->queue = last->next;
+		if (!c->queue)
+			c->queue_tail = &c->queue;
+		last->next = NULL;
+		c->inflight = batch;
+		pthread_mutex_unlock(&c->lock);
+
+		commit_batch(c, batch, n);
+
+		pthread_mutex_lock(&c->lock);
+		c->inflight = NULL;
+		*c->done_tail = batch;
+		c->done_tail = &last->next;
+		c->messages += n;
+		c->batches++;
+		pthread_mutex_unlock(&c->lock);
+		c->wake(c->wake_arg);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
+				  char **error)
+{
+	struct buf err = BUF_INIT;
+	struct store *store = store_open_sqlite(data_dir, false, &err);
+	if (!store) {
+		*error = buf_steal(&err, NULL);
+		return NULL;
+	}
+	struct committer *c = xcalloc(1, sizeof *c);
+	c->store = store;
+	c->queue_tail = &c->queue;
+	c->done_tail = &c->done;
+	c->wake = wake;
+	c->wake_arg = wake_arg;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if (pthread_create(&c->thread, NULL, committer_main, c) != 0)
+		log_fatal("event=thread-create-failed what=committer");
+	return c;
+}
+
+void committer_submit(struct committer *c, struct commit_request *req)
+{
+	struct pending *p = xcalloc(1, sizeof *p);
+	p->req = *req;
+	pthread_mutex_lock(&c->lock);
+	*c->queue_tail = p;
+	c->queue_tail = &p->next;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void pending_free(struct pending *p)
+{
+	free(p->req.data);
+	free(p->req.account_ids);
+	free(p->reason);
+	free(p);
+}
+
+void committer_reap(struct committer *c)
+{
+	pthread_mutex_lock(&c->lock);
+	struct pending *list = c->done;
+	c->done = NULL;
+	c->done_tail = &c->done;
+	pthread_mutex_unlock(&c->lock);
+	while (list) {
+		struct pending *next = list->next;
+		if (list->req.done)
+			list->req.done(list->req.ctx, list->ok, list->reason);
+		pending_free(list);
+		list = next;
+	}
+}
+
+void committer_cancel(struct committer *c, void *ctx)
+{
+	pthread_mutex_lock(&c->lock);
+	struct pending *lists[] = { c->queue, c->inflight, c->done };
+	for (size_t i = 0; i < 3; i++)
+		for (struct pending *p = lists[i]; p; p = p->next)
+			if (p->req.ctx == ctx)
+				p->req.done = NULL;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void committer_stop(struct committer *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	committer_reap(c);
+	c->store->ops->close(c->store);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}
+
+void committer_stats(struct committer *c, uint64_t *messages, uint64_t *batches)
+{
+	pthread_mutex_lock(&c->lock);
+	*messages = c->messages;
+	*batches = c->batches;
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,43 @@
+/* Group commit. Sessions hand finished messages to the committer; its thread stores
+ * everything that has queued up in one transaction (one fsync), then hands the results
+ * back to the event loop, which answers every waiting client. This is how throughput
+ * exceeds the disk's fsync rate while 250 still means "on stable storage". */
+#ifndef YUBIN_COMMITTER_H
+#define YUBIN_COMMITTER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct committer;
+
+/* Called in the event-loop thread (from committer_reap) once the message is durable (ok)
+ * or could not be stored (!ok, with a reason for the log). */
+typedef void (*commit_done_fn)(void *ctx, bool ok, const char *reason);
+
+struct commit_request {
+	char *data;            /* the message; owned by the committer once submitted */
+	size_t len;
+	int64_t internaldate;
+	int64_t *account_ids;  /* owned by the committer once submitted */
+	size_t naccounts;
+	commit_done_fn done;
+	void *ctx;
+};
+
+/* wake(arg) is called from the committer thread when results are ready; it must make the
+ * event loop call committer_reap (e.g. event_active on a thread-safe libevent event). */
+struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
+				  char **error);
+/* Takes ownership of req->data and req->account_ids. */
+void committer_submit(struct committer *c, struct commit_request *req);
+/* Runs the completion callbacks of finished requests. Event-loop thread only. */
+void committer_reap(struct committer *c);
+/* Forget the callback of every request with this ctx (its session is gone); the message is
+ * still committed. */
+void committer_cancel(struct committer *c, void *ctx);
+/* Commits what is queued, stops the thread and runs the last callbacks. */
+void committer_stop(struct committer *c);
+/* Messages and batches committed so far (for metrics and the log). */
+void committer_stats(struct committer *c, uint64_t *messages, uint64_t *batches);
+
+#endif

@@ -1,0 +1,208 @@
+#include "lib/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+
+enum setting_type { SETTING_STRING, SETTING_NUMBER };
+
+struct setting {
+	const char *name;
+	enum setting_type type;
+	size_t offset;
+	const char *default_value;
+	long min, max;
+	const char *help;
+};
+
+#define STR(field) SETTING_STRING, offsetof(struct config, field)
+#define NUM(field) SETTING_NUMBER, offsetof(struct config, field)
+
+static const struct setting settings[] = {
+	{ "hostname", STR(hostname), "localhost", 0, 0,
+	  "Name of this server: greeting, Received headers, certificate. DNS must point it here." },
+	{ "listen", STR(listen), "127.0.0.1", 0, 0,
+	  "Addresses to listen on, comma separated (0.0.0.0 and :: for all)." },
+	{ "port-offset", NUM(port_offset), "0", 0, 60000,
+	  "Added to every standard port (10000: SMTP on 10025). Lets a non-root demo run." },
+	{ "smtp-port", NUM(smtp_port), "25", 1, 65535,
+	  "Port for incoming mail from other servers (before port-offset)." },
+	{ "user", STR(user), "", 0, 0,
+	  "When started as root, run as this user after binding ports (empty: the data directory's owner)." },
+	{ "tls-cert", STR(tls_cert), "tls/cert.pem", 0, 0,
+	  "Certificate chain (PEM), relative to the data directory. Its names must include hostname." },
+	{ "tls-key", STR(tls_key), "tls/key.pem", 0, 0, "Private key (PEM) for tls-cert." },
+	{ "max-message-size", NUM(max_message_size), "26214400", 1024, 1L << 40,
+	  "Largest message accepted, in bytes (advertised as SIZE; 552 5.3.4 when exceeded)." },
+	{ "max-recipients", NUM(max_recipients), "100", 1, 100000,
+	  "Recipients per message; more get 452 4.5.3 and the sender retries them later." },
+	{ "max-command-line", NUM(max_command_line), "2048", 512, 1L << 20,
+	  "Longest SMTP command line in bytes; longer gets 500 5.5.2." },
+	{ "max-text-line", NUM(max_text_line), "65536", 1000, 1L << 30,
+	  "Longest line inside a message; a longer one gets 500 5.5.2 after the data." },
+	{ "max-header-size", NUM(max_header_size), "262144", 1024, 1L << 30,
+	  "Largest header block of a message in bytes; larger gets 552 5.3.4." },
+	{ "max-connections", NUM(max_connections), "1000", 1, 1000000,
+	  "Simultaneous SMTP connections in total; more get 421 4.7.0." },
+	{ "max-connections-per-ip", NUM(max_connections_per_ip), "50", 1, 1000000,
+	  "Simultaneous SMTP connections from one address; more get 421 4.7.0." },
+	{ "max-errors", NUM(max_errors), "10", 1, 10000,
+	  "Errors a client may make in one session before it gets 421 4.7.0 and is disconnected." },
+	{ "command-timeout", NUM(command_timeout), "300", 1, 86400,
+	  "Seconds a client may stay silent before it gets 421 4.4.2 and is disconnected." },
+	{ "default-quota", NUM(default_quota), "1073741824", 0, 1L << 50,
+	  "Mailbox quota for new accounts in bytes (0 = unlimited). Full mailboxes get 552 5.2.2." },
+	{ "log-level", STR(log_level), "info", 0, 0, "debug, info, warn or error." },
+};
+
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static const struct setting *setting_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (strlen(settings[i].name) == len && memcmp(settings[i].name, name, len) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+static bool setting_set(struct config *cfg, const struct setting *s, const char *value,
+			struct buf *err)
+{
+	char *field = (char *)cfg + s->offset;
+	if (s->type == SETTING_STRING) {
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return true;
+	}
+	errno = 0;
+	char *end;
+	long n = strtol(value, &end, 10);
+	if (errno || end == value || *end || n < s->min || n > s->max) {
+		buf_printf(err, "%s must be a whole number from %ld to %ld, not \"%s\"", s->name,
+			   s->min, s->max, value);
+		return false;
+	}
+	*(long *)field = n;
+	return true;
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	struct buf ignored = BUF_INIT;
+	for (size_t i = 0; i < NSETTINGS; i++)
+		setting_set(cfg, &settings[i], settings[i].default_value, &ignored);
+	buf_free(&ignored);
+}
+
+static const char *trim(char *s, size_t *len)
+{
+	while (*len && (s[0] == ' ' || s[0] == '\t')) {
+		s++;
+		(*len)--;
+	}
+	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t' || s[*len - 1] == '\r'))
+		(*len)--;
+	return s;
+}
+
+bool config_parse(struct config *cfg, const char *text, size_t len, struct buf *err)
+{
+	size_t lineno = 0;
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		lineno++;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t linelen = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *line = xstrndup(p, linelen);
+		p += linelen + (nl ? 1 : 0);
+		size_t l = linelen;
+		const char *t = trim(line, &l);
+		if (l == 0 || t[0] == '#') {
+			free(line);
+			continue;
+		}
+		const char *eq = memchr(t, '=', l);
+		if (!eq) {
+			buf_printf(err, "line %zu: expected \"key = value\"", lineno);
+			free(line);
+			return false;
+		}
+		size_t klen = (size_t)(eq - t);
+		const char *key = trim((char *)t, &klen);
+		size_t vlen = l - (size_t)(eq - t) - 1;
+		const char *v = trim((char *)eq + 1, &vlen);
+		const struct setting *s = setting_find(key, klen);
+		if (!s) {
+			buf_printf(err, "line %zu: unknown setting \"%.*s\"", lineno, (int)klen, key);
+			free(line);
+			return false;
+		}
+		char *value = xstrndup(v, vlen);
+		struct buf why = BUF_INIT;
+		bool ok = setting_set(cfg, s, value, &why);
+		if (!ok)
+			buf_printf(err, "line %zu: %s", lineno, why.data);
+		buf_free(&why);
+		free(value);
+		free(line);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool config_load(struct config *cfg, const char *path, struct buf *err)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		buf_printf(err, "cannot read %s: %s", path, strerror(errno));
+		return false;
+	}
+	struct buf text = BUF_INIT;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&text, chunk, n);
+	fclose(f);
+	struct buf why = BUF_INIT;
+	bool ok = config_parse(cfg, text.data ? text.data : "", text.len, &why);
+	if (!ok)
+		buf_printf(err, "%s %s", path, why.data);
+	buf_free(&why);
+	buf_free(&text);
+	return ok;
+}
+
+void config_write_default(struct buf *out, const char *const *overrides)
+{
+	buf_append_str(out, "# yubin configuration. One setting per line: key = value.\n"
+			    "# Lines starting with # are comments; a commented setting shows its default.\n"
+			    "# After a change: send SIGHUP to yubin serve (or restart it).\n");
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const char *value = NULL;
+		for (const char *const *o = overrides; o && o[0]; o += 2)
+			if (strcmp(o[0], s->name) == 0)
+				value = o[1];
+		buf_printf(out, "\n# %s\n", s->help);
+		if (value)
+			buf_printf(out, "%s = %s\n", s->name, value);
+		else
+			buf_printf(out, "#%s = %s\n", s->name, s->default_value);
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].type == SETTING_STRING) {
+			char **field = (char **)((char *)cfg + settings[i].offset);
+			free(*field);
+			*field = NULL;
+		}
+}

@@ -1,0 +1,43 @@
+/* The configuration file: `key = value` lines, `#` comments, the last value of a key wins.
+ * Every setting lives in one table (config.c) that also writes the commented default file,
+ * so the file, the parser and the documentation cannot drift apart. */
+#ifndef YUBIN_CONFIG_H
+#define YUBIN_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+struct config {
+	char *hostname;
+	char *listen;
+	long port_offset;
+	long smtp_port;
+	char *user;
+	char *tls_cert;
+	char *tls_key;
+	long max_message_size;
+	long max_recipients;
+	long max_command_line;
+	long max_text_line;
+	long max_header_size;
+	long max_connections;
+	long max_connections_per_ip;
+	long max_errors;
+	long command_timeout;
+	long default_quota;
+	char *log_level;
+};
+
+/* Fills cfg with every default. hostname defaults to "localhost" until set. */
+void config_defaults(struct config *cfg);
+/* Parses text over cfg. On error returns false with a sentence in err (line number included). */
+bool config_parse(struct config *cfg, const char *text, size_t len, struct buf *err);
+bool config_load(struct config *cfg, const char *path, struct buf *err);
+/* Writes the whole commented file, with `overrides` (key=value pairs, NULL-terminated
+ * array of "key", "value", ...) set and every other key commented out at its default. */
+void config_write_default(struct buf *out, const char *const *overrides);
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,43 @@
+/* The inbound SMTP service (MX role): accepts connections, enforces connection limits and
+ * runs one session per connection on the shared event loop. */
+#ifndef YUBIN_SMTP_SERVER_H
+#define YUBIN_SMTP_SERVER_H
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "deliver/committer.h"
+#include "lib/config.h"
+#include "store/store.h"
+
+struct smtp_session;
+
+struct ip_count {
+	char ip[64];
+	size_t count;
+};
+
+struct smtp_server {
+	struct config *cfg;           /* may be swapped on reload: read fields at use time */
+	struct event_base *base;
+	SSL_CTX *tls;                 /* NULL: STARTTLS not offered */
+	struct store *store;          /* read connection of the event-loop thread */
+	struct committer *committer;
+	char *default_domain;         /* where <postmaster> goes */
+	unsigned long next_conn_id;
+	size_t nconns;
+	struct ip_count *ips;
+	size_t nips;
+	struct smtp_session *sessions; /* every live session, for shutdown */
+	bool draining;                /* shutting down: refuse new connections */
+};
+
+/* Takes over fd (accepted, non-blocking). */
+void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *peer);
+/* Asks every session to finish: idle ones are closed with 421, ones waiting for a commit
+ * are closed once it is answered. Returns the number still open. */
+size_t smtp_server_drain(struct smtp_server *srv);
+
+#endif

@@ -1,0 +1,737 @@
+/* One inbound SMTP session: the state machine over parsed commands (parse.c knows the
+ * grammar, this file knows what is allowed when and what to answer). */
+#include <errno.h>
+#include <openssl/err.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deliver/route.h"
+#include "lib/alloc.h"
+#include "lib/buf.h"
+#include "lib/linereader.h"
+#include "lib/log.h"
+#include "net/listen.h"
+#include "net/tls.h"
+#include "smtp/parse.h"
+#include "smtp/server.h"
+
+enum session_state {
+	ST_COMMAND,    /* reading command lines */
+	ST_DATA,       /* reading DATA content */
+	ST_BDAT,       /* reading a BDAT chunk */
+	ST_COMMITTING, /* message handed to the committer; input paused */
+	ST_CLOSING,    /* last reply queued; close once it is written */
+};
+
+struct recipient {
+	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 4];
+	struct route_targets targets;
+};
+
+struct smtp_session {
+	struct smtp_server *srv;
+	struct smtp_session *next, *prev;
+	struct bufferevent *bev;
+	int fd;
+	unsigned long id;
+	char ip[64];
+	enum session_state state;
+	struct line_reader lines;
+	bool tls;
+	char tls_info[160];
+	bool starttls_pending;
+	char helo[256];
+	bool esmtp;
+	/* transaction */
+	bool have_mail;
+	struct smtp_address sender;
+	bool smtputf8;
+	enum smtp_body body;
+	int64_t declared_size; /* MAIL SIZE=, for the quota check at RCPT */
+	struct recipient *rcpts;
+	size_t nrcpts;
+	bool used_bdat;
+	/* message being received */
+	struct buf message;
+	struct smtp_data_reader data;
+	unsigned long long bdat_left;
+	bool bdat_last;
+	bool bdat_failed;
+	size_t messages;
+	size_t errors;
+};
+
+static void session_process_input(struct smtp_session *s);
+static void session_free(struct smtp_session *s);
+
+static struct config *cfg(struct smtp_session *s)
+{
+	return s->srv->cfg;
+}
+
+/* Queues "code status text" as one reply line. */
+static void reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
+{
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "%d %s ", code, status);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	if (code >= 400)
+		log_info("event=reply conn=%lu code=%d status=%s", s->id, code, status);
+	buf_append(&line, "\r\n", 2);
+	bufferevent_write(s->bev, line.data, line.len);
+	buf_free(&line);
+}
+
+/* Closes after the queued replies are written. */
+static void session_close_after_reply(struct smtp_session *s)
+{
+	s->state = ST_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_free(s);
+}
+
+/* Counts an error reply; too many and the client is sent away. True when closed. */
+static bool count_error(struct smtp_session *s)
+{
+	if (++s->errors < (size_t)cfg(s)->max_errors)
+		return false;
+	reply(s, 421, "4.7.0", "Too many errors in this session (%zu); closing the connection.",
+	      s->errors);
+	session_close_after_reply(s);
+	return true;
+}
+
+static void transaction_reset(struct smtp_session *s)
+{
+	s->have_mail = false;
+	s->smtputf8 = false;
+	s->body = SMTP_BODY_NONE;
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	s->used_bdat = false;
+	s->bdat_failed = false;
+	buf_free(&s->message);
+}
+
+static void commit_done(void *ctx, bool ok, const char *reason)
+{
+	struct smtp_session *s = ctx;
+	if (ok) {
+		s->messages++;
+		reply(s, 250, "2.0.0", "Message accepted and stored for %zu recipient%s.", s->nrcpts,
+		      s->nrcpts == 1 ? "" : "s");
+	} else {
+		log_error("event=store-failed conn=%lu reason=\"%s\"", s->id, reason ? reason : "");
+		reply(s, 451, "4.3.0", "The message could not be stored just now; please try again later.");
+	}
+	transaction_reset(s);
+	if (s->srv->draining) {
+		reply(s, 421, "4.3.2", "Server shutting down; closing the connection.");
+		session_close_after_reply(s);
+		return;
+	}
+	s->state = ST_COMMAND;
+	bufferevent_enable(s->bev, EV_READ);
+	session_process_input(s);
+}
+
+/* Writes Return-Path and Received, the trace headers every stored message starts with. */
+static void trace_headers(struct smtp_session *s, struct buf *out)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	buf_printf(out, "Return-Path: <%s>\r\n", s->sender.null ? "" : s->sender.text);
+	const char *proto = s->smtputf8 ? (s->tls ? "UTF8SMTPS" : "UTF8SMTP")
+			  : s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP")
+			  : "SMTP";
+	buf_printf(out, "Received: from %s ([%s])\r\n\tby %s (yubin) with %s", s->helo, s->ip,
+		   cfg(s)->hostname, proto);
+	if (s->tls)
+		buf_printf(out, "\r\n\t(using %s)", s->tls_info);
+	if (s->nrcpts == 1)
+		buf_printf(out, "\r\n\tfor <%s>", s->rcpts[0].address);
+	buf_printf(out, ";\r\n\t%s\r\n", date);
+}
+
+static void message_finish(struct smtp_session *s)
+{
+	struct smtp_data_reader *d = &s->data;
+	if (d->too_big) {
+		reply(s, 552, "5.3.4", "The message is %zu bytes, more than the limit of %ld bytes; "
+		      "send it smaller or share the file by a link.", d->size, cfg(s)->max_message_size);
+	} else if (d->header_too_big) {
+		reply(s, 552, "5.3.4", "The message header is larger than %ld bytes.",
+		      cfg(s)->max_header_size);
+	} else if (d->line_too_long) {
+		reply(s, 500, "5.5.2", "A line of the message is longer than %ld bytes; the sending "
+		      "program must wrap long lines.", cfg(s)->max_text_line);
+	} else if (s->nrcpts == 0) {
+		reply(s, 554, "5.5.1", "No valid recipients; the message was not accepted.");
+	} else {
+		size_t naccounts = 0;
+		for (size_t i = 0; i < s->nrcpts; i++)
+			naccounts += s->rcpts[i].targets.n;
+		int64_t *ids = xcalloc(naccounts, sizeof *ids);
+		size_t n = 0;
+		for (size_t i = 0; i < s->nrcpts; i++)
+			for (size_t k = 0; k < s->rcpts[i].targets.n; k++) {
+				int64_t id = s->rcpts[i].targets.ids[k];
+				bool dup = false;
+				for (size_t j = 0; j < n; j++)
+					dup |= ids[j] == id;
+				if (!dup)
+					ids[n++] = id;
+			}
+		log_info("event=message conn=%lu from=<%s> recipients=%zu accounts=%zu size=%zu", s->id,
+			 s->sender.null ? "" : s->sender.text, s->nrcpts, n, s->message.len);
+		struct commit_request req = {
+			.internaldate = (int64_t)time(NULL),
+			.account_ids = ids,
+			.naccounts = n,
+			.done = commit_done,
+			.ctx = s,
+		};
+		req.data = buf_steal(&s->message, &req.len);
+		s->state = ST_COMMITTING;
+		bufferevent_disable(s->bev, EV_READ);
+		committer_submit(s->srv->committer, &req);
+		return;
+	}
+	transaction_reset(s);
+	s->state = ST_COMMAND;
+}
+
+static void message_start(struct smtp_session *s)
+{
+	buf_reset(&s->message);
+	trace_headers(s, &s->message);
+	smtp_data_reader_init(&s->data, (size_t)cfg(s)->max_message_size,
+			      (size_t)cfg(s)->max_text_line, (size_t)cfg(s)->max_header_size);
+}
+
+static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c)
+{
+	transaction_reset(s);
+	snprintf(s->helo, sizeof s->helo, "%.*s", (int)(c->arg_len < 200 ? c->arg_len : 200),
+		 c->arg);
+	for (char *p = s->helo; *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == '(' || *p == ')' || (unsigned char)*p > 0x7e)
+			*p = '?';
+	if (c->verb == SMTP_HELO) {
+		s->esmtp = false;
+		reply(s, 250, "2.0.0", "%s", cfg(s)->hostname);
+		return;
+	}
+	s->esmtp = true;
+	struct buf r = BUF_INIT;
+	buf_printf(&r, "250-%s greets %s\r\n", cfg(s)->hostname, s->helo);
+	buf_append_str(&r, "250-PIPELINING\r\n");
+	buf_printf(&r, "250-SIZE %ld\r\n", cfg(s)->max_message_size);
+	buf_append_str(&r, "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n");
+	if (s->srv->tls && !s->tls)
+		buf_append_str(&r, "250-STARTTLS\r\n");
+	buf_append_str(&r, "250-SMTPUTF8\r\n250 CHUNKING\r\n");
+	bufferevent_write(s->bev, r.data, r.len);
+	buf_free(&r);
+}
+
+static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
+{
+	if (!s->helo[0]) {
+		reply(s, 503, "5.5.1", "Say EHLO (or HELO) first.");
+		count_error(s);
+		return;
+	}
+	if (s->have_mail) {
+		reply(s, 503, "5.5.1", "A transaction is already open; send RSET to start over.");
+		count_error(s);
+		return;
+	}
+	if (c->body == SMTP_BODY_BINARYMIME) {
+		reply(s, 555, "5.5.4", "BODY=BINARYMIME is not supported here.");
+		count_error(s);
+		return;
+	}
+	if (c->addr.utf8 && !c->smtputf8) {
+		reply(s, 553, "5.6.7", "The sender address has non-ASCII characters; add the SMTPUTF8 "
+		      "parameter.");
+		count_error(s);
+		return;
+	}
+	if (c->size > cfg(s)->max_message_size) {
+		reply(s, 552, "5.3.4", "The message (%lld bytes) is larger than the limit of %ld bytes.",
+		      c->size, cfg(s)->max_message_size);
+		count_error(s);
+		return;
+	}
+	s->have_mail = true;
+	s->sender = c->addr;
+	s->smtputf8 = c->smtputf8;
+	s->body = c->body;
+	s->declared_size = c->size > 0 ? c->size : 0;
+	reply(s, 250, "2.1.0", "Sender OK.");
+}
+
+static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
+{
+	if (!s->have_mail) {
+		reply(s, 503, "5.5.1", "Say who the mail is from (MAIL FROM) first.");
+		count_error(s);
+		return;
+	}
+	if (c->addr.utf8 && !s->smtputf8) {
+		reply(s, 553, "5.6.7", "The recipient address has non-ASCII characters; MAIL FROM "
+		      "needs the SMTPUTF8 parameter.");
+		count_error(s);
+		return;
+	}
+	if (s->nrcpts >= (size_t)cfg(s)->max_recipients) {
+		reply(s, 452, "4.5.3", "Too many recipients for one message (limit %ld); send the rest "
+		      "in another message.", cfg(s)->max_recipients);
+		return;
+	}
+	struct recipient r;
+	memset(&r, 0, sizeof r);
+	snprintf(r.address, sizeof r.address, "%s", c->addr.text);
+	enum route_result res = route_recipient(s->srv->store, c->addr.local, c->addr.domain,
+						s->srv->default_domain, s->declared_size, &r.targets);
+	switch (res) {
+	case ROUTE_NOT_LOCAL:
+		reply(s, 554, "5.7.1", "Relay access denied: %s is not a domain of this server, and "
+		      "only authenticated users may send to other domains.",
+		      c->addr.domain[0] ? c->addr.domain : "(none)");
+		count_error(s);
+		return;
+	case ROUTE_UNKNOWN_USER:
+		reply(s, 550, "5.1.1", "There is no mailbox <%s> here; check the spelling of the "
+		      "address.", c->addr.text);
+		count_error(s);
+		return;
+	case ROUTE_OVER_QUOTA:
+		reply(s, 552, "5.2.2", "The mailbox of <%s> is full; the recipient must delete some "
+		      "mail before it can receive more.", c->addr.text);
+		count_error(s);
+		return;
+	case ROUTE_LOCAL:
+		break;
+	}
+	s->rcpts = xrealloc(s->rcpts, (s->nrcpts + 1) * sizeof *s->rcpts);
+	s->rcpts[s->nrcpts++] = r;
+	reply(s, 250, "2.1.5", "Recipient OK.");
+}
+
+static bool transaction_ready(struct smtp_session *s)
+{
+	if (!s->have_mail) {
+		reply(s, 503, "5.5.1", "Say who the mail is from (MAIL FROM) first.");
+		return false;
+	}
+	if (s->nrcpts == 0) {
+		reply(s, 503, "5.5.1", "No valid recipients yet (RCPT TO).");
+		return false;
+	}
+	return true;
+}
+
+static void cmd_data(struct smtp_session *s)
+{
+	if (s->used_bdat) {
+		reply(s, 503, "5.5.1", "DATA cannot follow BDAT in one message.");
+		count_error(s);
+		return;
+	}
+	if (!transaction_ready(s)) {
+		count_error(s);
+		return;
+	}
+	message_start(s);
+	s->state = ST_DATA;
+	reply(s, 354, "2.0.0", "Send the message; end it with a line holding only a dot.");
+}
+
+static void cmd_bdat(struct smtp_session *s, const struct smtp_command *c)
+{
+	/* The chunk's bytes follow whatever we answer, so they are always read, and every
+	 * BDAT gets its one reply when its chunk is complete. */
+	if (!s->used_bdat) {
+		s->used_bdat = true;
+		s->bdat_failed = !s->have_mail || s->nrcpts == 0;
+		message_start(s);
+	}
+	s->bdat_left = c->chunk_size;
+	s->bdat_last = c->last;
+	s->state = ST_BDAT;
+}
+
+static void bdat_chunk_done(struct smtp_session *s)
+{
+	s->state = ST_COMMAND;
+	if (s->bdat_failed) {
+		reply(s, 503, "5.5.1", "BDAT needs MAIL FROM and at least one accepted RCPT TO first; "
+		      "this chunk was discarded.");
+		if (s->bdat_last)
+			transaction_reset(s);
+		count_error(s);
+		return;
+	}
+	if (s->bdat_last) {
+		message_finish(s);
+		return;
+	}
+	if (s->data.too_big) {
+		reply(s, 552, "5.3.4", "The message is larger than the limit of %ld bytes.",
+		      cfg(s)->max_message_size);
+		return;
+	}
+	reply(s, 250, "2.0.0", "%zu bytes received so far.", s->data.size);
+}
+
+static void cmd_starttls(struct smtp_session *s)
+{
+	if (s->tls || !s->srv->tls) {
+		reply(s, 503, "5.5.1", s->tls ? "TLS is already active." : "TLS is not available.");
+		count_error(s);
+		return;
+	}
+	reply(s, 220, "2.0.0", "Ready to start TLS.");
+	/* Nothing the client sent after STARTTLS may be read as plaintext (CVE-2011-0411). */
+	s->starttls_pending = true;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static void session_run_command(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_command c;
+	struct smtp_error err;
+	if (!smtp_parse_command(line, len, &c, &err)) {
+		reply(s, err.code, err.status, "%s", err.text);
+		count_error(s);
+		return;
+	}
+	switch (c.verb) {
+	case SMTP_HELO:
+	case SMTP_EHLO:
+		cmd_ehlo(s, &c);
+		break;
+	case SMTP_MAIL:
+		cmd_mail(s, &c);
+		break;
+	case SMTP_RCPT:
+		cmd_rcpt(s, &c);
+		break;
+	case SMTP_DATA:
+		cmd_data(s);
+		break;
+	case SMTP_BDAT:
+		cmd_bdat(s, &c);
+		break;
+	case SMTP_RSET:
+		transaction_reset(s);
+		reply(s, 250, "2.0.0", "Reset.");
+		break;
+	case SMTP_NOOP:
+		reply(s, 250, "2.0.0", "OK.");
+		break;
+	case SMTP_QUIT:
+		reply(s, 221, "2.0.0", "Goodbye.");
+		session_close_after_reply(s);
+		break;
+	case SMTP_HELP:
+		reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY "
+		      "STARTTLS. See RFC 5321.");
+		break;
+	case SMTP_VRFY:
+		reply(s, 252, "2.5.0", "Cannot verify users, but will accept the message and try.");
+		break;
+	case SMTP_EXPN:
+		reply(s, 502, "5.5.1", "EXPN is disabled.");
+		count_error(s);
+		break;
+	case SMTP_STARTTLS:
+		cmd_starttls(s);
+		break;
+	case SMTP_AUTH:
+		reply(s, 503, "5.5.1", "Authentication is not offered on this port.");
+		count_error(s);
+		break;
+	case SMTP_UNKNOWN:
+		break;
+	}
+}
+
+/* Feeds the first contiguous chunk of input to the DATA reader. */
+static void session_read_data(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return;
+	size_t consumed = 0;
+	enum smtp_data_status st = smtp_data_feed(&s->data, v.iov_base, v.iov_len, &consumed,
+						  &s->message);
+	evbuffer_drain(in, consumed);
+	if (st == SMTP_DATA_END) {
+		message_finish(s);
+	} else if (st == SMTP_DATA_BARE_EOL) {
+		/* Where the message ends is now ambiguous: read nothing more (SMTP smuggling). */
+		log_warn("event=bare-eol conn=%lu ip=%s", s->id, s->ip);
+		reply(s, 521, "5.5.2", "Bare CR or LF in the message: lines must end with CRLF. "
+		      "Closing the connection so no text can be mistaken for commands.");
+		transaction_reset(s);
+		session_close_after_reply(s);
+	}
+}
+
+static void session_read_bdat(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	if (s->bdat_left > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		size_t n = v.iov_len < s->bdat_left ? v.iov_len : (size_t)s->bdat_left;
+		if (!s->bdat_failed)
+			smtp_data_count_raw(&s->data, v.iov_base, n, &s->message);
+		evbuffer_drain(in, n);
+		s->bdat_left -= n;
+	}
+	if (s->bdat_left == 0)
+		bdat_chunk_done(s);
+}
+
+static void session_process_input(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	while (evbuffer_get_length(in) > 0) {
+		if (s->state == ST_DATA) {
+			session_read_data(s, in);
+			continue;
+		}
+		if (s->state == ST_BDAT) {
+			session_read_bdat(s, in);
+			continue;
+		}
+		if (s->state != ST_COMMAND || s->starttls_pending)
+			return;
+		size_t avail = evbuffer_get_length(in);
+		size_t want = avail < s->lines.max ? avail : s->lines.max;
+		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+		size_t consumed, line_len;
+		enum line_status st = line_reader_next(&s->lines, p, want, &consumed, &line_len);
+		if (st == LINE_NEED_MORE) {
+			evbuffer_drain(in, consumed);
+			if (consumed == 0)
+				return;
+			continue;
+		}
+		if (st == LINE_TOO_LONG) {
+			evbuffer_drain(in, consumed);
+			reply(s, 500, "5.5.2", "Command line too long (limit %ld bytes).",
+			      cfg(s)->max_command_line);
+			if (count_error(s))
+				return;
+			continue;
+		}
+		/* Copy the line out: running it may write to the buffers. */
+		char *line = xstrndup(p, line_strip_eol(p, line_len));
+		size_t len = line_strip_eol(p, line_len);
+		evbuffer_drain(in, consumed);
+		session_run_command(s, line, len);
+		free(line);
+		if (s->state == ST_CLOSING)
+			return;
+	}
+	/* BDAT 0 LAST has no bytes to wait for. */
+	if (s->state == ST_BDAT && s->bdat_left == 0)
+		bdat_chunk_done(s);
+}
+
+static void on_read(struct bufferevent *bev, void *ctx)
+{
+	(void)bev;
+	session_process_input(ctx);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *ctx);
+static void on_write(struct bufferevent *bev, void *ctx);
+
+static void session_start_tls(struct smtp_session *s)
+{
+	s->starttls_pending = false;
+	evbuffer_drain(bufferevent_get_input(s->bev), evbuffer_get_length(bufferevent_get_input(s->bev)));
+	bufferevent_free(s->bev);
+	SSL *ssl = SSL_new(s->srv->tls);
+	s->bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_DEFER_CALLBACKS);
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	struct timeval tv = { cfg(s)->command_timeout, 0 };
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* RFC 3207: forget everything learned before TLS. */
+	transaction_reset(s);
+	s->helo[0] = '\0';
+	s->tls = true;
+}
+
+static void on_write(struct bufferevent *bev, void *ctx)
+{
+	struct smtp_session *s = ctx;
+	(void)bev;
+	if (s->state == ST_CLOSING) {
+		session_free(s);
+		return;
+	}
+	if (s->starttls_pending)
+		session_start_tls(s);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *ctx)
+{
+	struct smtp_session *s = ctx;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->tls) {
+			struct buf d = BUF_INIT;
+			tls_describe(bufferevent_openssl_get_ssl(bev), &d);
+			snprintf(s->tls_info, sizeof s->tls_info, "%s", d.data);
+			log_info("event=tls conn=%lu %s", s->id, d.data);
+			buf_free(&d);
+		}
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && s->state != ST_CLOSING) {
+		log_info("event=timeout conn=%lu ip=%s", s->id, s->ip);
+		reply(s, 421, "4.4.2", "No command for %ld seconds; closing the connection.",
+		      cfg(s)->command_timeout);
+		session_close_after_reply(s);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = s->tls ? bufferevent_get_openssl_error(bev) : 0;
+		if (e) {
+			char text[200];
+			ERR_error_string_n(e, text, sizeof text);
+			log_info("event=tls-error conn=%lu ip=%s error=\"%s\"", s->id, s->ip, text);
+		}
+	}
+	/* EOF or error: the peer is gone. A message being committed stays committed. */
+	session_free(s);
+}
+
+static struct ip_count *ip_slot(struct smtp_server *srv, const char *ip, bool create)
+{
+	for (size_t i = 0; i < srv->nips; i++)
+		if (strcmp(srv->ips[i].ip, ip) == 0)
+			return &srv->ips[i];
+	if (!create)
+		return NULL;
+	srv->ips = xrealloc(srv->ips, (srv->nips + 1) * sizeof *srv->ips);
+	struct ip_count *slot = &srv->ips[srv->nips++];
+	snprintf(slot->ip, sizeof slot->ip, "%s", ip);
+	slot->count = 0;
+	return slot;
+}
+
+static void ip_release(struct smtp_server *srv, const char *ip)
+{
+	struct ip_count *slot = ip_slot(srv, ip, false);
+	if (slot && --slot->count == 0)
+		*slot = srv->ips[--srv->nips];
+}
+
+static void session_free(struct smtp_session *s)
+{
+	struct smtp_server *srv = s->srv;
+	if (s->state == ST_COMMITTING)
+		committer_cancel(srv->committer, s);
+	log_info("event=disconnect conn=%lu ip=%s messages=%zu errors=%zu", s->id, s->ip,
+		 s->messages, s->errors);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	ip_release(srv, s->ip);
+	srv->nconns--;
+	if (s->bev)
+		bufferevent_free(s->bev);
+	close(s->fd);
+	transaction_reset(s);
+	free(s);
+}
+
+void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *peer)
+{
+	struct smtp_session *s = xcalloc(1, sizeof *s);
+	s->srv = srv;
+	s->fd = fd;
+	s->id = ++srv->next_conn_id;
+	net_addr_text(peer, s->ip, sizeof s->ip);
+	line_reader_init(&s->lines, (size_t)srv->cfg->max_command_line);
+	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	struct timeval tv = { srv->cfg->command_timeout, 0 };
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nconns++;
+	struct ip_count *slot = ip_slot(srv, s->ip, true);
+	slot->count++;
+	log_info("event=connect conn=%lu ip=%s", s->id, s->ip);
+	if (srv->draining) {
+		reply(s, 421, "4.3.2", "Server shutting down; try again later.");
+		session_close_after_reply(s);
+		return;
+	}
+	if (srv->nconns > (size_t)srv->cfg->max_connections) {
+		reply(s, 421, "4.7.0", "Too many connections to this server (limit %ld); try again "
+		      "later.", srv->cfg->max_connections);
+		session_close_after_reply(s);
+		return;
+	}
+	if (slot->count > (size_t)srv->cfg->max_connections_per_ip) {
+		reply(s, 421, "4.7.0", "Too many connections from your address %s (limit %ld); try "
+		      "again later.", s->ip, srv->cfg->max_connections_per_ip);
+		session_close_after_reply(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	reply(s, 220, "2.0.0", "%s ESMTP yubin ready", srv->cfg->hostname);
+}
+
+size_t smtp_server_drain(struct smtp_server *srv)
+{
+	srv->draining = true;
+	struct smtp_session *next;
+	for (struct smtp_session *s = srv->sessions; s; s = next) {
+		next = s->next;
+		/* A session waiting for its commit is answered first, then closed (commit_done). */
+		if (s->state != ST_COMMITTING && s->state != ST_CLOSING) {
+			reply(s, 421, "4.3.2", "Server shutting down; closing the connection.");
+			session_close_after_reply(s);
+		}
+	}
+	size_t open = 0;
+	for (struct smtp_session *s = srv->sessions; s; s = s->next)
+		open++;
+	return open;
+}

@@ -1,0 +1,551 @@
+/* SQLite backend. Metadata and message bytes live in one database in WAL mode with
+ * synchronous=FULL: a committed transaction is on stable storage, and one transaction
+ * (one fsync of the WAL) can carry a whole batch of messages for many mailboxes.
+ * All SQL of the project lives in this file. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "store/store.h"
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS domains("
+	"  name TEXT PRIMARY KEY, catchall TEXT);"
+	"CREATE TABLE IF NOT EXISTS accounts("
+	"  id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+	"  quota INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS aliases("
+	"  alias TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY(alias, target));"
+	"CREATE TABLE IF NOT EXISTS mailboxes("
+	"  id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  name TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL,"
+	"  highestmodseq INTEGER NOT NULL, UNIQUE(account_id, name));"
+	"CREATE TABLE IF NOT EXISTS blobs("
+	"  id INTEGER PRIMARY KEY, refs INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS messages("
+	"  id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+	"  uid INTEGER NOT NULL, modseq INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0,"
+	"  internaldate INTEGER NOT NULL, size INTEGER NOT NULL,"
+	"  blob_id INTEGER NOT NULL REFERENCES blobs(id), UNIQUE(mailbox_id, uid));"
+	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+
+static struct sqlite_store *S(struct store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+static bool exec(struct sqlite_store *s, const char *sql, struct buf *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		if (err)
+			buf_printf(err, "database error: %s", msg ? msg : "unknown");
+		sqlite3_free(msg);
+		return false;
+	}
+	return true;
+}
+
+static sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_error("event=sql-prepare error=\"%s\"", sqlite3_errmsg(s->db));
+		abort(); /* our own SQL is wrong: a bug */
+	}
+	return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Runs a one-statement change; false + err when it failed or changed nothing. */
+static bool change(struct sqlite_store *s, sqlite3_stmt *st, const char *nothing_msg,
+		   struct buf *err)
+{
+	int rc = sqlite3_step(st);
+	bool ok = rc == SQLITE_DONE;
+	if (!ok) {
+		if (rc == SQLITE_CONSTRAINT)
+			buf_printf(err, "it already exists");
+		else
+			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
+	} else if (nothing_msg && sqlite3_changes(s->db) == 0) {
+		buf_printf(err, "%s", nothing_msg);
+		ok = false;
+	}
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static void rows(struct sqlite_store *s, sqlite3_stmt *st, store_row_fn fn, void *ctx)
+{
+	(void)s;
+	int n = sqlite3_column_count(st);
+	const char *cols[16];
+	if (n > 16)
+		n = 16;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			cols[i] = (const char *)sqlite3_column_text(st, i);
+		fn(ctx, cols, (size_t)n);
+	}
+	sqlite3_finalize(st);
+}
+
+static void sq_close(struct store *base)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static bool sq_domain_add(struct store *base, const char *domain, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "INSERT INTO domains(name) VALUES(lower(?))");
+	bind_text(st, 1, domain);
+	return change(s, st, NULL, err);
+}
+
+static bool sq_domain_del(struct store *base, const char *domain, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "DELETE FROM domains WHERE name = lower(?)");
+	bind_text(st, 1, domain);
+	return change(s, st, "no such domain", err);
+}
+
+static bool sq_domain_exists(struct store *base, const char *domain, char **catchall)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT catchall FROM domains WHERE name = lower(?)");
+	bind_text(st, 1, domain);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	if (catchall) {
+		const char *c = found ? (const char *)sqlite3_column_text(st, 0) : NULL;
+		*catchall = c ? xstrdup(c) : NULL;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static bool sq_domain_set_catchall(struct store *base, const char *domain, const char *target,
+				   struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "UPDATE domains SET catchall = lower(?) WHERE name = lower(?)");
+	bind_text(st, 1, target);
+	bind_text(st, 2, domain);
+	return change(s, st, "no such domain", err);
+}
+
+static void sq_domain_list(struct store *base, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	rows(s, prepare(s, "SELECT name, coalesce(catchall, '') FROM domains ORDER BY name"), fn,
+	     ctx);
+}
+
+static bool sq_account_add(struct store *base, const char *address, const char *hash,
+			   int64_t quota, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!exec(s, "BEGIN IMMEDIATE", err))
+		return false;
+	sqlite3_stmt *st = prepare(s, "INSERT INTO accounts(address, password_hash, quota, created)"
+				      " VALUES(lower(?), ?, ?, ?)");
+	bind_text(st, 1, address);
+	bind_text(st, 2, hash);
+	sqlite3_bind_int64(st, 3, quota);
+	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	if (!change(s, st, NULL, err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	st = prepare(s, "INSERT INTO mailboxes(account_id, name, uidvalidity, uidnext, highestmodseq)"
+			" VALUES(?, 'INBOX', ?, 1, 1)");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	if (!change(s, st, NULL, err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	return exec(s, "COMMIT", err);
+}
+
+static bool sq_account_del(struct store *base, const char *address, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!exec(s, "BEGIN IMMEDIATE", err))
+		return false;
+	const char *steps[] = {
+		"UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m JOIN mailboxes b"
+		" ON m.mailbox_id = b.id JOIN accounts a ON b.account_id = a.id"
+		" WHERE m.blob_id = blobs.id AND a.address = lower(?1))"
+		" WHERE id IN (SELECT m.blob_id FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id"
+		" JOIN accounts a ON b.account_id = a.id WHERE a.address = lower(?1))",
+		"DELETE FROM messages WHERE mailbox_id IN (SELECT b.id FROM mailboxes b JOIN accounts a"
+		" ON b.account_id = a.id WHERE a.address = lower(?1))",
+		"DELETE FROM blobs WHERE refs <= 0",
+		"DELETE FROM mailboxes WHERE account_id IN (SELECT id FROM accounts"
+		" WHERE address = lower(?1))",
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		sqlite3_stmt *st = prepare(s, steps[i]);
+		if (sqlite3_bind_parameter_count(st) > 0)
+			bind_text(st, 1, address);
+		if (!change(s, st, NULL, err)) {
+			exec(s, "ROLLBACK", NULL);
+			return false;
+		}
+	}
+	sqlite3_stmt *st = prepare(s, "DELETE FROM accounts WHERE address = lower(?)");
+	bind_text(st, 1, address);
+	if (!change(s, st, "no such account", err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	return exec(s, "COMMIT", err);
+}
+
+static bool sq_account_set_password(struct store *base, const char *address, const char *hash,
+				    struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "UPDATE accounts SET password_hash = ? WHERE address = lower(?)");
+	bind_text(st, 1, hash);
+	bind_text(st, 2, address);
+	return change(s, st, "no such account", err);
+}
+
+static bool sq_account_get(struct store *base, const char *address, struct account *a)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT id, address, password_hash, quota, used,"
+				      " (SELECT count(*) FROM messages m JOIN mailboxes b"
+				      "  ON m.mailbox_id = b.id WHERE b.account_id = accounts.id)"
+				      " FROM accounts WHERE address = lower(?)");
+	bind_text(st, 1, address);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	if (found) {
+		a->id = sqlite3_column_int64(st, 0);
+		a->address = xstrdup((const char *)sqlite3_column_text(st, 1));
+		a->password_hash = xstrdup((const char *)sqlite3_column_text(st, 2));
+		a->quota = sqlite3_column_int64(st, 3);
+		a->used = sqlite3_column_int64(st, 4);
+		a->messages = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static void sq_account_list(struct store *base, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	rows(s, prepare(s, "SELECT address, used, quota FROM accounts ORDER BY address"), fn, ctx);
+}
+
+static bool sq_alias_add(struct store *base, const char *alias, const char *target,
+			 struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "INSERT INTO aliases VALUES(lower(?), lower(?))");
+	bind_text(st, 1, alias);
+	bind_text(st, 2, target);
+	return change(s, st, NULL, err);
+}
+
+static bool sq_alias_del(struct store *base, const char *alias, const char *target,
+			 struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "DELETE FROM aliases WHERE alias = lower(?1)"
+				      " AND (?2 IS NULL OR target = lower(?2))");
+	bind_text(st, 1, alias);
+	bind_text(st, 2, target);
+	return change(s, st, "no such alias", err);
+}
+
+static size_t sq_alias_targets(struct store *base, const char *alias, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT target FROM aliases WHERE alias = lower(?) ORDER BY target");
+	bind_text(st, 1, alias);
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		fn(ctx, &t, 1);
+		n++;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void sq_alias_list(struct store *base, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	rows(s, prepare(s, "SELECT alias, group_concat(target, ' ') FROM aliases GROUP BY alias"
+			   " ORDER BY alias"), fn, ctx);
+}
+
+/* Inserts one message for one account; false when the account or mailbox is gone. */
+static bool deliver_one(struct sqlite_store *s, sqlite3_stmt *mbox, sqlite3_stmt *bump,
+			sqlite3_stmt *ins, sqlite3_stmt *usage, int64_t account_id,
+			const char *mailbox, int64_t blob_id, const struct store_delivery *d)
+{
+	sqlite3_reset(mbox);
+	sqlite3_bind_int64(mbox, 1, account_id);
+	bind_text(mbox, 2, mailbox);
+	if (sqlite3_step(mbox) != SQLITE_ROW)
+		return false;
+	int64_t mailbox_id = sqlite3_column_int64(mbox, 0);
+	int64_t uid = sqlite3_column_int64(mbox, 1);
+	int64_t modseq = sqlite3_column_int64(mbox, 2) + 1;
+	sqlite3_reset(mbox);
+
+	sqlite3_reset(bump);
+	sqlite3_bind_int64(bump, 1, uid + 1);
+	sqlite3_bind_int64(bump, 2, modseq);
+	sqlite3_bind_int64(bump, 3, mailbox_id);
+	if (sqlite3_step(bump) != SQLITE_DONE)
+		return false;
+
+	sqlite3_reset(ins);
+	sqlite3_bind_int64(ins, 1, mailbox_id);
+	sqlite3_bind_int64(ins, 2, uid);
+	sqlite3_bind_int64(ins, 3, modseq);
+	sqlite3_bind_int64(ins, 4, d->internaldate);
+	sqlite3_bind_int64(ins, 5, (int64_t)d->len);
+	sqlite3_bind_int64(ins, 6, blob_id);
+	if (sqlite3_step(ins) != SQLITE_DONE)
+		return false;
+
+	sqlite3_reset(usage);
+	sqlite3_bind_int64(usage, 1, (int64_t)d->len);
+	sqlite3_bind_int64(usage, 2, account_id);
+	return sqlite3_step(usage) == SQLITE_DONE;
+}
+
+static bool sq_deliver_batch(struct store *base, const struct store_delivery *d, size_t n,
+			     bool *ok, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!exec(s, "BEGIN IMMEDIATE", err))
+		return false;
+	sqlite3_stmt *blob = prepare(s, "INSERT INTO blobs(refs, size, data) VALUES(?, ?, ?)");
+	sqlite3_stmt *mbox = prepare(s, "SELECT id, uidnext, highestmodseq FROM mailboxes"
+				       " WHERE account_id = ? AND name = ?");
+	sqlite3_stmt *bump = prepare(s, "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?"
+				       " WHERE id = ?");
+	sqlite3_stmt *ins = prepare(s, "INSERT INTO messages(mailbox_id, uid, modseq, internaldate,"
+				      " size, blob_id) VALUES(?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *usage = prepare(s, "UPDATE accounts SET used = used + ? WHERE id = ?");
+	sqlite3_stmt *refs = prepare(s, "UPDATE blobs SET refs = ? WHERE id = ?");
+	bool fine = true;
+	for (size_t i = 0; i < n && fine; i++) {
+		sqlite3_reset(blob);
+		sqlite3_bind_int64(blob, 1, (int64_t)d[i].naccounts);
+		sqlite3_bind_int64(blob, 2, (int64_t)d[i].len);
+		sqlite3_bind_blob64(blob, 3, d[i].data, d[i].len, SQLITE_STATIC);
+		if (sqlite3_step(blob) != SQLITE_DONE) {
+			fine = false;
+			break;
+		}
+		int64_t blob_id = sqlite3_last_insert_rowid(s->db);
+		size_t stored = 0;
+		for (size_t k = 0; k < d[i].naccounts; k++)
+			if (deliver_one(s, mbox, bump, ins, usage, d[i].account_ids[k],
+					d[i].mailbox ? d[i].mailbox : "INBOX", blob_id, &d[i]))
+				stored++;
+		ok[i] = stored > 0;
+		if (stored != d[i].naccounts) {
+			sqlite3_reset(refs);
+			sqlite3_bind_int64(refs, 1, (int64_t)stored);
+			sqlite3_bind_int64(refs, 2, blob_id);
+			sqlite3_step(refs);
+		}
+	}
+	if (!fine)
+		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(blob);
+	sqlite3_finalize(mbox);
+	sqlite3_finalize(bump);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(usage);
+	sqlite3_finalize(refs);
+	if (fine && !exec(s, "DELETE FROM blobs WHERE refs <= 0", err))
+		fine = false;
+	if (!fine) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	/* COMMIT with synchronous=FULL: the WAL is fsync'd before this returns. */
+	return exec(s, "COMMIT", err);
+}
+
+static bool sq_mailbox_messages(struct store *base, const char *address, const char *mailbox,
+				store_message_fn fn, void *ctx, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT b.id FROM mailboxes b JOIN accounts a"
+				      " ON b.account_id = a.id WHERE a.address = lower(?) AND b.name = ?");
+	bind_text(st, 1, address);
+	bind_text(st, 2, mailbox);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		buf_printf(err, "no mailbox %s for %s", mailbox, address);
+		sqlite3_finalize(st);
+		return false;
+	}
+	int64_t mailbox_id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = prepare(s, "SELECT m.uid, m.modseq, m.internaldate, m.flags, b.data FROM messages m"
+			" JOIN blobs b ON m.blob_id = b.id WHERE m.mailbox_id = ? ORDER BY m.uid");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct store_message m = {
+			.uid = sqlite3_column_int64(st, 0),
+			.modseq = sqlite3_column_int64(st, 1),
+			.internaldate = sqlite3_column_int64(st, 2),
+			.flags = (unsigned)sqlite3_column_int(st, 3),
+			.data = sqlite3_column_blob(st, 4),
+			.len = (size_t)sqlite3_column_bytes(st, 4),
+		};
+		if (!fn(ctx, &m))
+			break;
+	}
+	sqlite3_finalize(st);
+	return true;
+}
+
+/* Each query returns rows describing a broken invariant. */
+static const struct {
+	const char *what;
+	const char *sql;
+} invariants[] = {
+	{ "uid at or above its mailbox's uidnext",
+	  "SELECT m.id FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id WHERE m.uid >= b.uidnext" },
+	{ "modseq above its mailbox's highestmodseq",
+	  "SELECT m.id FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id"
+	  " WHERE m.modseq > b.highestmodseq" },
+	{ "message whose blob is missing",
+	  "SELECT m.id FROM messages m LEFT JOIN blobs b ON m.blob_id = b.id WHERE b.id IS NULL" },
+	{ "message size differs from its blob",
+	  "SELECT m.id FROM messages m JOIN blobs b ON m.blob_id = b.id"
+	  " WHERE m.size != b.size OR b.size != length(b.data)" },
+	{ "blob reference count wrong",
+	  "SELECT b.id FROM blobs b WHERE b.refs != (SELECT count(*) FROM messages m WHERE m.blob_id = b.id)" },
+	{ "account usage differs from the sum of its messages",
+	  "SELECT a.id FROM accounts a WHERE a.used != (SELECT coalesce(sum(m.size), 0) FROM messages m"
+	  " JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = a.id)" },
+	{ "account without INBOX",
+	  "SELECT a.id FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM mailboxes b"
+	  " WHERE b.account_id = a.id AND b.name = 'INBOX')" },
+	{ "mailbox of a missing account",
+	  "SELECT b.id FROM mailboxes b LEFT JOIN accounts a ON b.account_id = a.id WHERE a.id IS NULL" },
+};
+
+static bool sq_check(struct store *base, struct buf *report, int64_t *nmessages,
+		     int64_t *nmailboxes)
+{
+	struct sqlite_store *s = S(base);
+	bool ok = true;
+	sqlite3_stmt *st = prepare(s, "PRAGMA integrity_check");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		if (r && strcmp(r, "ok") != 0) {
+			buf_printf(report, "database integrity: %s\n", r);
+			ok = false;
+		}
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < sizeof invariants / sizeof invariants[0]; i++) {
+		st = prepare(s, invariants[i].sql);
+		int64_t count = 0;
+		while (sqlite3_step(st) == SQLITE_ROW)
+			count++;
+		sqlite3_finalize(st);
+		if (count) {
+			buf_printf(report, "%lld x %s\n", (long long)count, invariants[i].what);
+			ok = false;
+		}
+	}
+	st = prepare(s, "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM mailboxes)");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*nmessages = sqlite3_column_int64(st, 0);
+		*nmailboxes = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static const struct store_ops sqlite_ops = {
+	.close = sq_close,
+	.domain_add = sq_domain_add,
+	.domain_del = sq_domain_del,
+	.domain_exists = sq_domain_exists,
+	.domain_set_catchall = sq_domain_set_catchall,
+	.domain_list = sq_domain_list,
+	.account_add = sq_account_add,
+	.account_del = sq_account_del,
+	.account_set_password = sq_account_set_password,
+	.account_get = sq_account_get,
+	.account_list = sq_account_list,
+	.alias_add = sq_alias_add,
+	.alias_del = sq_alias_del,
+	.alias_targets = sq_alias_targets,
+	.alias_list = sq_alias_list,
+	.deliver_batch = sq_deliver_batch,
+	.mailbox_messages = sq_mailbox_messages,
+	.check = sq_check,
+};
+
+struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/store.db", data_dir);
+	struct sqlite_store *s = xcalloc(1, sizeof *s);
+	s->base.ops = &sqlite_ops;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path.data, &s->db, flags, NULL) != SQLITE_OK) {
+		buf_printf(err, "cannot open the store %s: %s%s", path.data, sqlite3_errmsg(s->db),
+			   create ? "" : " (run yubin init first?)");
+		sqlite3_close(s->db);
+		free(s);
+		buf_free(&path);
+		return NULL;
+	}
+	buf_free(&path);
+	sqlite3_busy_timeout(s->db, 10000);
+	if (!exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+		  err) ||
+	    (create && !exec(s, schema, err))) {
+		sqlite3_close(s->db);
+		free(s);
+		return NULL;
+	}
+	return &s->base;
+}
+
+void account_free(struct account *a)
+{
+	free(a->address);
+	free(a->password_hash);
+	a->address = a->password_hash = NULL;
+}
