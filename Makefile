@@ -25,14 +25,14 @@ LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 all: $(BUILD)/yubin $(BUILD)/unit-tests
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
 
 $(BUILD)/libyubin.a: $(LIB_OBJ)
 	ar rcs $@ $^

@@ -83,13 +83,17 @@ static void reply(struct smtp_session *s, int code, const char *status, const ch
 static void reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
 {
 	struct buf line = BUF_INIT;
-	buf_printf(&line, "%d %s ", code, status);
+	/* The greeting and the HELO reply start with our name (RFC 5321 4.2), so no status. */
+	if (status)
+		buf_printf(&line, "%d %s ", code, status);
+	else
+		buf_printf(&line, "%d ", code);
 	va_list ap;
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
 	if (code >= 400)
-		log_info("event=reply conn=%lu code=%d status=%s", s->id, code, status);
+		log_info("event=reply conn=%lu code=%d status=%s", s->id, code, status ? status : "-");
 	buf_append(&line, "\r\n", 2);
 	bufferevent_write(s->bev, line.data, line.len);
 	buf_free(&line);
@@ -237,7 +241,7 @@ static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c)
 			*p = '?';
 	if (c->verb == SMTP_HELO) {
 		s->esmtp = false;
-		reply(s, 250, "2.0.0", "%s", cfg(s)->hostname);
+		reply(s, 250, NULL, "%s", cfg(s)->hostname);
 		return;
 	}
 	s->esmtp = true;
@@ -715,7 +719,7 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 		return;
 	}
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	reply(s, 220, "2.0.0", "%s ESMTP yubin ready", srv->cfg->hostname);
+	reply(s, 220, NULL, "%s ESMTP yubin ready", srv->cfg->hostname);
 }
 
 size_t smtp_server_drain(struct smtp_server *srv)

@@ -144,10 +144,29 @@ class Server:
             self.add_account(addr, pw)
         if self.setup:
             self.setup(self)
-        self._log_file = open(self.log_path, 'wb')
+        self.serve()
+
+    def serve(self):
+        """Start `yubin serve` on the existing data dir (also used to restart it)."""
+        self.exit_code = None
+        self._log_file = open(self.log_path, 'ab')
         self.proc = subprocess.Popen([BIN, 'serve', '--data', self.data], stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=self._log_file)
         self.wait_ready()
+
+    def restart(self):
+        """SIGTERM (asserting exit 0), then serve again on the same data dir."""
+        self.stop()
+        self.serve()
+
+    def kill9(self):
+        """SIGKILL the server (a crash), without any chance to clean up."""
+        self.proc.kill()
+        self.proc.wait(5)
+        self.proc = None
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
 
     def wait_ready(self, timeout=10.0):
         deadline = time.monotonic() + timeout

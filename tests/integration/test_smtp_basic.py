@@ -1,14 +1,13 @@
 """Receive mail over SMTP with real clients (smtplib, raw sockets) and check what is stored."""
 
 import os
-import re
 import smtplib
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HOSTNAME, RawSMTP, ServerTestCase, assert_serves, assert_stored,  # noqa: E402
-                     client_tls_context, message, send_raw_data, split_stored, token, unfold)
+                     client_tls_context, dot_stuff, message, send_raw_data, token)
 
 ALICE = 'alice@example.test'
 BOB = 'bob@example.test'
@@ -290,6 +289,103 @@ class SmtpBasic(ServerTestCase, unittest.TestCase):
         assert_serves(self, self.srv)
         self.assertEqual(self.srv.find(ALICE, t), [], 'half message stored')
 
+
+    def test_greeting_and_helo_reply_start_with_hostname(self):
+        # RFC 5321 4.2 / 4.1.1.1: "220 SP Domain [SP text]" and "250 SP Domain [SP text]";
+        # RFC 2034 3: no enhanced status code in the greeting or the HELO/EHLO reply.
+        with RawSMTP(self.srv.smtp_port) as c:
+            self.assertEqual(c.greeting.lines[0].split(' ')[0], HOSTNAME,
+                             'greeting does not start with the host name: %r' % c.greeting)
+            r = c.cmd('HELO client.remote.test')
+            self.assertEqual(r.lines[0].split(' ')[0], HOSTNAME,
+                             'HELO reply does not start with the host name: %r' % r)
+
+    def test_empty_message(self):
+        with RawSMTP(self.srv.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd('MAIL FROM:<empty@remote.test>').code, 250)
+            self.assertEqual(c.cmd('RCPT TO:<%s>' % BOB).code, 250)
+            self.assertEqual(c.cmd('DATA').code, 354)
+            c.send(b'.\r\n')
+            r = c.reply()
+            self.assertEqual(r.code, 250, r)
+        found = [m for m in self.srv.export_maildir(BOB) if b'<empty@remote.test>' in m[:40]]
+        self.assertEqual(len(found), 1)
+        assert_stored(found[0], 'empty@remote.test', b'')
+
+    def test_large_message_byte_exact(self):
+        # 5 MB with long (but allowed) lines: exercises buffer boundaries everywhere.
+        t = token()
+        import random
+        rnd = random.Random(7)
+        lines = []
+        size = 0
+        while size < 5 * 1024 * 1024:
+            n = rnd.choice((0, 1, 2, 76, 998, 5000, 60000))
+            line = bytes(rnd.choice(b'abcdefghijklmnopqrstuvwxyz .\xc3\xa9') for _ in range(min(n, 64)))
+            line = (line * (n // max(len(line), 1) + 1))[:n]
+            lines.append(line)
+            size += n + 2
+        msg = message(t, body=b'\r\n'.join(lines) + b'\r\nmarker ' + t.encode() + b'\r\n')
+        with RawSMTP(self.srv.smtp_port, timeout=30) as c:
+            c.ehlo()
+            r = send_raw_data(c, 'big@remote.test', [BOB], msg)
+            self.assertEqual(r.code, 250, r)
+        found = self.srv.find(BOB, t)
+        self.assertEqual(len(found), 1)
+        assert_stored(found[0], 'big@remote.test', msg)
+
+    def test_same_recipient_twice_one_copy(self):
+        t = token()
+        msg = message(t)
+        with RawSMTP(self.srv.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd('MAIL FROM:<s@remote.test>').code, 250)
+            self.assertEqual(c.cmd('RCPT TO:<%s>' % BOB).code, 250)
+            self.assertEqual(c.cmd('RCPT TO:<%s>' % BOB.upper()).code, 250)
+            self.assertEqual(c.cmd('DATA').code, 354)
+            c.send(dot_stuff(msg) + b'.\r\n')
+            self.assertEqual(c.reply().code, 250)
+        self.assertEqual(len(self.srv.find(BOB, t)), 1, 'duplicate recipient got two copies')
+
+    def test_long_helo_name_keeps_received_lines_short(self):
+        t = token()
+        name = ('a' * 60 + '.') * 16 + 'remote.test'     # ~990 bytes, a valid domain syntax
+        with RawSMTP(self.srv.smtp_port) as c:
+            r = c.cmd('EHLO ' + name)
+            if r.code != 250:
+                self.assertEqual(r.code, 501, r)   # refusing an over-long name is fine
+                return
+            r = send_raw_data(c, 's@remote.test', [BOB], message(t))
+            self.assertEqual(r.code, 250, r)
+        found = self.srv.find(BOB, t)
+        self.assertEqual(len(found), 1)
+        assert_stored(found[0], 's@remote.test', message(t))   # checks lines <= 998 bytes
+
+    def test_starttls_twice_and_with_argument(self):
+        with RawSMTP(self.srv.smtp_port) as c:
+            c.ehlo()
+            r = c.cmd('STARTTLS now')
+            self.assertEqual(r.code, 501, r)
+            c.starttls()
+            c.ehlo()
+            r = c.cmd('STARTTLS')
+            self.assertEqual((r.code, r.enhanced), (503, '5.5.1'), r)
+            self.assertEqual(c.cmd('NOOP').code, 250)
+
+    def test_garbage_instead_of_tls_handshake(self):
+        import socket
+        with RawSMTP(self.srv.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd('STARTTLS').code, 220)
+            c.send(b'this is not a TLS ClientHello\r\n' * 10)
+            c.sock.settimeout(5)
+            try:
+                while c.sock.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+        assert_serves(self, self.srv)
 
 if __name__ == '__main__':
     unittest.main()

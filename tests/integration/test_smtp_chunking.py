@@ -125,5 +125,15 @@ class SmtpChunking(ServerTestCase, unittest.TestCase):
         assert_serves(self, self.srv)
 
 
+    def test_last_chunk_without_final_crlf_kept_verbatim(self):
+        t = token()
+        msg = message(t)[:-2]        # ends in "marker T..." without CRLF
+        c = self.start()
+        r = self.bdat(c, msg, last=True)
+        self.assertEqual(r.code, 250, r)
+        found = self.srv.find(ALICE, t)
+        self.assertEqual(len(found), 1)
+        assert_stored(found[0], 'chunker@remote.test', msg)
+
 if __name__ == '__main__':
     unittest.main()

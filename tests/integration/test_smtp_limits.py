@@ -339,6 +339,17 @@ class CommandTimeout(ServerTestCase, unittest.TestCase):
         assert_serves(self, self.srv)
         self.assertEqual(self.srv.find(ALICE, t), [], 'timed-out message stored')
 
+    def test_idle_inside_a_bdat_chunk(self):
+        t = token()
+        with RawSMTP(self.srv.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd('MAIL FROM:<slow@remote.test>').code, 250)
+            self.assertEqual(c.cmd('RCPT TO:<%s>' % ALICE).code, 250)
+            c.send(b'BDAT 1000 LAST\r\nSubject: ' + t.encode() + b'\r\n\r\nonly a few bytes')
+            self.assert_times_out(c)
+        assert_serves(self, self.srv)
+        self.assertEqual(self.srv.find(ALICE, t), [], 'timed-out message stored')
+
     def test_activity_keeps_session(self):
         with RawSMTP(self.srv.smtp_port) as c:
             for _ in range(3):

@@ -1,0 +1,136 @@
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "deliver/route.h"
+#include "store/store.h"
+#include "test.h"
+
+static struct store *fresh_store(char *dir)
+{
+	strcpy(dir, "/tmp/yubin-unit-XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	struct buf err = BUF_INIT;
+	struct store *s = store_open_sqlite(dir, true, &err);
+	buf_free(&err);
+	return s;
+}
+
+static void remove_store(struct store *s, const char *dir)
+{
+	s->ops->close(s);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("  could not remove %s\n", dir);
+}
+
+struct collected {
+	int count;
+	char last[256];
+	int64_t uids[8];
+};
+
+static bool collect(void *ctx, const struct store_message *m)
+{
+	struct collected *c = ctx;
+	if (c->count < 8)
+		c->uids[c->count] = m->uid;
+	c->count++;
+	snprintf(c->last, sizeof c->last, "%.*s", (int)m->len, (const char *)m->data);
+	return true;
+}
+
+TEST(store_delivers_one_blob_to_many_and_checks)
+{
+	char dir[64];
+	struct store *s = fresh_store(dir);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	struct buf err = BUF_INIT;
+	CHECK(s->ops->domain_add(s, "example.test", &err));
+	CHECK(s->ops->account_add(s, "a@example.test", "h", 0, &err));
+	CHECK(s->ops->account_add(s, "b@example.test", "h", 0, &err));
+	CHECK(!s->ops->account_add(s, "A@example.test", "h", 0, &err)); /* case-insensitive */
+	struct account a, b;
+	CHECK(s->ops->account_get(s, "a@example.test", &a));
+	CHECK(s->ops->account_get(s, "B@EXAMPLE.TEST", &b));
+	int64_t ids[2] = { a.id, b.id };
+	struct store_delivery d[2] = {
+		{ .data = "one", .len = 3, .internaldate = 1, .account_ids = ids, .naccounts = 2 },
+		{ .data = "two!", .len = 4, .internaldate = 2, .account_ids = ids, .naccounts = 1 },
+	};
+	bool ok[2];
+	CHECK(s->ops->deliver_batch(s, d, 2, ok, &err));
+	CHECK(ok[0] && ok[1]);
+	struct collected c = { 0 };
+	CHECK(s->ops->mailbox_messages(s, "a@example.test", "INBOX", collect, &c, &err));
+	CHECK_EQ_INT(c.count, 2);
+	CHECK_EQ_INT(c.uids[0], 1);
+	CHECK_EQ_INT(c.uids[1], 2);
+	CHECK_EQ_STR(c.last, "two!");
+	struct account a2;
+	CHECK(s->ops->account_get(s, "a@example.test", &a2));
+	CHECK_EQ_INT(a2.used, 7);
+	CHECK_EQ_INT(a2.messages, 2);
+	struct buf report = BUF_INIT;
+	int64_t nm = 0, nb = 0;
+	CHECK(s->ops->check(s, &report, &nm, &nb));
+	CHECK_EQ_INT(nm, 3);
+	CHECK_EQ_INT(nb, 2);
+	/* Deleting an account releases its share of the blob; the other copy survives. */
+	CHECK(s->ops->account_del(s, "a@example.test", &err));
+	CHECK(s->ops->check(s, &report, &nm, &nb));
+	CHECK_EQ_INT(nm, 1);
+	if (report.len)
+		printf("%s", report.data);
+	account_free(&a);
+	account_free(&b);
+	account_free(&a2);
+	buf_free(&report);
+	buf_free(&err);
+	remove_store(s, dir);
+}
+
+TEST(route_plus_alias_catchall_quota)
+{
+	char dir[64];
+	struct store *s = fresh_store(dir);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	struct buf err = BUF_INIT;
+	s->ops->domain_add(s, "example.test", &err);
+	s->ops->domain_add(s, "other.test", &err);
+	s->ops->account_add(s, "alice@example.test", "h", 0, &err);
+	s->ops->account_add(s, "bob@example.test", "h", 100, &err);
+	s->ops->alias_add(s, "team@example.test", "alice@example.test", &err);
+	s->ops->alias_add(s, "team@example.test", "bob@example.test", &err);
+	s->ops->alias_add(s, "loop@example.test", "loop@example.test", &err);
+	struct route_targets t;
+	CHECK_EQ_INT(route_recipient(s, "alice", "example.test", "example.test", 0, &t), ROUTE_LOCAL);
+	CHECK_EQ_INT(t.n, 1);
+	CHECK_EQ_INT(route_recipient(s, "Alice+shop", "example.test", "example.test", 0, &t),
+		     ROUTE_LOCAL);
+	CHECK_EQ_INT(route_recipient(s, "team", "example.test", "example.test", 0, &t), ROUTE_LOCAL);
+	CHECK_EQ_INT(t.n, 2);
+	CHECK_EQ_INT(route_recipient(s, "nobody", "example.test", "example.test", 0, &t),
+		     ROUTE_UNKNOWN_USER);
+	CHECK_EQ_INT(route_recipient(s, "loop", "example.test", "example.test", 0, &t),
+		     ROUTE_UNKNOWN_USER);
+	CHECK_EQ_INT(route_recipient(s, "alice", "foreign.test", "example.test", 0, &t),
+		     ROUTE_NOT_LOCAL);
+	CHECK_EQ_INT(route_recipient(s, "alice", "other.test", "example.test", 0, &t),
+		     ROUTE_UNKNOWN_USER);
+	CHECK(s->ops->domain_set_catchall(s, "other.test", "alice@example.test", &err));
+	CHECK_EQ_INT(route_recipient(s, "anyone", "other.test", "example.test", 0, &t), ROUTE_LOCAL);
+	/* bob's quota is 100 bytes: a direct 200-byte message is refused, the list still delivers. */
+	CHECK_EQ_INT(route_recipient(s, "bob", "example.test", "example.test", 200, &t),
+		     ROUTE_OVER_QUOTA);
+	CHECK_EQ_INT(route_recipient(s, "team", "example.test", "example.test", 200, &t),
+		     ROUTE_LOCAL);
+	CHECK_EQ_INT(t.n, 2);
+	buf_free(&err);
+	remove_store(s, dir);
+}
