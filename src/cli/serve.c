@@ -18,8 +18,9 @@
 #include "smtp/server.h"
 
 #define MAX_LISTENERS 16
-/* How long SIGTERM waits for sessions to finish before closing them anyway. */
-#define DRAIN_SECONDS 10
+/* How long SIGTERM waits for sessions to finish before closing them anyway. Commits take
+ * milliseconds; this bound is for clients that do not read their last reply. */
+#define DRAIN_SECONDS 3
 
 struct daemon {
 	struct cli *cli;
@@ -69,8 +70,10 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)
 	struct daemon *d = ctx;
 	size_t open = smtp_server_drain(&d->smtp);
 	if (open == 0 || ++d->drain_ticks > DRAIN_SECONDS * 10) {
-		if (open)
+		if (open) {
 			log_warn("event=shutdown-forced sessions=%zu", open);
+			smtp_server_close_all(&d->smtp);
+		}
 		event_base_loopexit(d->base, NULL);
 	}
 }

@@ -40,4 +40,7 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
  * are closed once it is answered. Returns the number still open. */
 size_t smtp_server_drain(struct smtp_server *srv);
 
+/* Closes every session at once (end of a shutdown that waited long enough). */
+void smtp_server_close_all(struct smtp_server *srv);
+
 #endif

@@ -104,6 +104,9 @@ static void session_close_after_reply(struct smtp_session *s)
 {
 	s->state = ST_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
+	/* A client that does not read its last reply must not hold the connection for long. */
+	struct timeval linger = { 5, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &linger);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		session_free(s);
 }
@@ -738,4 +741,10 @@ size_t smtp_server_drain(struct smtp_server *srv)
 	for (struct smtp_session *s = srv->sessions; s; s = s->next)
 		open++;
 	return open;
+}
+
+void smtp_server_close_all(struct smtp_server *srv)
+{
+	while (srv->sessions)
+		session_free(srv->sessions);
 }

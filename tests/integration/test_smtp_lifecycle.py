@@ -162,16 +162,64 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(len(srv.export_maildir(ALICE)), 2)
 
 
+    def served_quickly(self, srv, label):
+        start = time.monotonic()
+        with RawSMTP(srv.smtp_port, timeout=3) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd('NOOP').code, 250, label)
+        self.assertLess(time.monotonic() - start, 1.5, label)
+
     def test_slow_clients_do_not_stall_others(self):
         # One event loop must never block on one client: a stalled TLS handshake, half a
         # command line, or a client that never reads its replies.
-        def served_quickly(srv, label):
-            start = time.monotonic()
-            with RawSMTP(srv.smtp_port, timeout=3) as c:
-                c.ehlo()
-                self.assertEqual(c.cmd('NOOP').code, 250, label)
-            self.assertLess(time.monotonic() - start, 1.5, label)
+        with Server(accounts=[ALICE]) as srv:
+            stalled = RawSMTP(srv.smtp_port)
+            self.addCleanup(stalled.close)
+            stalled.ehlo()
+            self.assertEqual(stalled.cmd('STARTTLS').code, 220)
+            self.served_quickly(srv, 'while a TLS handshake is stalled')
+            half = RawSMTP(srv.smtp_port)
+            self.addCleanup(half.close)
+            half.ehlo()
+            self.assertEqual(half.cmd('STARTTLS').code, 220)
+            half.send(b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03')
+            self.served_quickly(srv, 'while a TLS ClientHello is half sent')
+            line = RawSMTP(srv.smtp_port)
+            self.addCleanup(line.close)
+            line.ehlo()
+            line.send(b'MAIL FROM:<half')
+            self.served_quickly(srv, 'while a client sent half a line')
+            deaf = self.deaf_client(srv, seconds=1)
+            self.served_quickly(srv, 'while a client does not read its replies')
+            # (shutdown with such clients connected is test_sigterm_with_stalled_clients)
+            for c in (stalled, half, line):
+                c.close()
+            deaf.close()
+            time.sleep(0.3)
 
+    def deaf_client(self, srv, seconds, limit=40 * 1024 * 1024):
+        """A client that pipelines NOOPs and never reads; returns its socket."""
+        deaf = socket.socket()
+        self.addCleanup(deaf.close)
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        deaf.connect(('127.0.0.1', srv.smtp_port))
+        deaf.setblocking(False)
+        data = b'NOOP\r\n' * (limit // 6)
+        off = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and off < len(data):
+            try:
+                off += deaf.send(data[off:off + 65536])
+            except BlockingIOError:
+                time.sleep(0.01)
+            except OSError:
+                break
+        self.deaf_sent = off
+        return deaf
+
+    def test_client_that_never_reads_costs_bounded_memory(self):
+        # Replies to pipelined commands must not pile up without bound: the server has to
+        # stop reading from a client whose replies it cannot send.
         def rss_kb(pid):
             with open('/proc/%d/status' % pid) as f:
                 for line in f:
@@ -180,35 +228,41 @@ class Lifecycle(unittest.TestCase):
             return 0
 
         with Server(accounts=[ALICE]) as srv:
-            stalled = RawSMTP(srv.smtp_port)
-            self.addCleanup(stalled.close)
-            stalled.ehlo()
-            self.assertEqual(stalled.cmd('STARTTLS').code, 220)
-            served_quickly(srv, 'while a TLS handshake is stalled')
-            half = RawSMTP(srv.smtp_port)
-            self.addCleanup(half.close)
-            half.ehlo()
-            half.send(b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03')
-            half.send(b'MAIL FROM:<half')
-            served_quickly(srv, 'while a client sent half a line')
             before = rss_kb(srv.proc.pid)
-            deaf = socket.socket()
-            self.addCleanup(deaf.close)
-            deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            deaf.connect(('127.0.0.1', srv.smtp_port))
-            deaf.setblocking(False)
-            end = time.monotonic() + 2
-            while time.monotonic() < end:
-                try:
-                    deaf.send(b'NOOP\r\n' * 1000)
-                except BlockingIOError:
-                    time.sleep(0.01)
-                except OSError:
-                    break
-            served_quickly(srv, 'while a client does not read its replies')
+            deaf = self.deaf_client(srv, seconds=4)
             grown = rss_kb(srv.proc.pid) - before
-            self.assertLess(grown, 64 * 1024, 'server memory grew by %d KB for one client '
-                                              'that does not read' % grown)
+            deaf.close()
+            time.sleep(0.3)
+            self.assertLess(grown, 32 * 1024,
+                            'server memory grew by %d MB while one client pipelined %d MB of '
+                            'NOOPs without reading the replies'
+                            % (grown // 1024, self.deaf_sent // (1024 * 1024)))
+            self.served_quickly(srv, 'after the deaf client')
+
+    def test_sigterm_with_stalled_clients_exits_0_within_5s(self):
+        # A client stuck in the TLS handshake, and one whose replies cannot be sent, must
+        # not hold the shutdown (SIGTERM waits only for in-flight commits).
+        for kind in ('tls-handshake', 'not-reading'):
+            with self.subTest(kind=kind):
+                srv = Server(accounts=[ALICE])
+                srv.__enter__()
+                try:
+                    if kind == 'tls-handshake':
+                        c = RawSMTP(srv.smtp_port)
+                        self.addCleanup(c.close)
+                        c.ehlo()
+                        self.assertEqual(c.cmd('STARTTLS').code, 220)
+                    else:
+                        self.deaf_client(srv, seconds=1)
+                    time.sleep(0.2)
+                finally:
+                    start = time.monotonic()
+                    code = srv.stop(assert_clean=False)
+                    elapsed = time.monotonic() - start
+                    srv.cleanup()
+                self.assertEqual(code, 0, 'exit after SIGTERM with a %s client: %r'
+                                 % (kind, code))
+                self.assertLess(elapsed, 5)
 
 if __name__ == '__main__':
     unittest.main()
