@@ -22,6 +22,9 @@
 #include "smtp/parse.h"
 #include "smtp/server.h"
 
+/* Unread replies we hold for one client before we stop reading its commands. */
+#define OUTPUT_HIGH_WATER 65536
+
 enum session_state {
 	ST_COMMAND,    /* reading command lines */
 	ST_DATA,       /* reading DATA content */
@@ -47,6 +50,7 @@ struct smtp_session {
 	bool tls;
 	char tls_info[160];
 	bool starttls_pending;
+	bool output_blocked; /* replies are piling up unread: input paused until they drain */
 	char helo[256];
 	bool esmtp;
 	/* transaction */
@@ -536,6 +540,13 @@ static void session_process_input(struct smtp_session *s)
 		}
 		if (s->state != ST_COMMAND || s->starttls_pending)
 			return;
+		/* A client that pipelines without reading replies must not make us buffer them
+		 * without bound: stop reading until it catches up (on_write resumes). */
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
+			s->output_blocked = true;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		size_t avail = evbuffer_get_length(in);
 		size_t want = avail < s->lines.max ? avail : s->lines.max;
 		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
@@ -605,8 +616,15 @@ static void on_write(struct bufferevent *bev, void *ctx)
 		session_free(s);
 		return;
 	}
-	if (s->starttls_pending)
+	if (s->starttls_pending) {
 		session_start_tls(s);
+		return;
+	}
+	if (s->output_blocked) {
+		s->output_blocked = false;
+		bufferevent_enable(s->bev, EV_READ);
+		session_process_input(s);
+	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *ctx)
@@ -677,8 +695,13 @@ static void session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	ip_release(srv, s->ip);
 	srv->nconns--;
-	if (s->bev)
+	if (s->bev) {
+		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd across STARTTLS) libevent leaves
+		 * the SSL to us. */
+		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
 		bufferevent_free(s->bev);
+		SSL_free(ssl);
+	}
 	close(s->fd);
 	transaction_reset(s);
 	free(s);

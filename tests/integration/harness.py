@@ -83,10 +83,12 @@ class Server:
     accounts: list of addresses or dict address -> password, created before start
               (after config, so e.g. default-quota applies to them).
     setup:    callable(server) run after accounts and before start (aliases, domains...).
+    init_args: extra arguments for `yubin init` (e.g. ['--hostname', 'mx.example.test']).
     """
 
-    def __init__(self, config=None, accounts=(), setup=None, domain=DOMAIN):
+    def __init__(self, config=None, accounts=(), setup=None, domain=DOMAIN, init_args=()):
         self.config = config or {}
+        self.init_args = list(init_args)
         if isinstance(accounts, dict):
             self.accounts = dict(accounts)
         else:
@@ -127,7 +129,8 @@ class Server:
         self.log_path = os.path.join(self.parent, 'serve.log')
         self.port_offset = pick_port_offset()
         self.smtp_port = 25 + self.port_offset
-        self.run('init', '--domain', self.domain, '--port-offset', str(self.port_offset))
+        self.run('init', '--domain', self.domain, '--port-offset', str(self.port_offset),
+                 *self.init_args)
         conf = os.path.join(self.data, 'yubin.conf')
         if not os.path.exists(conf):
             raise HarnessError('yubin init did not create %s' % conf)

@@ -264,5 +264,29 @@ class Lifecycle(unittest.TestCase):
                                  % (kind, code))
                 self.assertLess(elapsed, 5)
 
+    def test_hostname_and_last_setting_wins(self):
+        host = 'mx.example.test'
+        t = token()
+        with Server(accounts=[ALICE], init_args=['--hostname', host],
+                    config=['max-recipients = 1', 'max-recipients = 2']) as srv:
+            with RawSMTP(srv.smtp_port) as c:
+                self.assertEqual(c.greeting.lines[0].split(' ')[0], host, c.greeting)
+                r = c.ehlo()
+                self.assertEqual(r.lines[0].split(' ')[0], host, r)
+                c.starttls()
+                der = c.sock.getpeercert(binary_form=True)
+                self.assertIn(host.encode(), der, 'certificate does not name ' + host)
+                c.ehlo()
+                self.assertEqual(c.cmd('MAIL FROM:<h@remote.test>').code, 250)
+                codes = [c.cmd('RCPT TO:<%s>' % ALICE).code for _ in range(1)]
+                codes += [c.cmd('RCPT TO:<alice+%d@example.test>' % i).code for i in range(2)]
+                self.assertEqual(codes, [250, 250, 452], 'the last max-recipients (2) must win')
+                self.assertEqual(c.cmd('DATA').code, 354)
+                c.send(dot_stuff(message(t)) + b'.\r\n')
+                self.assertEqual(c.reply().code, 250)
+            found = srv.find(ALICE, t)
+            self.assertEqual(len(found), 1)   # alice and alice+0 are one mailbox: one copy
+            assert_stored(found[0], 'h@remote.test', message(t), hostname=host)
+
 if __name__ == '__main__':
     unittest.main()
