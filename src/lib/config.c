@@ -54,6 +54,8 @@ static const struct setting settings[] = {
 	  "Errors a client may make in one session before it gets 421 4.7.0 and is disconnected." },
 	{ "command-timeout", NUM(command_timeout), "300", 1, 86400,
 	  "Seconds a client may stay silent before it gets 421 4.4.2 and is disconnected." },
+	{ "session-timeout", NUM(session_timeout), "1800", 10, 86400,
+	  "Seconds one SMTP session may last in all (slow senders get 421 4.4.2 after that)." },
 	{ "default-quota", NUM(default_quota), "1073741824", 0, 1L << 50,
 	  "Mailbox quota for new accounts in bytes (0 = unlimited). Full mailboxes get 552 5.2.2." },
 	{ "log-level", STR(log_level), "info", 0, 0, "debug, info, warn or error." },

@@ -26,6 +26,7 @@ struct config {
 	long max_connections_per_ip;
 	long max_errors;
 	long command_timeout;
+	long session_timeout;
 	long default_quota;
 	char *log_level;
 };

@@ -42,6 +42,7 @@ struct smtp_session {
 	struct smtp_server *srv;
 	struct smtp_session *next, *prev;
 	struct bufferevent *bev;
+	struct event *deadline; /* session-timeout: the whole session must end by then */
 	int fd;
 	unsigned long id;
 	char ip[64];
@@ -659,6 +660,24 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	session_free(s);
 }
 
+static void on_deadline(evutil_socket_t fd, short what, void *ctx)
+{
+	struct smtp_session *s = ctx;
+	if (s->state == ST_CLOSING)
+		return;
+	if (s->state == ST_COMMITTING) {
+		/* Let the commit answer first; look again shortly. */
+		struct timeval again = { 1, 0 };
+		evtimer_add(s->deadline, &again);
+		return;
+	}
+	log_info("event=session-timeout conn=%lu ip=%s", s->id, s->ip);
+	reply(s, 421, "4.4.2", "This session lasted longer than %ld seconds; closing the connection.",
+	      cfg(s)->session_timeout);
+	transaction_reset(s);
+	session_close_after_reply(s);
+}
+
 static struct ip_count *ip_slot(struct smtp_server *srv, const char *ip, bool create)
 {
 	for (size_t i = 0; i < srv->nips; i++)
@@ -695,6 +714,7 @@ static void session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	ip_release(srv, s->ip);
 	srv->nconns--;
+	event_free(s->deadline);
 	if (s->bev) {
 		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd across STARTTLS) libevent leaves
 		 * the SSL to us. */
@@ -719,6 +739,9 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	struct timeval tv = { srv->cfg->command_timeout, 0 };
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	s->deadline = evtimer_new(srv->base, on_deadline, s);
+	struct timeval whole = { srv->cfg->session_timeout, 0 };
+	evtimer_add(s->deadline, &whole);
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
