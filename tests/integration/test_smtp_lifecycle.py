@@ -288,5 +288,32 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(len(found), 1)   # alice and alice+0 are one mailbox: one copy
             assert_stored(found[0], 'h@remote.test', message(t), hostname=host)
 
+    def test_cli_changes_apply_while_serving(self):
+        # An operator adds or removes accounts, aliases, domains and catch-alls with the CLI
+        # while the server runs; the next RCPT must see the change without a restart.
+        with Server(accounts=[ALICE]) as srv:
+            def rcpt(addr):
+                with RawSMTP(srv.smtp_port) as c:
+                    c.ehlo()
+                    self.assertEqual(c.cmd('MAIL FROM:<cli@remote.test>').code, 250)
+                    return c.cmd('RCPT TO:<%s>' % addr).code
+            self.assertEqual(rcpt('newbie@example.test'), 550)
+            srv.add_account('newbie@example.test')
+            self.assertEqual(rcpt('newbie@example.test'), 250, 'account add not seen')
+            srv.run('account', 'del', 'newbie@example.test')
+            self.assertEqual(rcpt('newbie@example.test'), 550, 'account del not seen')
+            srv.run('alias', 'add', 'grp@example.test', ALICE)
+            self.assertEqual(rcpt('grp@example.test'), 250, 'alias add not seen')
+            srv.run('alias', 'del', 'grp@example.test')
+            self.assertEqual(rcpt('grp@example.test'), 550, 'alias del not seen')
+            self.assertEqual(rcpt('x@late.test'), 554)
+            srv.run('domain', 'add', 'late.test')
+            srv.add_account('x@late.test')
+            self.assertEqual(rcpt('x@late.test'), 250, 'domain add not seen')
+            srv.run('domain', 'catchall', 'example.test', ALICE)
+            self.assertEqual(rcpt('zzz@example.test'), 250, 'catch-all not seen')
+            srv.run('domain', 'catchall', 'example.test', '--off')
+            self.assertEqual(rcpt('zzz@example.test'), 550, 'catch-all --off not seen')
+
 if __name__ == '__main__':
     unittest.main()
