@@ -13,6 +13,7 @@
 #define BATCH_MAX 256
 
 struct pending {
+	struct store_job *job; /* a job instead of a delivery */
 	struct commit_request req;
 	bool ok;
 	char *reason;
@@ -71,10 +72,11 @@ static void *committer_main(void *arg)
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (!c->queue && c->stopping)
 			break;
-		/* Take up to BATCH_MAX requests: everything that queued while we were syncing. */
+		/* Take up to BATCH_MAX deliveries: everything that queued while we were syncing.
+		 * A job runs alone, in queue order. */
 		struct pending *batch = c->queue, *last = batch;
 		size_t n = 1;
-		while (last->next && n < BATCH_MAX) {
+		while (!batch->job && last->next && !last->next->job && n < BATCH_MAX) {
 			last = last->next;
 			n++;
 		}
@@ -85,14 +87,19 @@ static void *committer_main(void *arg)
 		c->inflight = batch;
 		pthread_mutex_unlock(&c->lock);
 
-		commit_batch(c, batch, n);
+		if (batch->job)
+			batch->job->run(c->store, batch->job);
+		else
+			commit_batch(c, batch, n);
 
 		pthread_mutex_lock(&c->lock);
 		c->inflight = NULL;
 		*c->done_tail = batch;
 		c->done_tail = &last->next;
-		c->messages += n;
-		c->batches++;
+		if (!batch->job) {
+			c->messages += n;
+			c->batches++;
+		}
 		pthread_mutex_unlock(&c->lock);
 		c->wake(c->wake_arg);
 		pthread_mutex_lock(&c->lock);
@@ -134,6 +141,17 @@ void committer_submit(struct committer *c, struct commit_request *req)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void committer_submit_job(struct committer *c, struct store_job *job)
+{
+	struct pending *p = xcalloc(1, sizeof *p);
+	p->job = job;
+	pthread_mutex_lock(&c->lock);
+	*c->queue_tail = p;
+	c->queue_tail = &p->next;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void pending_free(struct pending *p)
 {
 	free(p->req.data);
@@ -151,7 +169,9 @@ void committer_reap(struct committer *c)
 	pthread_mutex_unlock(&c->lock);
 	while (list) {
 		struct pending *next = list->next;
-		if (list->req.done)
+		if (list->job)
+			list->job->done(list->job);
+		else if (list->req.done)
 			list->req.done(list->req.ctx, list->ok, list->reason);
 		pending_free(list);
 		list = next;
@@ -164,7 +184,9 @@ void committer_cancel(struct committer *c, void *ctx)
 	struct pending *lists[] = { c->queue, c->inflight, c->done };
 	for (size_t i = 0; i < 3; i++)
 		for (struct pending *p = lists[i]; p; p = p->next)
-			if (p->req.ctx == ctx)
+			if (p->job && p->job->ctx == ctx)
+				p->job->ctx = NULL;
+			else if (!p->job && p->req.ctx == ctx)
 				p->req.done = NULL;
 	pthread_mutex_unlock(&c->lock);
 }

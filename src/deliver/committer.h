@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct store;
+
 struct committer;
 
 /* Called in the event-loop thread (from committer_reap) once the message is durable (ok)
@@ -24,15 +26,27 @@ struct commit_request {
 	void *ctx;
 };
 
+/* Any other store work for the writer thread (POP3 deletions, device bookkeeping, audit log
+ * lines) and, on a second committer used as a worker, slow reads such as password checks.
+ * Embed it at the start of a larger struct that carries the arguments and results. */
+struct store_job {
+	void (*run)(struct store *s, struct store_job *job); /* in the committer's thread */
+	void (*done)(struct store_job *job); /* in the loop thread; must free the job. job->ctx
+					       * is NULL when its owner cancelled meanwhile. */
+	void *ctx;
+};
+
 /* wake(arg) is called from the committer thread when results are ready; it must make the
  * event loop call committer_reap (e.g. event_active on a thread-safe libevent event). */
 struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
 				  char **error);
 /* Takes ownership of req->data and req->account_ids. */
 void committer_submit(struct committer *c, struct commit_request *req);
+/* Queues a job; it runs after the deliveries queued before it, on its own. */
+void committer_submit_job(struct committer *c, struct store_job *job);
 /* Runs the completion callbacks of finished requests. Event-loop thread only. */
 void committer_reap(struct committer *c);
-/* Forget the callback of every request with this ctx (its session is gone); the message is
+/* Forget the callback of every request (and the ctx of every job) with this ctx (its session is gone); the message is
  * still committed. */
 void committer_cancel(struct committer *c, void *ctx);
 /* Commits what is queued, stops the thread and runs the last callbacks. */

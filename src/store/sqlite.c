@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "store/store.h"
 
@@ -37,7 +38,28 @@ static const char schema[] =
 	"  uid INTEGER NOT NULL, modseq INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0,"
 	"  internaldate INTEGER NOT NULL, size INTEGER NOT NULL,"
 	"  blob_id INTEGER NOT NULL REFERENCES blobs(id), UNIQUE(mailbox_id, uid));"
+	"CREATE TABLE IF NOT EXISTS devices("
+	"  id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  label TEXT NOT NULL, secret_sha256 TEXT UNIQUE, created INTEGER NOT NULL,"
+	"  last_used INTEGER, last_protocol TEXT, last_ip TEXT, UNIQUE(account_id, label));"
+	"CREATE TABLE IF NOT EXISTS pop3_deleted("
+	"  message_id INTEGER NOT NULL REFERENCES messages(id), device_id INTEGER NOT NULL,"
+	"  deleted_at INTEGER NOT NULL, PRIMARY KEY(message_id, device_id));"
+	"CREATE TABLE IF NOT EXISTS audit("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, account TEXT NOT NULL, device TEXT,"
+	"  protocol TEXT NOT NULL, ip TEXT NOT NULL, tls INTEGER NOT NULL, result TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS audit_account ON audit(account, id);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+
+/* Columns added after schema 1, for stores created before them. */
+static const struct {
+	const char *table, *column, *ddl;
+} added_columns[] = {
+	{ "accounts", "pop3_delete", "ALTER TABLE accounts ADD COLUMN pop3_delete TEXT" },
+	{ "accounts", "keep_days", "ALTER TABLE accounts ADD COLUMN keep_days INTEGER" },
+	{ "accounts", "account_password_on",
+	  "ALTER TABLE accounts ADD COLUMN account_password_on INTEGER NOT NULL DEFAULT 1" },
+};
 
 static struct sqlite_store *S(struct store *s)
 {
@@ -187,6 +209,13 @@ static bool sq_account_add(struct store *base, const char *address, const char *
 		exec(s, "ROLLBACK", NULL);
 		return false;
 	}
+	st = prepare(s, "INSERT INTO devices(account_id, label, created) VALUES(?, 'account password', ?)");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, clock_now());
+	if (!change(s, st, NULL, err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
 	return exec(s, "COMMIT", err);
 }
 
@@ -201,8 +230,13 @@ static bool sq_account_del(struct store *base, const char *address, struct buf *
 		" WHERE m.blob_id = blobs.id AND a.address = lower(?1))"
 		" WHERE id IN (SELECT m.blob_id FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id"
 		" JOIN accounts a ON b.account_id = a.id WHERE a.address = lower(?1))",
+		"DELETE FROM pop3_deleted WHERE message_id IN (SELECT m.id FROM messages m JOIN mailboxes b"
+		" ON m.mailbox_id = b.id JOIN accounts a ON b.account_id = a.id"
+		" WHERE a.address = lower(?1))",
 		"DELETE FROM messages WHERE mailbox_id IN (SELECT b.id FROM mailboxes b JOIN accounts a"
 		" ON b.account_id = a.id WHERE a.address = lower(?1))",
+		"DELETE FROM devices WHERE account_id IN (SELECT id FROM accounts"
+		" WHERE address = lower(?1))",
 		"DELETE FROM blobs WHERE refs <= 0",
 		"DELETE FROM mailboxes WHERE account_id IN (SELECT id FROM accounts"
 		" WHERE address = lower(?1))",
@@ -240,7 +274,8 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 	struct sqlite_store *s = S(base);
 	sqlite3_stmt *st = prepare(s, "SELECT id, address, password_hash, quota, used,"
 				      " (SELECT count(*) FROM messages m JOIN mailboxes b"
-				      "  ON m.mailbox_id = b.id WHERE b.account_id = accounts.id)"
+				      "  ON m.mailbox_id = b.id WHERE b.account_id = accounts.id),"
+				      " pop3_delete, coalesce(keep_days, -1), account_password_on"
 				      " FROM accounts WHERE address = lower(?)");
 	bind_text(st, 1, address);
 	bool found = sqlite3_step(st) == SQLITE_ROW;
@@ -251,6 +286,10 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 		a->quota = sqlite3_column_int64(st, 3);
 		a->used = sqlite3_column_int64(st, 4);
 		a->messages = sqlite3_column_int64(st, 5);
+		const char *policy = (const char *)sqlite3_column_text(st, 6);
+		a->pop3_delete = policy ? xstrdup(policy) : NULL;
+		a->keep_days = sqlite3_column_int64(st, 7);
+		a->account_password_on = sqlite3_column_int(st, 8) != 0;
 	}
 	sqlite3_finalize(st);
 	return found;
@@ -434,6 +473,309 @@ static bool sq_mailbox_messages(struct store *base, const char *address, const c
 	return true;
 }
 
+
+static bool sq_device_add(struct store *base, const char *address, const char *label,
+			  const char *secret_sha256, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "INSERT INTO devices(account_id, label, secret_sha256, created)"
+				      " SELECT id, ?, ?, ? FROM accounts WHERE address = lower(?)");
+	bind_text(st, 1, label);
+	bind_text(st, 2, secret_sha256);
+	sqlite3_bind_int64(st, 3, clock_now());
+	bind_text(st, 4, address);
+	return change(s, st, "no such account", err);
+}
+
+static bool sq_device_revoke(struct store *base, const char *address, const char *label,
+			     struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "DELETE FROM devices WHERE label = ? AND secret_sha256 IS NOT NULL"
+				      " AND account_id = (SELECT id FROM accounts WHERE address = lower(?))");
+	bind_text(st, 1, label);
+	bind_text(st, 2, address);
+	return change(s, st, "no app password with that label", err);
+}
+
+static void sq_device_list(struct store *base, const char *address, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT d.label, d.created, d.last_used, d.last_protocol, d.last_ip,"
+				      " d.secret_sha256 IS NOT NULL FROM devices d JOIN accounts a"
+				      " ON d.account_id = a.id WHERE a.address = lower(?) ORDER BY d.id");
+	bind_text(st, 1, address);
+	rows(s, st, fn, ctx);
+}
+
+static bool sq_login_lookup(struct store *base, const char *address, const char *secret_sha256,
+			    struct login_lookup *out)
+{
+	struct sqlite_store *s = S(base);
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st = prepare(s, "SELECT a.id, a.password_hash, a.account_password_on, a.pop3_delete,"
+				      " (SELECT id FROM devices WHERE account_id = a.id AND secret_sha256 IS NULL),"
+				      " (SELECT id FROM devices WHERE account_id = a.id AND secret_sha256 = ?2),"
+				      " (SELECT label FROM devices WHERE account_id = a.id AND secret_sha256 = ?2)"
+				      " FROM accounts a WHERE a.address = lower(?1)");
+	bind_text(st, 1, address);
+	bind_text(st, 2, secret_sha256);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	if (found) {
+		out->account_id = sqlite3_column_int64(st, 0);
+		out->password_hash = xstrdup((const char *)sqlite3_column_text(st, 1));
+		out->account_password_on = sqlite3_column_int(st, 2) != 0;
+		const char *policy = (const char *)sqlite3_column_text(st, 3);
+		out->pop3_delete = policy ? xstrdup(policy) : NULL;
+		out->account_device_id = sqlite3_column_int64(st, 4);
+		out->app_device_id = sqlite3_column_int64(st, 5);
+		const char *label = (const char *)sqlite3_column_text(st, 6);
+		out->app_device_label = label ? xstrdup(label) : NULL;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static void sq_device_touch(struct store *base, int64_t device_id, int64_t when,
+			    const char *protocol, const char *ip)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "UPDATE devices SET last_used = ?, last_protocol = ?, last_ip = ?"
+				      " WHERE id = ?");
+	sqlite3_bind_int64(st, 1, when);
+	bind_text(st, 2, protocol);
+	bind_text(st, 3, ip);
+	sqlite3_bind_int64(st, 4, device_id);
+	struct buf err = BUF_INIT;
+	if (!change(s, st, NULL, &err))
+		log_error("event=device-touch-failed error=\"%s\"", err.data);
+	buf_free(&err);
+}
+
+static void sq_audit_add(struct store *base, const struct audit_entry *e)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "INSERT INTO audit(time, account, device, protocol, ip, tls, result)"
+				      " VALUES(?, lower(?), ?, ?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, e->time);
+	bind_text(st, 2, e->account);
+	bind_text(st, 3, e->device);
+	bind_text(st, 4, e->protocol);
+	bind_text(st, 5, e->ip);
+	sqlite3_bind_int(st, 6, e->tls);
+	bind_text(st, 7, e->result);
+	struct buf err = BUF_INIT;
+	if (!change(s, st, NULL, &err))
+		log_error("event=audit-write-failed error=\"%s\"", err.data);
+	buf_free(&err);
+}
+
+static void sq_audit_list(struct store *base, const char *address, int64_t limit, store_row_fn fn,
+			  void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT time, account, coalesce(device, ''), protocol, ip, tls, result"
+				      " FROM (SELECT * FROM audit WHERE ?1 IS NULL OR account = lower(?1)"
+				      " ORDER BY id DESC LIMIT ?2) ORDER BY id");
+	bind_text(st, 1, address);
+	sqlite3_bind_int64(st, 2, limit);
+	rows(s, st, fn, ctx);
+}
+
+static bool sq_account_set(struct store *base, const char *address, const char *key,
+			   const char *value, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	const char *sql;
+	if (strcmp(key, "pop3-delete") == 0)
+		sql = "UPDATE accounts SET pop3_delete = ? WHERE address = lower(?)";
+	else if (strcmp(key, "keep-days") == 0)
+		sql = "UPDATE accounts SET keep_days = CAST(? AS INTEGER) WHERE address = lower(?)";
+	else if (strcmp(key, "account-password") == 0)
+		sql = "UPDATE accounts SET account_password_on = (? = 'on') WHERE address = lower(?)";
+	else {
+		buf_printf(err, "unknown account setting %s", key);
+		return false;
+	}
+	sqlite3_stmt *st = prepare(s, sql);
+	bind_text(st, 1, value);
+	bind_text(st, 2, address);
+	return change(s, st, "no such account", err);
+}
+
+static void sq_deleted_kept(struct store *base, int64_t account_id, int64_t *count, int64_t *bytes)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT count(*), coalesce(sum(m.size), 0) FROM messages m"
+				      " JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = ?"
+				      " AND EXISTS (SELECT 1 FROM pop3_deleted d WHERE d.message_id = m.id)");
+	sqlite3_bind_int64(st, 1, account_id);
+	*count = *bytes = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		*bytes = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+}
+
+static bool sq_pop3_maildrop(struct store *base, int64_t account_id, int64_t device_id,
+			     struct maildrop_entry **out, size_t *n)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT m.id, b.uidvalidity, m.uid, m.size FROM messages m"
+				      " JOIN mailboxes b ON m.mailbox_id = b.id"
+				      " WHERE b.account_id = ? AND b.name = 'INBOX' AND NOT EXISTS"
+				      " (SELECT 1 FROM pop3_deleted d WHERE d.message_id = m.id AND d.device_id = ?)"
+				      " ORDER BY m.uid");
+	sqlite3_bind_int64(st, 1, account_id);
+	sqlite3_bind_int64(st, 2, device_id);
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			*out = xrealloc(*out, cap * sizeof **out);
+		}
+		struct maildrop_entry *e = &(*out)[(*n)++];
+		e->message_id = sqlite3_column_int64(st, 0);
+		e->uidvalidity = sqlite3_column_int64(st, 1);
+		e->uid = sqlite3_column_int64(st, 2);
+		e->size = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE;
+}
+
+static bool sq_message_read(struct store *base, int64_t message_id, struct buf *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT b.data FROM messages m JOIN blobs b ON m.blob_id = b.id"
+				      " WHERE m.id = ?");
+	sqlite3_bind_int64(st, 1, message_id);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	if (found)
+		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Messages every device of their account has deleted (account_id 0: every account). */
+static const char fully_deleted_sql[] =
+	"INSERT OR IGNORE INTO temp.doomed SELECT m.id FROM messages m"
+	" JOIN mailboxes b ON m.mailbox_id = b.id JOIN accounts a ON b.account_id = a.id"
+	" WHERE (?1 = 0 OR a.id = ?1)"
+	" AND EXISTS (SELECT 1 FROM pop3_deleted d WHERE d.message_id = m.id)"
+	" AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.account_id = a.id"
+	"  AND (v.secret_sha256 IS NOT NULL OR a.account_password_on)"
+	"  AND NOT EXISTS (SELECT 1 FROM pop3_deleted d WHERE d.message_id = m.id AND d.device_id = v.id))";
+
+/* Removes every message listed in temp.doomed for everybody, keeping usage, blob
+ * references and MODSEQ right. Inside the caller's transaction. */
+static bool expunge_doomed(struct sqlite_store *s, struct buf *err)
+{
+	return exec(s,
+		    "UPDATE accounts SET used = used - (SELECT coalesce(sum(m.size), 0) FROM messages m"
+		    " JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = accounts.id"
+		    " AND m.id IN temp.doomed) WHERE id IN (SELECT b.account_id FROM messages m"
+		    " JOIN mailboxes b ON m.mailbox_id = b.id WHERE m.id IN temp.doomed);"
+		    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id IN"
+		    " (SELECT mailbox_id FROM messages WHERE id IN temp.doomed);"
+		    "UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m WHERE m.blob_id = blobs.id"
+		    " AND m.id IN temp.doomed) WHERE id IN (SELECT blob_id FROM messages"
+		    " WHERE id IN temp.doomed);"
+		    "DELETE FROM pop3_deleted WHERE message_id IN temp.doomed;"
+		    "DELETE FROM messages WHERE id IN temp.doomed;"
+		    "DELETE FROM blobs WHERE refs <= 0;",
+		    err);
+}
+
+static bool doomed_reset(struct sqlite_store *s, struct buf *err)
+{
+	return exec(s, "CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
+		       "DELETE FROM temp.doomed;", err);
+}
+
+static bool sq_pop3_delete(struct store *base, int64_t account_id, int64_t device_id,
+			   const int64_t *ids, size_t n, bool expunge, int64_t now, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!exec(s, "BEGIN IMMEDIATE", err))
+		return false;
+	bool ok = doomed_reset(s, err);
+	/* Only messages of this account's INBOX: a session can never touch another account. */
+	sqlite3_stmt *st = prepare(s, expunge
+		? "INSERT OR IGNORE INTO temp.doomed SELECT m.id FROM messages m JOIN mailboxes b"
+		  " ON m.mailbox_id = b.id WHERE m.id = ?1 AND b.account_id = ?2"
+		: "INSERT OR IGNORE INTO pop3_deleted(message_id, device_id, deleted_at)"
+		  " SELECT m.id, ?3, ?4 FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id"
+		  " WHERE m.id = ?1 AND b.account_id = ?2");
+	for (size_t i = 0; ok && i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, account_id);
+		if (!expunge) {
+			sqlite3_bind_int64(st, 3, device_id);
+			sqlite3_bind_int64(st, 4, now);
+		}
+		ok = sqlite3_step(st) == SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	if (ok && !expunge) {
+		st = prepare(s, fully_deleted_sql);
+		sqlite3_bind_int64(st, 1, account_id);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_finalize(st);
+	}
+	if (ok)
+		ok = expunge_doomed(s, err);
+	if (!ok) {
+		if (!err->len)
+			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	return exec(s, "COMMIT", err);
+}
+
+static int64_t sq_expire(struct store *base, int64_t now, int64_t default_keep_days)
+{
+	struct sqlite_store *s = S(base);
+	struct buf err = BUF_INIT;
+	if (!exec(s, "BEGIN IMMEDIATE", &err)) {
+		log_error("event=expire-failed error=\"%s\"", err.data);
+		buf_free(&err);
+		return -1;
+	}
+	bool ok = doomed_reset(s, &err);
+	sqlite3_stmt *st = prepare(s, fully_deleted_sql);
+	sqlite3_bind_int64(st, 1, 0);
+	ok = ok && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	st = prepare(s, "INSERT OR IGNORE INTO temp.doomed SELECT m.id FROM messages m"
+			" JOIN mailboxes b ON m.mailbox_id = b.id JOIN accounts a ON b.account_id = a.id"
+			" WHERE coalesce(a.keep_days, ?2) > 0 AND (SELECT min(deleted_at) FROM pop3_deleted d"
+			" WHERE d.message_id = m.id) <= ?1 - coalesce(a.keep_days, ?2) * 86400");
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, default_keep_days);
+	ok = ok && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	int64_t count = 0;
+	st = prepare(s, "SELECT count(*) FROM temp.doomed");
+	if (ok && sqlite3_step(st) == SQLITE_ROW)
+		count = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	ok = ok && expunge_doomed(s, &err);
+	if (!ok || !exec(s, "COMMIT", &err)) {
+		log_error("event=expire-failed error=\"%s\"", err.len ? err.data : sqlite3_errmsg(s->db));
+		exec(s, "ROLLBACK", NULL);
+		count = -1;
+	}
+	buf_free(&err);
+	return count;
+}
+
 /* Each query returns rows describing a broken invariant. */
 static const struct {
 	const char *what;
@@ -457,6 +799,12 @@ static const struct {
 	{ "account without INBOX",
 	  "SELECT a.id FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM mailboxes b"
 	  " WHERE b.account_id = a.id AND b.name = 'INBOX')" },
+	{ "deletion mark of a missing message",
+	  "SELECT d.message_id FROM pop3_deleted d LEFT JOIN messages m ON d.message_id = m.id"
+	  " WHERE m.id IS NULL" },
+	{ "account without its account-password device",
+	  "SELECT a.id FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM devices d"
+	  " WHERE d.account_id = a.id AND d.secret_sha256 IS NULL)" },
 	{ "mailbox of a missing account",
 	  "SELECT b.id FROM mailboxes b LEFT JOIN accounts a ON b.account_id = a.id WHERE a.id IS NULL" },
 };
@@ -514,7 +862,59 @@ static const struct store_ops sqlite_ops = {
 	.deliver_batch = sq_deliver_batch,
 	.mailbox_messages = sq_mailbox_messages,
 	.check = sq_check,
+	.device_add = sq_device_add,
+	.device_revoke = sq_device_revoke,
+	.device_list = sq_device_list,
+	.login_lookup = sq_login_lookup,
+	.device_touch = sq_device_touch,
+	.audit_add = sq_audit_add,
+	.audit_list = sq_audit_list,
+	.account_set = sq_account_set,
+	.deleted_kept = sq_deleted_kept,
+	.pop3_maildrop = sq_pop3_maildrop,
+	.message_read = sq_message_read,
+	.pop3_delete = sq_pop3_delete,
+	.expire = sq_expire,
 };
+
+static bool column_exists(struct sqlite_store *s, const char *table, const char *column)
+{
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = ?", table);
+	sqlite3_stmt *st = prepare(s, sql);
+	bind_text(st, 1, column);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Brings an older store up to this schema; a no-op when it is current. */
+static bool migrate(struct sqlite_store *s, struct buf *err)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT value FROM meta WHERE key = 'schema'");
+	bool current = sqlite3_step(st) == SQLITE_ROW &&
+		       strcmp((const char *)sqlite3_column_text(st, 0), "2") == 0;
+	sqlite3_finalize(st);
+	if (current)
+		return true;
+	if (!exec(s, "BEGIN IMMEDIATE", err))
+		return false;
+	for (size_t i = 0; i < sizeof added_columns / sizeof added_columns[0]; i++)
+		if (!column_exists(s, added_columns[i].table, added_columns[i].column) &&
+		    !exec(s, added_columns[i].ddl, err)) {
+			exec(s, "ROLLBACK", NULL);
+			return false;
+		}
+	if (!exec(s, schema, err) ||
+	    !exec(s, "INSERT INTO devices(account_id, label, created) SELECT id, 'account password',"
+		     " created FROM accounts WHERE id NOT IN (SELECT account_id FROM devices"
+		     " WHERE secret_sha256 IS NULL);"
+		     "UPDATE meta SET value = '2' WHERE key = 'schema'", err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	return exec(s, "COMMIT", err);
+}
 
 struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *err)
 {
@@ -535,7 +935,7 @@ struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *e
 	sqlite3_busy_timeout(s->db, 10000);
 	if (!exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
 		  err) ||
-	    (create && !exec(s, schema, err))) {
+	    (create && !exec(s, schema, err)) || !migrate(s, err)) {
 		sqlite3_close(s->db);
 		free(s);
 		return NULL;
@@ -547,5 +947,14 @@ void account_free(struct account *a)
 {
 	free(a->address);
 	free(a->password_hash);
-	a->address = a->password_hash = NULL;
+	free(a->pop3_delete);
+	a->address = a->password_hash = a->pop3_delete = NULL;
+}
+
+void login_lookup_free(struct login_lookup *l)
+{
+	free(l->password_hash);
+	free(l->app_device_label);
+	free(l->pop3_delete);
+	l->password_hash = l->app_device_label = l->pop3_delete = NULL;
 }

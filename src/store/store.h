@@ -20,6 +20,40 @@ struct account {
 	int64_t quota;      /* bytes, 0 = unlimited */
 	int64_t used;       /* bytes stored */
 	int64_t messages;
+	char *pop3_delete;  /* "per-device", "expunge", or NULL: the configured default */
+	int64_t keep_days;  /* -1: the configured default */
+	bool account_password_on;
+};
+
+/* What a login needs to know, found by address and (for app passwords) the password's
+ * SHA-256: app passwords are long random secrets, so a fast hash suffices and the lookup
+ * is one indexed query; only the human-chosen account password needs Argon2. */
+struct login_lookup {
+	int64_t account_id;
+	char *password_hash;         /* of the account password */
+	bool account_password_on;
+	int64_t account_device_id;   /* the device "account password" */
+	int64_t app_device_id;       /* 0: the secret is no app password of this account */
+	char *app_device_label;
+	char *pop3_delete;           /* NULL: configured default */
+};
+
+/* One message of a POP3 maildrop. */
+struct maildrop_entry {
+	int64_t message_id;
+	int64_t uidvalidity;
+	int64_t uid;
+	int64_t size;
+};
+
+struct audit_entry {
+	int64_t time;
+	const char *account;
+	const char *device;
+	const char *protocol;
+	const char *ip;
+	bool tls;
+	const char *result;
 };
 
 /* One message to store for several accounts at once (same bytes, stored once). */
@@ -77,6 +111,40 @@ struct store_ops {
 			      struct buf *err);
 	bool (*mailbox_messages)(struct store *s, const char *address, const char *mailbox,
 				 store_message_fn fn, void *ctx, struct buf *err);
+	/* Devices: an app password per device, plus the account password's own device. */
+	bool (*device_add)(struct store *s, const char *address, const char *label,
+			   const char *secret_sha256, struct buf *err);
+	bool (*device_revoke)(struct store *s, const char *address, const char *label,
+			      struct buf *err);
+	/* Rows: label, created, last_used, last_protocol, last_ip, is_app_password ("1"/"0"). */
+	void (*device_list)(struct store *s, const char *address, store_row_fn fn, void *ctx);
+	bool (*login_lookup)(struct store *s, const char *address, const char *secret_sha256,
+			     struct login_lookup *out);
+	void (*device_touch)(struct store *s, int64_t device_id, int64_t when, const char *protocol,
+			     const char *ip);
+	void (*audit_add)(struct store *s, const struct audit_entry *e);
+	/* Rows: time, account, device, protocol, ip, tls, result; oldest first, the last `limit`. */
+	void (*audit_list)(struct store *s, const char *address, int64_t limit, store_row_fn fn,
+			   void *ctx);
+	/* key: pop3-delete (value per-device|expunge|NULL), keep-days (number or NULL),
+	 * account-password (on|off). */
+	bool (*account_set)(struct store *s, const char *address, const char *key, const char *value,
+			    struct buf *err);
+	/* Messages some device deleted but that are still kept: count and bytes. */
+	void (*deleted_kept)(struct store *s, int64_t account_id, int64_t *count, int64_t *bytes);
+	/* The INBOX messages device_id has not deleted, oldest first. Caller frees *out. */
+	bool (*pop3_maildrop)(struct store *s, int64_t account_id, int64_t device_id,
+			      struct maildrop_entry **out, size_t *n);
+	/* The bytes of one message (by its id) appended to out. */
+	bool (*message_read)(struct store *s, int64_t message_id, struct buf *out);
+	/* POP3 UPDATE: device_id deleted these messages. expunge: remove them for everybody;
+	 * else mark them for this device and expunge those every device has now deleted. */
+	bool (*pop3_delete)(struct store *s, int64_t account_id, int64_t device_id,
+			    const int64_t *message_ids, size_t n, bool expunge, int64_t now,
+			    struct buf *err);
+	/* keep-days sweep: expunges messages first deleted more than keep-days ago, and those
+	 * every device has deleted. Returns the number expunged. */
+	int64_t (*expire)(struct store *s, int64_t now, int64_t default_keep_days);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };
@@ -88,5 +156,6 @@ struct store {
 /* Opens (create: and initialises) the SQLite store in data_dir. NULL + err on failure. */
 struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *err);
 void account_free(struct account *a);
+void login_lookup_free(struct login_lookup *l);
 
 #endif

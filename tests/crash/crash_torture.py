@@ -141,7 +141,7 @@ class Server:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
-    def terminate(self, timeout=30):
+    def terminate(self, timeout=20):
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
@@ -344,6 +344,14 @@ class Load:
 
 
 def killer(server, load, rng, restart_failures):
+    try:
+        kill_loop(server, load, rng, restart_failures)
+    except Exception as e:  # never leave the clients waiting for kills that won't come
+        restart_failures.append("killer: %r" % e)
+        load.stop.set()
+
+
+def kill_loop(server, load, rng, restart_failures):
     while not load.stop.is_set() and time.monotonic() < SEND_DEADLINE:
         time.sleep(rng.uniform(0.2, 1.5))
         if load.stop.is_set():
@@ -533,7 +541,7 @@ def main():
         rc = server.terminate()
         checks.check(rc == 0, "SIGTERM: serve exits 0", "exit %s; log:\n%s" % (rc, server.log_tail()))
 
-        r = yubin("check", data=data, timeout=300)
+        r = yubin("check", data=data, timeout=60)
         out = (r.stdout + r.stderr).decode(errors="replace").strip()
         checks.check(r.returncode == 0, "yubin check exits 0 (%s)" % out.splitlines()[-1:],
                      out[-2000:])
@@ -541,7 +549,7 @@ def main():
         exports = {}
         for a in ACCOUNTS:
             d = os.path.join(parent, "export-" + a.split("@")[0])
-            r = yubin("export", a, "--maildir", d, data=data, timeout=300)
+            r = yubin("export", a, "--maildir", d, data=data, timeout=30)
             if checks.check(r.returncode == 0, "export %s" % a,
                             (r.stdout + r.stderr).decode(errors="replace")):
                 exports[a] = read_export(d)

@@ -227,6 +227,16 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pop3_port(self):
+        """POP3 (with STLS): 110 + port offset."""
+        return 110 + self.port_offset
+
+    @property
+    def pop3s_port(self):
+        """POP3 over implicit TLS: 995 + port offset."""
+        return 995 + self.port_offset
+
     def log_text(self):
         try:
             with open(self.log_path, 'rb') as f:
