@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "deliver/committer.h"
+#include "store/committer.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "net/listen.h"
@@ -26,6 +26,7 @@ struct daemon {
 	struct cli *cli;
 	struct event_base *base;
 	struct smtp_server smtp;
+	struct conn_limits limits;
 	struct evconnlistener *listeners[MAX_LISTENERS];
 	size_t nlisteners;
 	struct event *commit_wake;
@@ -191,6 +192,7 @@ int cmd_serve(struct cli *c)
 	struct buf err = BUF_INIT;
 	d.smtp.cfg = cfg;
 	d.smtp.base = d.base;
+	d.smtp.limits = &d.limits;
 	d.smtp.store = store_open_sqlite(c->data, false, &err);
 	if (!d.smtp.store)
 		log_fatal("event=store-unavailable error=\"%s\"", err.data);
@@ -233,7 +235,7 @@ int cmd_serve(struct cli *c)
 	d.smtp.store->ops->close(d.smtp.store);
 	SSL_CTX_free(d.smtp.tls);
 	free(d.smtp.default_domain);
-	free(d.smtp.ips);
+	conn_limits_free(&d.limits);
 	config_free(d.smtp.cfg);
 	free(d.smtp.cfg);
 	event_base_free(d.base);

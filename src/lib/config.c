@@ -17,6 +17,7 @@ struct setting {
 	const char *default_value;
 	long min, max;
 	const char *help;
+	const char *choices; /* "a|b|c" for strings that take one of a few words */
 };
 
 #define STR(field) SETTING_STRING, offsetof(struct config, field)
@@ -31,6 +32,10 @@ static const struct setting settings[] = {
 	  "Added to every standard port (10000: SMTP on 10025). Lets a non-root demo run." },
 	{ "smtp-port", NUM(smtp_port), "25", 1, 65535,
 	  "Port for incoming mail from other servers (before port-offset)." },
+	{ "pop3-port", NUM(pop3_port), "110", 0, 65535,
+	  "Port for POP3 with STLS (before port-offset); 0 turns it off." },
+	{ "pop3s-port", NUM(pop3s_port), "995", 0, 65535,
+	  "Port for POP3 over TLS (before port-offset); 0 turns it off." },
 	{ "user", STR(user), "", 0, 0,
 	  "When started as root, run as this user after binding ports (empty: the data directory's owner)." },
 	{ "tls-cert", STR(tls_cert), "tls/cert.pem", 0, 0,
@@ -58,7 +63,21 @@ static const struct setting settings[] = {
 	  "Seconds one SMTP session may last in all (slow senders get 421 4.4.2 after that)." },
 	{ "default-quota", NUM(default_quota), "1073741824", 0, 1L << 50,
 	  "Mailbox quota for new accounts in bytes (0 = unlimited). Full mailboxes get 552 5.2.2." },
-	{ "log-level", STR(log_level), "info", 0, 0, "debug, info, warn or error." },
+	{ "pop3-delete", STR(pop3_delete), "per-device", 0, 0,
+	  "per-device: a POP3 delete hides the message only from the device that deleted it (other "
+	  "phones and PCs still get it); expunge: classic POP3, deleted for everybody.",
+	  "per-device|expunge" },
+	{ "keep-days", NUM(keep_days), "30", 0, 36500,
+	  "A message a device deleted is removed for everybody this many days after the first delete "
+	  "(0: only once every device deleted it)." },
+	{ "plaintext-auth", STR(plaintext_auth), "loopback", 0, 0,
+	  "Passwords without TLS: loopback (only from this machine), never, or always.",
+	  "loopback|never|always" },
+	{ "auth-max-delay", NUM(auth_max_delay), "15", 1, 600,
+	  "Longest pause, in seconds, added after failed logins (it grows with each failure; there "
+	  "is never a lockout)." },
+	{ "log-level", STR(log_level), "info", 0, 0, "debug, info, warn or error.",
+	  "debug|info|warn|error" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -71,11 +90,27 @@ static const struct setting *setting_find(const char *name, size_t len)
 	return NULL;
 }
 
+static bool word_in(const char *word, const char *choices)
+{
+	size_t n = strlen(word);
+	for (const char *p = choices; *p;) {
+		size_t len = strcspn(p, "|");
+		if (len == n && strncmp(p, word, n) == 0)
+			return true;
+		p += len + (p[len] == '|');
+	}
+	return false;
+}
+
 static bool setting_set(struct config *cfg, const struct setting *s, const char *value,
 			struct buf *err)
 {
 	char *field = (char *)cfg + s->offset;
 	if (s->type == SETTING_STRING) {
+		if (s->choices && !word_in(value, s->choices)) {
+			buf_printf(err, "%s must be one of %s, not \"%s\"", s->name, s->choices, value);
+			return false;
+		}
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return true;

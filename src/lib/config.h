@@ -14,6 +14,8 @@ struct config {
 	char *listen;
 	long port_offset;
 	long smtp_port;
+	long pop3_port;
+	long pop3s_port;
 	char *user;
 	char *tls_cert;
 	char *tls_key;
@@ -28,6 +30,10 @@ struct config {
 	long command_timeout;
 	long session_timeout;
 	long default_quota;
+	char *pop3_delete;
+	long keep_days;
+	char *plaintext_auth;
+	long auth_max_delay;
 	char *log_level;
 };
 

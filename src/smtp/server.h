@@ -8,16 +8,12 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "deliver/committer.h"
+#include "store/committer.h"
 #include "lib/config.h"
+#include "net/connlimit.h"
 #include "store/store.h"
 
 struct smtp_session;
-
-struct ip_count {
-	char ip[64];
-	size_t count;
-};
 
 struct smtp_server {
 	struct config *cfg;           /* may be swapped on reload: read fields at use time */
@@ -27,9 +23,7 @@ struct smtp_server {
 	struct committer *committer;
 	char *default_domain;         /* where <postmaster> goes */
 	unsigned long next_conn_id;
-	size_t nconns;
-	struct ip_count *ips;
-	size_t nips;
+	struct conn_limits *limits;   /* shared with the other services */
 	struct smtp_session *sessions; /* every live session, for shutdown */
 	bool draining;                /* shutting down: refuse new connections */
 };

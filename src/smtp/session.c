@@ -678,27 +678,6 @@ static void on_deadline(evutil_socket_t fd, short what, void *ctx)
 	session_close_after_reply(s);
 }
 
-static struct ip_count *ip_slot(struct smtp_server *srv, const char *ip, bool create)
-{
-	for (size_t i = 0; i < srv->nips; i++)
-		if (strcmp(srv->ips[i].ip, ip) == 0)
-			return &srv->ips[i];
-	if (!create)
-		return NULL;
-	srv->ips = xrealloc(srv->ips, (srv->nips + 1) * sizeof *srv->ips);
-	struct ip_count *slot = &srv->ips[srv->nips++];
-	snprintf(slot->ip, sizeof slot->ip, "%s", ip);
-	slot->count = 0;
-	return slot;
-}
-
-static void ip_release(struct smtp_server *srv, const char *ip)
-{
-	struct ip_count *slot = ip_slot(srv, ip, false);
-	if (slot && --slot->count == 0)
-		*slot = srv->ips[--srv->nips];
-}
-
 static void session_free(struct smtp_session *s)
 {
 	struct smtp_server *srv = s->srv;
@@ -712,8 +691,7 @@ static void session_free(struct smtp_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	ip_release(srv, s->ip);
-	srv->nconns--;
+	conn_limits_remove(srv->limits, s->ip);
 	event_free(s->deadline);
 	if (s->bev) {
 		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd across STARTTLS) libevent leaves
@@ -746,22 +724,20 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	srv->nconns++;
-	struct ip_count *slot = ip_slot(srv, s->ip, true);
-	slot->count++;
+	size_t from_ip = conn_limits_add(srv->limits, s->ip);
 	log_info("event=connect conn=%lu ip=%s", s->id, s->ip);
 	if (srv->draining) {
 		reply(s, 421, "4.3.2", "Server shutting down; try again later.");
 		session_close_after_reply(s);
 		return;
 	}
-	if (srv->nconns > (size_t)srv->cfg->max_connections) {
+	if (srv->limits->total > (size_t)srv->cfg->max_connections) {
 		reply(s, 421, "4.7.0", "Too many connections to this server (limit %ld); try again "
 		      "later.", srv->cfg->max_connections);
 		session_close_after_reply(s);
 		return;
 	}
-	if (slot->count > (size_t)srv->cfg->max_connections_per_ip) {
+	if (from_ip > (size_t)srv->cfg->max_connections_per_ip) {
 		reply(s, 421, "4.7.0", "Too many connections from your address %s (limit %ld); try "
 		      "again later.", s->ip, srv->cfg->max_connections_per_ip);
 		session_close_after_reply(s);

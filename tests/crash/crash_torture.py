@@ -115,8 +115,16 @@ class Server:
         with open(self.log_path, "ab") as lf:
             lf.write(b"---- crash_torture: start %d\n" % (self.starts + 1))
             lf.flush()
-            self.proc = subprocess.Popen([BIN, "serve", "--data", self.data],
-                                         stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+            for tries in range(5):
+                try:
+                    self.proc = subprocess.Popen([BIN, "serve", "--data", self.data],
+                                                 stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+                    break
+                except OSError as e:  # e.g. the binary being rebuilt at this very moment
+                    if tries == 4:
+                        self.start_failures.append("cannot run %s: %s" % (BIN, e))
+                        return False
+                    time.sleep(0.5)
         self.starts += 1
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -1,4 +1,4 @@
-#include "deliver/committer.h"
+#include "store/committer.h"
 
 #include <pthread.h>
 #include <stdio.h>

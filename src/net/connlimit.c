@@ -1,0 +1,48 @@
+#include "net/connlimit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+
+static struct ip_count *slot_find(struct conn_limits *l, const char *ip)
+{
+	for (size_t i = 0; i < l->nips; i++)
+		if (strcmp(l->ips[i].ip, ip) == 0)
+			return &l->ips[i];
+	return NULL;
+}
+
+size_t conn_limits_add(struct conn_limits *l, const char *ip)
+{
+	l->total++;
+	struct ip_count *slot = slot_find(l, ip);
+	if (!slot) {
+		l->ips = xrealloc(l->ips, (l->nips + 1) * sizeof *l->ips);
+		slot = &l->ips[l->nips++];
+		snprintf(slot->ip, sizeof slot->ip, "%s", ip);
+		slot->count = 0;
+	}
+	return ++slot->count;
+}
+
+void conn_limits_remove(struct conn_limits *l, const char *ip)
+{
+	l->total--;
+	struct ip_count *slot = slot_find(l, ip);
+	if (slot && --slot->count == 0)
+		*slot = l->ips[--l->nips];
+}
+
+void conn_limits_free(struct conn_limits *l)
+{
+	free(l->ips);
+	l->ips = NULL;
+	l->nips = l->total = 0;
+}
+
+bool net_ip_is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
+}

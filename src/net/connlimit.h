@@ -1,0 +1,25 @@
+/* Connection counts, in total and per client address, shared by every service so that one
+ * address cannot take every slot by spreading over ports. */
+#ifndef YUBIN_CONNLIMIT_H
+#define YUBIN_CONNLIMIT_H
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ip_count {
+	char ip[64];
+	size_t count;
+};
+
+struct conn_limits {
+	size_t total;
+	struct ip_count *ips;
+	size_t nips;
+};
+
+/* Counts a new connection from ip; returns the connections from that address now open. */
+size_t conn_limits_add(struct conn_limits *l, const char *ip);
+void conn_limits_remove(struct conn_limits *l, const char *ip);
+void conn_limits_free(struct conn_limits *l);
+bool net_ip_is_loopback(const char *ip);
+
+#endif
