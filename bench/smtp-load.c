@@ -14,7 +14,8 @@
  *
  * Prints one line of key=value pairs on stdout:
  *   ok= fail= wall_s= msgs_per_s= p50_ms= p90_ms= p99_ms= max_ms= mean_ms=
- *   cpu_user_s= cpu_sys_s= start_ns= end_ns=
+ *   cpu_user_s= cpu_sys_s= start_ns= end_ns= quarters_per_s=Q1/Q2/Q3/Q4 (msgs/s in each
+ *   quarter of the run, by completion order)
  * Exit 0 if every message got 250, 1 otherwise.
  */
 #define _GNU_SOURCE
@@ -41,6 +42,7 @@ static int g_nrcpt;
 static atomic_long g_next;
 static atomic_long g_fail;
 static double *g_lat; /* ms, indexed by message number; <0 = failed */
+static uint64_t *g_done; /* CLOCK_MONOTONIC ns when message k got its 250; 0 = failed */
 
 static uint64_t now_ns(clockid_t c) {
     struct timespec ts;
@@ -177,7 +179,8 @@ static void *worker(void *arg) {
             r = cmd(&c, msg, ml);
             if (r < 0) goto fail_conn;
             if (r != 250) goto fail_msg;
-            g_lat[k] = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e6;
+            g_done[k] = now_ns(CLOCK_MONOTONIC);
+            g_lat[k] = (double)(g_done[k] - t0) / 1e6;
             break;
         fail_msg:
             fprintf(stderr, "smtp-load: message %ld: reply %d\n", k, r);
@@ -209,6 +212,11 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+static int cmpu(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int cmpd(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -237,6 +245,7 @@ int main(int argc, char **argv) {
     for (char *s = strtok(rl, ","); s && g_nrcpt < 64; s = strtok(NULL, ",")) g_rcpts[g_nrcpt++] = s;
     if (g_sessions < 1 || g_msgs < 1 || g_size < 256 || g_nrcpt < 1) return 2;
     g_lat = calloc((size_t)g_msgs, sizeof *g_lat);
+    g_done = calloc((size_t)g_msgs, sizeof *g_done);
     pthread_t *th = calloc((size_t)g_sessions, sizeof *th);
     uint64_t start_rt = now_ns(CLOCK_REALTIME);
     uint64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -253,14 +262,34 @@ int main(int argc, char **argv) {
             sum += g_lat[i];
         }
     qsort(v, (size_t)ok, sizeof *v, cmpd);
+    /* throughput per quarter of the run (by completion order): shows a server slowing down
+     * as its mailboxes fill */
+    uint64_t *d = malloc((size_t)g_msgs * sizeof *d);
+    long nd = 0;
+    for (long i = 0; i < g_msgs; i++)
+        if (g_done[i]) d[nd++] = g_done[i];
+    qsort(d, (size_t)nd, sizeof *d, cmpu);
+    char quarters[128] = "-";
+    if (nd >= 8) {
+        double q[4];
+        uint64_t prev = t0;
+        for (int j = 0; j < 4; j++) {
+            long a = nd * j / 4, b = nd * (j + 1) / 4;
+            uint64_t end = d[b - 1];
+            q[j] = end > prev ? (double)(b - a) / ((double)(end - prev) / 1e9) : 0;
+            prev = end;
+        }
+        snprintf(quarters, sizeof quarters, "%.0f/%.0f/%.0f/%.0f", q[0], q[1], q[2], q[3]);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("ok=%ld fail=%ld wall_s=%.3f msgs_per_s=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
-           "max_ms=%.3f mean_ms=%.3f cpu_user_s=%.3f cpu_sys_s=%.3f start_ns=%llu end_ns=%llu\n",
+           "max_ms=%.3f mean_ms=%.3f cpu_user_s=%.3f cpu_sys_s=%.3f start_ns=%llu end_ns=%llu "
+           "quarters_per_s=%s\n",
            ok, (long)atomic_load(&g_fail), wall, (double)ok / wall, pct(v, ok, 0.50), pct(v, ok, 0.90),
            pct(v, ok, 0.99), ok ? v[ok - 1] : 0.0, ok ? sum / (double)ok : 0.0,
            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
-           (unsigned long long)start_rt, (unsigned long long)end_rt);
+           (unsigned long long)start_rt, (unsigned long long)end_rt, quarters);
     return atomic_load(&g_fail) ? 1 : 0;
 }

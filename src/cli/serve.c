@@ -15,6 +15,9 @@
 #include "lib/log.h"
 #include "net/listen.h"
 #include "net/tls.h"
+#include "auth/login.h"
+#include "lib/clock.h"
+#include "pop3/server.h"
 #include "smtp/server.h"
 
 #define MAX_LISTENERS 16
@@ -22,12 +25,26 @@
  * milliseconds; this bound is for clients that do not read their last reply. */
 #define DRAIN_SECONDS 3
 
+enum service { SERVICE_SMTP, SERVICE_POP3, SERVICE_POP3S };
+
+struct daemon;
+
+struct listener {
+	struct daemon *daemon;
+	enum service service;
+	struct evconnlistener *ev;
+};
+
 struct daemon {
 	struct cli *cli;
 	struct event_base *base;
 	struct smtp_server smtp;
+	struct pop3_server pop3;
 	struct conn_limits limits;
-	struct evconnlistener *listeners[MAX_LISTENERS];
+	struct committer *auth_worker;
+	struct login_service *login;
+	struct event *expire_timer;
+	struct listener listeners[MAX_LISTENERS];
 	size_t nlisteners;
 	struct event *commit_wake;
 	struct event *drain_timer;
@@ -37,10 +54,49 @@ struct daemon {
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
 		      void *ctx)
 {
-	(void)l;
-	(void)len;
+	struct listener *lis = ctx;
+	struct daemon *d = lis->daemon;
+	switch (lis->service) {
+	case SERVICE_SMTP:
+		smtp_server_accept(&d->smtp, fd, sa);
+		break;
+	case SERVICE_POP3:
+	case SERVICE_POP3S:
+		pop3_server_accept(&d->pop3, fd, sa, lis->service == SERVICE_POP3S);
+		break;
+	}
+}
+
+struct expire_job {
+	struct store_job job;
+	int64_t keep_days;
+	int64_t expunged;
+};
+
+static void expire_job_run(struct store *s, struct store_job *job)
+{
+	struct expire_job *e = (struct expire_job *)job;
+	e->expunged = s->ops->expire(s, clock_now(), e->keep_days);
+}
+
+static void expire_job_done(struct store_job *job)
+{
+	struct expire_job *e = (struct expire_job *)job;
+	if (e->expunged)
+		log_info("event=expire expunged=%lld", (long long)e->expunged);
+	free(e);
+}
+
+/* keep-days: at start and every hour, remove what every device deleted or what was deleted
+ * longer ago than keep-days. */
+static void on_expire_timer(evutil_socket_t fd, short what, void *ctx)
+{
 	struct daemon *d = ctx;
-	smtp_server_accept(&d->smtp, fd, sa);
+	struct expire_job *e = xcalloc(1, sizeof *e);
+	e->job.run = expire_job_run;
+	e->job.done = expire_job_done;
+	e->keep_days = d->smtp.cfg->keep_days;
+	committer_submit_job(d->smtp.committer, &e->job);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *ctx)
@@ -61,6 +117,7 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	(void)fd;
 	(void)what;
 	struct daemon *d = ctx;
+	committer_reap(d->auth_worker);
 	committer_reap(d->smtp.committer);
 }
 
@@ -69,11 +126,12 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)
 	(void)fd;
 	(void)what;
 	struct daemon *d = ctx;
-	size_t open = smtp_server_drain(&d->smtp);
+	size_t open = smtp_server_drain(&d->smtp) + pop3_server_drain(&d->pop3);
 	if (open == 0 || ++d->drain_ticks > DRAIN_SECONDS * 10) {
 		if (open) {
 			log_warn("event=shutdown-forced sessions=%zu", open);
 			smtp_server_close_all(&d->smtp);
+			pop3_server_close_all(&d->pop3);
 		}
 		event_base_loopexit(d->base, NULL);
 	}
@@ -87,7 +145,7 @@ static void on_terminate(evutil_socket_t sig, short what, void *ctx)
 		return;
 	log_info("event=shutdown signal=%d", (int)sig);
 	for (size_t i = 0; i < d->nlisteners; i++)
-		evconnlistener_disable(d->listeners[i]);
+		evconnlistener_disable(d->listeners[i].ev);
 	struct timeval tick = { 0, 100000 };
 	d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
 	event_add(d->drain_timer, &tick);
@@ -134,15 +192,16 @@ static void on_reload(evutil_socket_t sig, short what, void *ctx)
 	} else {
 		/* Listening addresses and ports need a restart; everything else applies now. */
 		struct config *old = d->smtp.cfg;
-		d->smtp.cfg = fresh;
+		d->smtp.cfg = d->pop3.cfg = fresh;
 		config_free(old);
 		free(old);
 		apply_log_level(fresh);
+		login_set_max_delay(d->login, fresh->auth_max_delay);
 		SSL_CTX *tls = load_tls(d->cli, fresh);
 		if (tls) {
 			/* Live sessions keep a reference to the old context through their SSL. */
 			SSL_CTX_free(d->smtp.tls);
-			d->smtp.tls = tls;
+			d->smtp.tls = d->pop3.tls = tls;
 		}
 		log_info("event=reloaded tls=%s", tls ? "ok" : "unchanged");
 	}
@@ -168,23 +227,40 @@ int cmd_serve(struct cli *c)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Bind first (ports below 1024 need root), then give root up before reading any input. */
+	struct {
+		enum service service;
+		const char *name;
+		long port;
+	} services[] = {
+		{ SERVICE_SMTP, "smtp", cfg->smtp_port },
+		{ SERVICE_POP3, "pop3", cfg->pop3_port },
+		{ SERVICE_POP3S, "pop3s", cfg->pop3s_port },
+	};
 	int fds[MAX_LISTENERS];
+	enum service fd_service[MAX_LISTENERS];
 	size_t nfds = 0;
-	char *addrs = xstrdup(cfg->listen);
-	int port = (int)(cfg->smtp_port + cfg->port_offset);
-	for (char *save = NULL, *a = strtok_r(addrs, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
-		struct buf err = BUF_INIT;
-		if (nfds == MAX_LISTENERS)
-			log_fatal("event=too-many-listen-addresses max=%d", MAX_LISTENERS);
-		int fd = net_listen(a, port, &err);
-		if (fd < 0)
-			log_fatal("event=listen-failed error=\"%s\"", err.data);
-		fds[nfds++] = fd;
-		log_info("event=listening service=smtp addr=%s%s%s:%d", strchr(a, ':') ? "[" : "", a,
-			 strchr(a, ':') ? "]" : "", port);
-		buf_free(&err);
+	for (size_t k = 0; k < sizeof services / sizeof services[0]; k++) {
+		if (services[k].port == 0)
+			continue;
+		int port = (int)(services[k].port + cfg->port_offset);
+		char *addrs = xstrdup(cfg->listen);
+		for (char *save = NULL, *a = strtok_r(addrs, ", ", &save); a;
+		     a = strtok_r(NULL, ", ", &save)) {
+			struct buf err = BUF_INIT;
+			if (nfds == MAX_LISTENERS)
+				log_fatal("event=too-many-listen-addresses max=%d", MAX_LISTENERS);
+			int fd = net_listen(a, port, &err);
+			if (fd < 0)
+				log_fatal("event=listen-failed service=%s error=\"%s\"", services[k].name,
+					  err.data);
+			fd_service[nfds] = services[k].service;
+			fds[nfds++] = fd;
+			log_info("event=listening service=%s addr=%s%s%s:%d", services[k].name,
+				 strchr(a, ':') ? "[" : "", a, strchr(a, ':') ? "]" : "", port);
+			buf_free(&err);
+		}
+		free(addrs);
 	}
-	free(addrs);
 	cli_become_data_owner(c->data, cfg, true);
 
 	evthread_use_pthreads();
@@ -206,11 +282,28 @@ int cmd_serve(struct cli *c)
 	if (!d.smtp.committer)
 		log_fatal("event=store-unavailable error=\"%s\"", error);
 
-	for (size_t i = 0; i < nfds; i++)
-		d.listeners[d.nlisteners++] = evconnlistener_new(
-			d.base, on_accept, &d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fds[i]);
-	for (size_t i = 0; i < d.nlisteners; i++)
-		evconnlistener_set_error_cb(d.listeners[i], on_accept_error);
+	d.auth_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
+	if (!d.auth_worker)
+		log_fatal("event=store-unavailable error=\"%s\"", error);
+	d.login = login_service_new(d.base, d.auth_worker, d.smtp.committer);
+	login_set_max_delay(d.login, cfg->auth_max_delay);
+	d.pop3 = (struct pop3_server){
+		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,
+		.writer = d.smtp.committer, .login = d.login, .limits = &d.limits,
+	};
+
+	for (size_t i = 0; i < nfds; i++) {
+		struct listener *l = &d.listeners[d.nlisteners++];
+		l->daemon = &d;
+		l->service = fd_service[i];
+		l->ev = evconnlistener_new(d.base, on_accept, l,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fds[i]);
+		evconnlistener_set_error_cb(l->ev, on_accept_error);
+	}
+	d.expire_timer = event_new(d.base, -1, EV_PERSIST, on_expire_timer, &d);
+	struct timeval hourly = { 3600, 0 };
+	event_add(d.expire_timer, &hourly);
+	on_expire_timer(-1, 0, &d);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_terminate, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_terminate, &d);
 	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
@@ -223,9 +316,13 @@ int cmd_serve(struct cli *c)
 	event_base_dispatch(d.base);
 
 	/* Every acknowledged message is already durable; this only waits for queued commits. */
+	committer_stop(d.auth_worker);
 	committer_stop(d.smtp.committer);
+	login_service_free(d.login);
+	event_free(d.expire_timer);
+	free(d.pop3.busy_devices);
 	for (size_t i = 0; i < d.nlisteners; i++)
-		evconnlistener_free(d.listeners[i]);
+		evconnlistener_free(d.listeners[i].ev);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);

@@ -11,6 +11,7 @@ struct ip_count {
 };
 
 struct conn_limits {
+	unsigned long last_id; /* connection ids, unique across services for the log */
 	size_t total;
 	struct ip_count *ips;
 	size_t nips;

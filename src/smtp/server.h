@@ -22,7 +22,6 @@ struct smtp_server {
 	struct store *store;          /* read connection of the event-loop thread */
 	struct committer *committer;
 	char *default_domain;         /* where <postmaster> goes */
-	unsigned long next_conn_id;
 	struct conn_limits *limits;   /* shared with the other services */
 	struct smtp_session *sessions; /* every live session, for shutdown */
 	bool draining;                /* shutting down: refuse new connections */

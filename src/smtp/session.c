@@ -710,7 +710,7 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	struct smtp_session *s = xcalloc(1, sizeof *s);
 	s->srv = srv;
 	s->fd = fd;
-	s->id = ++srv->next_conn_id;
+	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, (size_t)srv->cfg->max_command_line);
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
