@@ -2,8 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "auth/login.h"
 #include "auth/password.h"
+#include "lib/clock.h"
 #include "cli/cli.h"
 #include "lib/buf.h"
 #include "smtp/parse.h"
@@ -46,6 +49,143 @@ static void print_account_row(void *ctx, const char *const *cols, size_t n)
 		printf("%s\t%lld bytes used (no quota)\n", cols[0], used);
 }
 
+
+static void format_time(const char *unix_seconds, char *out, size_t len)
+{
+	if (!unix_seconds || !*unix_seconds) {
+		snprintf(out, len, "never");
+		return;
+	}
+	time_t t = (time_t)atoll(unix_seconds);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void print_device_row(void *ctx, const char *const *cols, size_t n)
+{
+	const char *prefix = ctx;
+	if (n < 6)
+		return;
+	char created[40], used[40];
+	format_time(cols[1], created, sizeof created);
+	format_time(cols[2], used, sizeof used);
+	if (cols[2])
+		printf("%s%s\t%s\t%s %s %s\n", prefix, cols[0], created, used, cols[3] ? cols[3] : "",
+		       cols[4] ? cols[4] : "");
+	else
+		printf("%s%s\t%s\tnever\n", prefix, cols[0], created);
+}
+
+static int app_password(struct cli *c, struct store *s)
+{
+	const char *label = cli_option(c, "--label");
+	const char *sub = c->argc > 1 ? c->argv[1] : "";
+	struct buf err = BUF_INIT;
+	int rc = 0;
+	if (strcmp(sub, "add") == 0 && c->argc == 3 && label && label[0]) {
+		char password[20], secret[65];
+		login_app_password_generate(password);
+		login_app_secret_hash(password, secret);
+		if (!s->ops->device_add(s, c->argv[2], label, secret, &err)) {
+			cli_error("%s: %s", c->argv[2],
+				  strstr(err.data, "exists") ? "a device with that label already exists"
+							     : err.data);
+			rc = 1;
+		} else {
+			printf("App password for \"%s\" on %s (shown only this once; type it into that "
+			       "device instead of the account password):\n", label, c->argv[2]);
+			printf("password: %s\n", password);
+		}
+	} else if (strcmp(sub, "list") == 0 && c->argc == 3) {
+		struct account a;
+		if (!s->ops->account_get(s, c->argv[2], &a)) {
+			cli_error("%s: no such account", c->argv[2]);
+			return 1;
+		}
+		account_free(&a);
+		s->ops->device_list(s, c->argv[2], print_device_row, "");
+	} else if (strcmp(sub, "revoke") == 0 && c->argc == 4) {
+		if (!s->ops->device_revoke(s, c->argv[2], c->argv[3], &err)) {
+			cli_error("%s: %s", c->argv[2], err.data);
+			rc = 1;
+		} else {
+			printf("revoked \"%s\" of %s: that device can no longer log in\n", c->argv[3],
+			       c->argv[2]);
+		}
+	} else {
+		cli_error("usage: yubin account app-password add ADDRESS --label LABEL | list ADDRESS | "
+			  "revoke ADDRESS LABEL");
+		rc = 2;
+	}
+	buf_free(&err);
+	return rc;
+}
+
+static int account_set(struct cli *c, struct store *s)
+{
+	if (c->argc != 4) {
+		cli_error("usage: yubin account set ADDRESS pop3-delete per-device|expunge|default | "
+			  "account-password on|off | keep-days N|default");
+		return 2;
+	}
+	const char *key = c->argv[2], *value = c->argv[3];
+	bool valid = (strcmp(key, "pop3-delete") == 0 &&
+		      (!strcmp(value, "per-device") || !strcmp(value, "expunge") ||
+		       !strcmp(value, "default"))) ||
+		     (strcmp(key, "account-password") == 0 &&
+		      (!strcmp(value, "on") || !strcmp(value, "off"))) ||
+		     (strcmp(key, "keep-days") == 0 &&
+		      (!strcmp(value, "default") || strspn(value, "0123456789") == strlen(value)));
+	if (!valid || !value[0]) {
+		cli_error("%s cannot be \"%s\"; see yubin account set without arguments", key, value);
+		return 2;
+	}
+	struct buf err = BUF_INIT;
+	bool ok = s->ops->account_set(s, c->argv[1], key, strcmp(value, "default") ? value : NULL,
+				      &err);
+	if (!ok)
+		cli_error("%s: %s", c->argv[1], err.data);
+	else
+		printf("%s: %s = %s\n", c->argv[1], key, value);
+	buf_free(&err);
+	return ok ? 0 : 1;
+}
+
+static int account_show(struct cli *c, struct store *s)
+{
+	struct account a;
+	if (c->argc != 2 || !s->ops->account_get(s, c->argv[1], &a)) {
+		cli_error(c->argc != 2 ? "usage: yubin account show ADDRESS" : "%s: no such account",
+			  c->argc == 2 ? c->argv[1] : "");
+		return c->argc != 2 ? 2 : 1;
+	}
+	struct config cfg;
+	cli_load_config(c, &cfg);
+	printf("account: %s\n", a.address);
+	if (a.quota > 0)
+		printf("storage: %lld messages, %lld of %lld bytes (%lld%%)\n", (long long)a.messages,
+		       (long long)a.used, (long long)a.quota, (long long)(a.used * 100 / a.quota));
+	else
+		printf("storage: %lld messages, %lld bytes (no quota)\n", (long long)a.messages,
+		       (long long)a.used);
+	printf("pop3-delete: %s%s\n", a.pop3_delete ? a.pop3_delete : cfg.pop3_delete,
+	       a.pop3_delete ? "" : " (the server's default)");
+	if (a.keep_days >= 0)
+		printf("keep-days: %lld\n", (long long)a.keep_days);
+	else
+		printf("keep-days: %ld (the server's default)\n", cfg.keep_days);
+	printf("account-password: %s\n", a.account_password_on ? "on" : "off");
+	s->ops->device_list(s, a.address, print_device_row, "device: ");
+	int64_t count, bytes;
+	s->ops->deleted_kept(s, a.id, &count, &bytes);
+	printf("deleted but kept: %lld messages, %lld bytes (some device deleted them; others may "
+	       "still fetch them)\n", (long long)count, (long long)bytes);
+	config_free(&cfg);
+	account_free(&a);
+	return 0;
+}
+
 int cmd_account(struct cli *c)
 {
 	const char *sub = c->argc > 0 ? c->argv[0] : "";
@@ -54,6 +194,12 @@ int cmd_account(struct cli *c)
 	int rc = 0;
 	if (strcmp(sub, "list") == 0) {
 		s->ops->account_list(s, print_account_row, NULL);
+	} else if (strcmp(sub, "app-password") == 0) {
+		rc = app_password(c, s);
+	} else if (strcmp(sub, "set") == 0) {
+		rc = account_set(c, s);
+	} else if (strcmp(sub, "show") == 0) {
+		rc = account_show(c, s);
 	} else if (c->argc == 2 && (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0)) {
 		struct smtp_address a;
 		if (!address_valid(c->argv[1], &a))
@@ -94,7 +240,8 @@ int cmd_account(struct cli *c)
 			printf("deleted %s and all its mail\n", c->argv[1]);
 		}
 	} else {
-		cli_error("usage: yubin account add|del|passwd ADDRESS | list  --data DIR");
+		cli_error("usage: yubin account add|del|passwd|show ADDRESS | list | set ADDRESS KEY VALUE"
+			  " | app-password add|list|revoke ...  --data DIR");
 		rc = 2;
 	}
 	s->ops->close(s);
@@ -233,5 +380,45 @@ int cmd_check(struct cli *c)
 	printf("store ok: %lld messages in %lld mailboxes\n", (long long)messages,
 	       (long long)mailboxes);
 	buf_free(&report);
+	return 0;
+}
+
+static void print_audit_row(void *ctx, const char *const *cols, size_t n)
+{
+	if (n < 7)
+		return;
+	char when[40];
+	format_time(cols[0], when, sizeof when);
+	printf("%s account=%s device=\"%s\" protocol=%s ip=%s tls=%s result=%s\n", when, cols[1],
+	       cols[2], cols[3], cols[4], strcmp(cols[5], "1") == 0 ? "yes" : "no", cols[6]);
+}
+
+int cmd_audit(struct cli *c)
+{
+	const char *account = cli_option(c, "--account");
+	const char *limit = cli_option(c, "--limit");
+	if (c->argc) {
+		cli_error("usage: yubin audit [--account ADDRESS] [--limit N] --data DIR");
+		return 2;
+	}
+	struct store *s = cli_open_store(c);
+	s->ops->audit_list(s, account, limit ? atoll(limit) : 100, print_audit_row, NULL);
+	s->ops->close(s);
+	return 0;
+}
+
+int cmd_expire(struct cli *c)
+{
+	struct config cfg;
+	cli_load_config(c, &cfg);
+	struct store *s = cli_open_store(c);
+	int64_t n = s->ops->expire(s, clock_now(), cfg.keep_days);
+	s->ops->close(s);
+	config_free(&cfg);
+	if (n < 0) {
+		cli_error("the expiry sweep failed (see the message above)");
+		return 1;
+	}
+	printf("expunged %lld messages\n", (long long)n);
 	return 0;
 }

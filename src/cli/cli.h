@@ -37,5 +37,7 @@ int cmd_alias(struct cli *c);
 int cmd_domain(struct cli *c);
 int cmd_export(struct cli *c);
 int cmd_check(struct cli *c);
+int cmd_audit(struct cli *c);
+int cmd_expire(struct cli *c);
 
 #endif

@@ -24,6 +24,10 @@ static const char usage[] =
 	"  alias add ALIAS TARGET... | del ALIAS [TARGET] | list\n"
 	"  domain add|del D | list | catchall D TARGET|--off\n"
 	"  export ADDRESS [--mailbox NAME] (--mbox FILE | --maildir DIR)\n"
+	"  account app-password add ADDRESS --label L | list ADDRESS | revoke ADDRESS LABEL\n"
+	"  account set ADDRESS pop3-delete|account-password|keep-days VALUE; account show ADDRESS\n"
+	"  audit [--account ADDRESS] [--limit N]   the login audit log\n"
+	"  expire                run the keep-days sweep now\n"
 	"  check                 verify the store's consistency\n";
 
 void cli_error(const char *fmt, ...)
@@ -165,7 +169,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{ "init", cmd_init }, { "serve", cmd_serve }, { "account", cmd_account },
 		{ "alias", cmd_alias }, { "domain", cmd_domain }, { "export", cmd_export },
-		{ "check", cmd_check },
+		{ "check", cmd_check }, { "audit", cmd_audit }, { "expire", cmd_expire },
 	};
 	struct cli c = { .argc = argc - 2, .argv = xcalloc((size_t)argc, sizeof(char *)) };
 	memcpy(c.argv, argv + 2, (size_t)(argc - 2) * sizeof(char *));
