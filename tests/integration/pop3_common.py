@@ -15,6 +15,8 @@ from harness import (DEFAULT_PASSWORD, HOSTNAME, IO_TIMEOUT, Closed, HarnessErro
                      client_tls_context, message, split_stored, token)
 
 SENDER = 'sender@remote.test'
+# docs/pop3.md: `+OK yubin POP3 ready`; the server puts its host name first, as in SMTP.
+GREETING_RE = r'^\+OK (mail\.example\.test )?yubin POP3 ready\.?$'
 
 
 # ---- raw POP3 client -----------------------------------------------------------------------
@@ -244,6 +246,8 @@ def quit_(p):
 def deliver(srv, rcpt, body=None, marker=None, subject='pop3 test'):
     """Send one message over SMTP with smtplib; returns (marker, exact bytes sent)."""
     marker = marker or token()
+    if body is not None and b'marker ' + marker.encode() not in body:
+        body += b'marker ' + marker.encode() + b'\r\n'     # stored_by_marker finds it
     msg = message(marker, subject=subject, to=rcpt, body=body)
     with smtplib.SMTP('127.0.0.1', srv.smtp_port, timeout=IO_TIMEOUT) as s:
         refused = s.sendmail(SENDER, [rcpt], msg)
@@ -278,7 +282,7 @@ def account_show(srv, addr):
 def deleted_but_kept(srv, addr):
     """(messages, bytes) from `deleted but kept: N messages, B bytes` in account show."""
     out = account_show(srv, addr)
-    m = re.search(r'^deleted but kept: (\d+) messages?, (\d+) bytes?\s*$', out, re.M)
+    m = re.search(r'^deleted but kept: (\d+) messages?, (\d+) bytes?\b', out, re.M)
     if not m:
         raise AssertionError('account show has no `deleted but kept: N messages, B bytes` '
                              'line:\n%s' % out)

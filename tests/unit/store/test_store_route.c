@@ -134,3 +134,82 @@ TEST(route_plus_alias_catchall_quota)
 	buf_free(&err);
 	remove_store(s, dir);
 }
+
+static int64_t maildrop_count(struct store *s, int64_t account, int64_t device)
+{
+	struct maildrop_entry *e;
+	size_t n = 0;
+	if (!s->ops->pop3_maildrop(s, account, device, &e, &n))
+		return -1;
+	free(e);
+	return (int64_t)n;
+}
+
+TEST(store_pop3_per_device_deletion_and_expiry)
+{
+	char dir[64];
+	struct store *s = fresh_store(dir);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	struct buf err = BUF_INIT;
+	s->ops->domain_add(s, "example.test", &err);
+	s->ops->account_add(s, "a@example.test", "h", 0, &err);
+	CHECK(s->ops->device_add(s, "a@example.test", "phone", "secretphone", &err));
+	CHECK(!s->ops->device_add(s, "a@example.test", "phone", "othersecret", &err));
+	struct login_lookup l;
+	CHECK(s->ops->login_lookup(s, "A@example.test", "secretphone", &l));
+	int64_t account = l.account_id, pc = l.account_device_id, phone = l.app_device_id;
+	CHECK(phone != 0 && pc != 0 && phone != pc);
+	CHECK_EQ_STR(l.app_device_label, "phone");
+	login_lookup_free(&l);
+	int64_t ids[1] = { account };
+	struct store_delivery d[3] = {
+		{ .data = "m1", .len = 2, .internaldate = 1, .account_ids = ids, .naccounts = 1 },
+		{ .data = "m2", .len = 2, .internaldate = 1, .account_ids = ids, .naccounts = 1 },
+		{ .data = "m3", .len = 2, .internaldate = 1, .account_ids = ids, .naccounts = 1 },
+	};
+	bool ok[3];
+	CHECK(s->ops->deliver_batch(s, d, 3, ok, &err));
+	struct maildrop_entry *e;
+	size_t n;
+	CHECK(s->ops->pop3_maildrop(s, account, pc, &e, &n));
+	CHECK_EQ_INT(n, 3);
+	int64_t doomed[2] = { e[0].message_id, e[1].message_id };
+	int64_t third = e[2].message_id;
+	free(e);
+	/* The PC deletes two: hidden from the PC only. */
+	CHECK(s->ops->pop3_delete(s, account, pc, doomed, 2, false, 1000, &err));
+	CHECK_EQ_INT(maildrop_count(s, account, pc), 1);
+	CHECK_EQ_INT(maildrop_count(s, account, phone), 3);
+	int64_t count, bytes;
+	s->ops->deleted_kept(s, account, &count, &bytes);
+	CHECK_EQ_INT(count, 2);
+	/* The phone deletes one of them: every device has, so it is gone for good. */
+	CHECK(s->ops->pop3_delete(s, account, phone, doomed, 1, false, 2000, &err));
+	CHECK_EQ_INT(maildrop_count(s, account, phone), 2);
+	s->ops->deleted_kept(s, account, &count, &bytes);
+	CHECK_EQ_INT(count, 1);
+	/* keep-days 30: not yet at day 29, gone after day 31 (counted from the first delete). */
+	CHECK_EQ_INT(s->ops->expire(s, 1000 + 29 * 86400, 30), 0);
+	CHECK_EQ_INT(s->ops->expire(s, 1000 + 31 * 86400, 30), 1);
+	CHECK_EQ_INT(maildrop_count(s, account, phone), 1);
+	/* The expunge policy removes for everybody at once; another account cannot be touched. */
+	CHECK(s->ops->pop3_delete(s, 999, pc, &third, 1, true, 3000, &err));
+	CHECK_EQ_INT(maildrop_count(s, account, phone), 1);
+	CHECK(s->ops->pop3_delete(s, account, pc, &third, 1, true, 3000, &err));
+	CHECK_EQ_INT(maildrop_count(s, account, phone), 0);
+	struct buf report = BUF_INIT;
+	int64_t nm, nb;
+	CHECK(s->ops->check(s, &report, &nm, &nb));
+	if (report.len)
+		printf("%s", report.data);
+	CHECK_EQ_INT(nm, 0);
+	struct account a;
+	CHECK(s->ops->account_get(s, "a@example.test", &a));
+	CHECK_EQ_INT(a.used, 0);
+	account_free(&a);
+	buf_free(&report);
+	buf_free(&err);
+	remove_store(s, dir);
+}
