@@ -20,7 +20,7 @@ CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wformat=2 -Wno-missing-field-initializers -Werror=implicit-function-declaration $(OPT) $(SAN) -Isrc $(PKG_CFLAGS)
 LDLIBS := $(PKG_LIBS) -lpthread
 
-LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c src/pop3/*.c \
+LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c src/pop3/*.c src/imap/*.c src/mime/*.c \
 	src/smtp/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -221,7 +221,7 @@ static const char *result_name(const struct pending_login *p)
 	case LOGIN_BAD_PASSWORD:
 		return "bad-password";
 	case LOGIN_ACCOUNT_PASSWORD_OFF:
-		return "account-password-off";
+		return "disabled";
 	case LOGIN_UNKNOWN_USER:
 		return "unknown-user";
 	case LOGIN_TEMPFAIL:

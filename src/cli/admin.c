@@ -163,6 +163,7 @@ static int account_show(struct cli *c, struct store *s)
 	struct config cfg;
 	cli_load_config(c, &cfg);
 	printf("account: %s\n", a.address);
+	a.messages = s->ops->account_messages(s, a.id);
 	if (a.quota > 0)
 		printf("storage: %lld messages, %lld of %lld bytes (%lld%%)\n", (long long)a.messages,
 		       (long long)a.used, (long long)a.quota, (long long)(a.used * 100 / a.quota));
@@ -202,19 +203,23 @@ int cmd_account(struct cli *c)
 		rc = account_show(c, s);
 	} else if (c->argc == 2 && (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0)) {
 		struct smtp_address a;
-		if (!address_valid(c->argv[1], &a))
-			return 1;
+		if (!address_valid(c->argv[1], &a)) {
+			rc = 1;
+			goto done;
+		}
 		if (!domain_is_local(s, a.domain)) {
 			cli_error("%s is not a domain of this server; add it first: yubin domain add %s",
 				  a.domain, a.domain);
-			return 1;
+			rc = 1;
+			goto done;
 		}
 		char *pw = cli_read_or_make_password();
 		char *hash = password_hash(pw);
 		free(pw);
 		if (!hash) {
 			cli_error("cannot hash the password");
-			return 1;
+			rc = 1;
+			goto done;
 		}
 		bool ok;
 		if (strcmp(sub, "add") == 0) {
@@ -244,6 +249,7 @@ int cmd_account(struct cli *c)
 			  " | app-password add|list|revoke ...  --data DIR");
 		rc = 2;
 	}
+done:
 	s->ops->close(s);
 	buf_free(&err);
 	return rc;
@@ -282,16 +288,20 @@ int cmd_alias(struct cli *c)
 	} else if (strcmp(sub, "add") == 0 && c->argc >= 3) {
 		struct smtp_address a;
 		struct account acct;
-		if (!address_valid(c->argv[1], &a))
-			return 1;
+		if (!address_valid(c->argv[1], &a)) {
+			rc = 1;
+			goto done;
+		}
 		if (!domain_is_local(s, a.domain)) {
 			cli_error("%s is not a domain of this server", a.domain);
-			return 1;
+			rc = 1;
+			goto done;
 		}
 		if (s->ops->account_get(s, c->argv[1], &acct)) {
 			account_free(&acct);
 			cli_error("%s is an account; an alias cannot have the same address", c->argv[1]);
-			return 1;
+			rc = 1;
+			goto done;
 		}
 		for (int i = 2; i < c->argc; i++) {
 			if (!target_valid(s, c->argv[i])) {
@@ -324,6 +334,7 @@ int cmd_alias(struct cli *c)
 		cli_error("usage: yubin alias add ALIAS TARGET... | del ALIAS [TARGET] | list  --data DIR");
 		rc = 2;
 	}
+done:
 	s->ops->close(s);
 	buf_free(&err);
 	return rc;
@@ -375,6 +386,7 @@ int cmd_check(struct cli *c)
 	if (!ok) {
 		fputs(report.data, stdout);
 		printf("store has problems (see above)\n");
+		buf_free(&report);
 		return 1;
 	}
 	printf("store ok: %lld messages in %lld mailboxes\n", (long long)messages,

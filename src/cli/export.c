@@ -140,13 +140,11 @@ int cmd_export(struct cli *c)
 	s->ops->close(s);
 	if (x.mbox && fclose(x.mbox) != 0)
 		x.failed = true;
-	if (!ok) {
+	if (!ok)
 		cli_error("%s", err.data);
-		return 1;
-	}
-	if (x.failed)
+	buf_free(&err);
+	if (!ok || x.failed)
 		return 1;
 	printf("exported %zu messages\n", x.count);
-	buf_free(&err);
 	return 0;
 }

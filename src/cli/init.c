@@ -72,7 +72,9 @@ int cmd_init(struct cli *c)
 			  "[--port-offset N] [--cert FILE --key FILE] [--user NAME]");
 		return 2;
 	}
-	struct buf host = BUF_INIT;
+	struct buf host = BUF_INIT, path = BUF_INIT, conf = BUF_INIT, err = BUF_INIT;
+	struct buf dir = BUF_INIT, certp = BUF_INIT, keyp = BUF_INIT;
+	int rc = 0;
 	if (hostname)
 		buf_append_str(&host, hostname);
 	else
@@ -82,14 +84,15 @@ int cmd_init(struct cli *c)
 
 	if (mkdir(c->data, 0750) < 0 && errno != EEXIST) {
 		cli_error("cannot create %s: %s", c->data, strerror(errno));
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/yubin.conf", c->data);
 	if (access(path.data, F_OK) == 0) {
 		cli_error("%s is already set up (it has yubin.conf); use another directory or remove it",
 			  c->data);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	const char *overrides[16];
 	size_t n = 0;
@@ -109,40 +112,42 @@ int cmd_init(struct cli *c)
 	}
 	overrides[n++] = NULL;
 	overrides[n] = NULL;
-	struct buf conf = BUF_INIT, err = BUF_INIT;
 	config_write_default(&conf, overrides);
 	/* Parse what we wrote: a bad --port-offset is caught before anything else is made. */
 	struct config cfg;
 	config_defaults(&cfg);
 	if (!config_parse(&cfg, conf.data, conf.len, &err)) {
 		cli_error("%s", err.data);
-		return 2;
+		config_free(&cfg);
+		rc = 2;
+		goto out;
 	}
 	config_free(&cfg);
 	if (!write_file(path.data, conf.data, conf.len, 0640)) {
 		cli_error("cannot write %s: %s", path.data, strerror(errno));
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	if (!cert) {
-		struct buf dir = BUF_INIT, certp = BUF_INIT, keyp = BUF_INIT;
 		buf_printf(&dir, "%s/tls", c->data);
 		buf_printf(&certp, "%s/tls/cert.pem", c->data);
 		buf_printf(&keyp, "%s/tls/key.pem", c->data);
 		if ((mkdir(dir.data, 0750) < 0 && errno != EEXIST) ||
 		    !tls_write_self_signed(host.data, certp.data, keyp.data, &err)) {
 			cli_error("cannot create the TLS certificate: %s", err.len ? err.data : strerror(errno));
-			return 1;
+			rc = 1;
+		goto out;
 		}
 		printf("Created a self-signed certificate for %s (devices will warn until you install "
 		       "one from a certificate authority: set tls-cert and tls-key).\n", host.data);
-		buf_free(&dir);
-		buf_free(&certp);
-		buf_free(&keyp);
 	}
 	struct store *s = store_open_sqlite(c->data, true, &err);
 	if (!s || !s->ops->domain_add(s, domain, &err)) {
 		cli_error("cannot create the store: %s", err.data);
-		return 1;
+		if (s)
+			s->ops->close(s);
+		rc = 1;
+		goto out;
 	}
 	s->ops->close(s);
 
@@ -153,21 +158,27 @@ int cmd_init(struct cli *c)
 			pw = getpwnam("nobody");
 		if (!pw) {
 			cli_error("no such user \"%s\"", user);
-			return 1;
+			rc = 1;
+		goto out;
 		}
 		chown_uid = pw->pw_uid;
 		chown_gid = pw->pw_gid;
 		if (nftw(c->data, chown_one, 16, FTW_PHYS) != 0) {
 			cli_error("cannot give %s to %s: %s", c->data, pw->pw_name, strerror(errno));
-			return 1;
+			rc = 1;
+		goto out;
 		}
 		printf("The data directory belongs to %s; the server runs as that user.\n", pw->pw_name);
 	}
 	printf("Initialised %s for %s (server name %s).\n", c->data, domain, host.data);
 	print_dns_records(domain, host.data, listen);
+out:
 	buf_free(&path);
 	buf_free(&conf);
 	buf_free(&err);
 	buf_free(&host);
-	return 0;
+	buf_free(&dir);
+	buf_free(&certp);
+	buf_free(&keyp);
+	return rc;
 }

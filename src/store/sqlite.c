@@ -272,9 +272,9 @@ static bool sq_account_set_password(struct store *base, const char *address, con
 static bool sq_account_get(struct store *base, const char *address, struct account *a)
 {
 	struct sqlite_store *s = S(base);
-	sqlite3_stmt *st = prepare(s, "SELECT id, address, password_hash, quota, used,"
-				      " (SELECT count(*) FROM messages m JOIN mailboxes b"
-				      "  ON m.mailbox_id = b.id WHERE b.account_id = accounts.id),"
+	/* Called for every RCPT: no per-message work here (counting a big mailbox made routing
+	 * linear in its size). The message count is a separate query for the operator. */
+	sqlite3_stmt *st = prepare(s, "SELECT id, address, password_hash, quota, used, -1,"
 				      " pop3_delete, coalesce(keep_days, -1), account_password_on"
 				      " FROM accounts WHERE address = lower(?)");
 	bind_text(st, 1, address);
@@ -397,6 +397,7 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 				      " size, blob_id) VALUES(?, ?, ?, ?, ?, ?)");
 	sqlite3_stmt *usage = prepare(s, "UPDATE accounts SET used = used + ? WHERE id = ?");
 	sqlite3_stmt *refs = prepare(s, "UPDATE blobs SET refs = ? WHERE id = ?");
+	sqlite3_stmt *unused = prepare(s, "DELETE FROM blobs WHERE id = ?");
 	bool fine = true;
 	for (size_t i = 0; i < n && fine; i++) {
 		sqlite3_reset(blob);
@@ -420,6 +421,11 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 			sqlite3_bind_int64(refs, 2, blob_id);
 			sqlite3_step(refs);
 		}
+		if (stored == 0) {
+			sqlite3_reset(unused);
+			sqlite3_bind_int64(unused, 1, blob_id);
+			sqlite3_step(unused);
+		}
 	}
 	if (!fine)
 		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
@@ -429,8 +435,7 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 	sqlite3_finalize(ins);
 	sqlite3_finalize(usage);
 	sqlite3_finalize(refs);
-	if (fine && !exec(s, "DELETE FROM blobs WHERE refs <= 0", err))
-		fine = false;
+	sqlite3_finalize(unused);
 	if (!fine) {
 		exec(s, "ROLLBACK", NULL);
 		return false;
@@ -603,6 +608,17 @@ static bool sq_account_set(struct store *base, const char *address, const char *
 	return change(s, st, "no such account", err);
 }
 
+static int64_t sq_account_messages(struct store *base, int64_t account_id)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM messages m JOIN mailboxes b"
+				      " ON m.mailbox_id = b.id WHERE b.account_id = ?");
+	sqlite3_bind_int64(st, 1, account_id);
+	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n;
+}
+
 static void sq_deleted_kept(struct store *base, int64_t account_id, int64_t *count, int64_t *bytes)
 {
 	struct sqlite_store *s = S(base);
@@ -685,9 +701,13 @@ static bool expunge_doomed(struct sqlite_store *s, struct buf *err)
 		    "UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m WHERE m.blob_id = blobs.id"
 		    " AND m.id IN temp.doomed) WHERE id IN (SELECT blob_id FROM messages"
 		    " WHERE id IN temp.doomed);"
+		    "CREATE TEMP TABLE IF NOT EXISTS doomed_blobs(id INTEGER PRIMARY KEY);"
+		    "DELETE FROM temp.doomed_blobs;"
+		    "INSERT OR IGNORE INTO temp.doomed_blobs SELECT blob_id FROM messages"
+		    " WHERE id IN temp.doomed;"
 		    "DELETE FROM pop3_deleted WHERE message_id IN temp.doomed;"
 		    "DELETE FROM messages WHERE id IN temp.doomed;"
-		    "DELETE FROM blobs WHERE refs <= 0;",
+		    "DELETE FROM blobs WHERE id IN temp.doomed_blobs AND refs <= 0;",
 		    err);
 }
 
@@ -871,6 +891,7 @@ static const struct store_ops sqlite_ops = {
 	.audit_list = sq_audit_list,
 	.account_set = sq_account_set,
 	.deleted_kept = sq_deleted_kept,
+	.account_messages = sq_account_messages,
 	.pop3_maildrop = sq_pop3_maildrop,
 	.message_read = sq_message_read,
 	.pop3_delete = sq_pop3_delete,

@@ -19,7 +19,7 @@ struct account {
 	char *password_hash;
 	int64_t quota;      /* bytes, 0 = unlimited */
 	int64_t used;       /* bytes stored */
-	int64_t messages;
+	int64_t messages;   /* -1: not counted (see account_messages) */
 	char *pop3_delete;  /* "per-device", "expunge", or NULL: the configured default */
 	int64_t keep_days;  /* -1: the configured default */
 	bool account_password_on;
@@ -130,6 +130,8 @@ struct store_ops {
 	 * account-password (on|off). */
 	bool (*account_set)(struct store *s, const char *address, const char *key, const char *value,
 			    struct buf *err);
+	/* Messages in all mailboxes of the account (walks its index: not for hot paths). */
+	int64_t (*account_messages)(struct store *s, int64_t account_id);
 	/* Messages some device deleted but that are still kept: count and bytes. */
 	void (*deleted_kept)(struct store *s, int64_t account_id, int64_t *count, int64_t *bytes);
 	/* The INBOX messages device_id has not deleted, oldest first. Caller frees *out. */

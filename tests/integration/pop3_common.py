@@ -11,8 +11,8 @@ import socket
 import ssl
 import time
 
-from harness import (DEFAULT_PASSWORD, HOSTNAME, IO_TIMEOUT, Closed, HarnessError,  # noqa
-                     client_tls_context, message, split_stored, token)
+from harness import (HOSTNAME, IO_TIMEOUT, Closed, HarnessError,  # noqa
+                     client_tls_context, message, token)
 
 SENDER = 'sender@remote.test'
 # docs/pop3.md: `+OK yubin POP3 ready`; the server puts its host name first, as in SMTP.

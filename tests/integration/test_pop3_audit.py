@@ -4,6 +4,7 @@ label, protocol, client address, TLS and result, newest last; --account and --li
 import os
 import re
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -12,6 +13,7 @@ from pop3_common import (RawPOP3, app_password_add, assert_err, auth_plain_b64, 
                          pop, quit_)
 
 ALICE = 'alice@example.test'
+DOCUMENTED_RESULTS = ('ok', 'bad-password', 'unknown-user', 'throttled', 'disabled')
 BOB = 'bob@example.test'
 LINE_RE = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|\S+) account=(\S+) device="([^"]*)" '
                      r'protocol=(\S+) ip=(\S+) tls=(yes|no) result=(\S+)\s*$')
@@ -33,8 +35,15 @@ def parse(out):
 class Pop3Audit(ServerTestCase, unittest.TestCase):
     SERVER_ARGS = dict(accounts=[ALICE, BOB], config={'auth-max-delay': 1})
 
-    def audit(self, *args):
-        return parse(self.srv.run('audit', *args).stdout.decode(errors='replace'))
+    def audit(self, *args, at_least=0):
+        """Parsed `yubin audit ARGS`. The server writes audit lines through its store
+        committer, a moment after the reply: wait up to 3 s for at_least lines."""
+        deadline = time.monotonic() + 3
+        while True:
+            rows = parse(self.srv.run('audit', *args).stdout.decode(errors='replace'))
+            if len(rows) >= at_least or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.05)
 
     def test_logins_are_audited(self):
         pw_phone = app_password_add(self.srv, ALICE, 'Sato iPhone')
@@ -50,7 +59,7 @@ class Pop3Audit(ServerTestCase, unittest.TestCase):
             self.assertTrue(r.startswith('+OK'), r)
             c.cmd('QUIT')
         quit_(pop(self.srv, BOB, DEFAULT_PASSWORD))                        # other account
-        rows = self.audit('--account', ALICE)
+        rows = self.audit('--account', ALICE, at_least=5)
         self.assertTrue(all(r['account'] == ALICE for r in rows), rows)
         got = [(r['device'], r['protocol'], r['ip'], r['tls'], r['result']) for r in rows]
         want = [('Sato iPhone', 'pop3', '127.0.0.1', 'no', 'ok'),
@@ -70,7 +79,7 @@ class Pop3Audit(ServerTestCase, unittest.TestCase):
         last = self.audit('--account', ALICE, '--limit', '2')
         self.assertEqual(last, rows[-2:])
         # Without --account every account is there, bob included.
-        everyone = self.audit()
+        everyone = self.audit(at_least=6)
         self.assertIn(BOB, {r['account'] for r in everyone})
         self.assertIn(ALICE, {r['account'] for r in everyone})
 
@@ -80,10 +89,46 @@ class Pop3Audit(ServerTestCase, unittest.TestCase):
             if r.startswith('+OK'):
                 r = c.cmd('PASS whatever')
             assert_err(r, 'AUTH')
-        rows = self.audit()
+        rows = self.audit('--account', 'ghost@example.test', at_least=1)
         ghost = [r for r in rows if r['account'] == 'ghost@example.test']
         self.assertEqual(len(ghost), 1, rows)
         self.assertEqual((ghost[0]['protocol'], ghost[0]['result']), ('pop3', 'unknown-user'))
+
+    def test_refused_account_password_result_is_documented(self):
+        # docs/pop3.md: result=ok|bad-password|unknown-user|throttled|disabled
+        carol = 'carol@example.test'
+        self.srv.add_account(carol)
+        self.srv.run('account', 'set', carol, 'account-password', 'off')
+        with RawPOP3(self.srv.pop3_port, timeout=15) as c:
+            c.cmd('USER ' + carol)
+            assert_err(c.cmd('PASS ' + DEFAULT_PASSWORD), 'AUTH')
+        rows = self.audit('--account', carol, at_least=1)
+        self.assertEqual(len(rows), 1, 'audit --account %s: %r\nwhole audit:\n%s' % (
+            carol, rows, self.srv.run('audit').stdout.decode()))
+        self.assertIn(rows[0]['result'], DOCUMENTED_RESULTS,
+                      'account password turned off: audit result %r is not one of the '
+                      'documented results' % rows[0]['result'])
+
+    def test_every_audit_result_is_documented(self):
+        dave = 'dave@example.test'
+        self.srv.add_account(dave)
+        pw = app_password_add(self.srv, dave, 'Tablet')
+        quit_(pop(self.srv, dave, pw))
+        quit_(pop(self.srv, dave, DEFAULT_PASSWORD, mode='ssl'))
+        for user, bad in ((dave, 'wrong'), ('ghost2@example.test', 'x')):
+            with RawPOP3(self.srv.pop3_port, timeout=15) as c:
+                if c.cmd('USER ' + user).startswith('+OK'):
+                    c.cmd('PASS ' + bad)
+        self.srv.run('account', 'app-password', 'revoke', dave, 'Tablet')
+        with RawPOP3(self.srv.pop3_port, timeout=15) as c:
+            c.cmd('USER ' + dave)
+            assert_err(c.cmd('PASS ' + pw), 'AUTH')
+        self.assertEqual(len(self.audit('--account', dave, at_least=4)), 4)
+        self.audit('--account', 'ghost2@example.test', at_least=1)
+        rows = self.audit()
+        for r in rows:
+            self.assertIn(r['result'], DOCUMENTED_RESULTS, r)
+            self.assertEqual(r['protocol'], 'pop3', r)
 
 
 if __name__ == '__main__':

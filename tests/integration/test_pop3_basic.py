@@ -9,8 +9,9 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import DEFAULT_PASSWORD, ServerTestCase, assert_stored, dot_stuff  # noqa: E402
-from pop3_common import (GREETING_RE, SENDER, RawPOP3, app_password_add, assert_err, assert_ok,  # noqa
+from harness import (DEFAULT_PASSWORD, RawSMTP, ServerTestCase, assert_stored,  # noqa: E402
+                     dot_stuff, message, token)
+from pop3_common import (GREETING_RE, SENDER, RawPOP3, app_password_add, assert_ok,  # noqa
                          auth_plain_b64, deliver, list_sizes, pop, quit_, retr_bytes,
                          stored_by_marker, uidl_map)
 
@@ -23,7 +24,8 @@ def acct(name):
 
 
 ACCOUNTS = [acct(n) for n in ('retr', 'top', 'dots', 'big', 'authplain', 'authplain2', 'stls',
-                              'ssl', 'uidl', 'rset', 'empty', 'pipe', 'restart')]
+                              'ssl', 'uidl', 'rset', 'empty', 'pipe', 'restart', 'eightbit',
+                              'longline', 'pipebig', 'bdat')]
 
 
 class Pop3Basic(ServerTestCase, unittest.TestCase):
@@ -302,6 +304,103 @@ class Pop3Basic(ServerTestCase, unittest.TestCase):
             self.assertEqual(m2, stored[sent[1][0]])
             assert_ok(c.line())
             self.assertTrue(c.wait_closed())
+
+    # ---- wire format edge cases ------------------------------------------------------------
+    def test_eight_bit_body(self):
+        addr = acct('eightbit')
+        body = ('Gr\u00fc\u00dfe aus \u6771\u4eac \U0001F4EE\r\n'.encode() +
+                b'latin1 \xe9\xe8 raw bytes \xff\x80\r\n')
+        (marker, msg), = self.deliver_n(addr, 1, body=body)[0]
+        stored = stored_by_marker(self.srv, addr)[marker]
+        p = pop(self.srv, addr, DEFAULT_PASSWORD)
+        data, _ = retr_bytes(p, 1)
+        self.assertEqual(data, stored)
+        self.assertEqual(list_sizes(p), {1: len(stored)})
+        quit_(p)
+
+    def test_long_lines(self):
+        # Lines far longer than poplib accepts (2048): read with the raw client.
+        addr = acct('longline')
+        body = b'a' * 5000 + b'\r\n.' + b'b' * 20000 + b'\r\nshort\r\n'
+        (marker, msg), = self.deliver_n(addr, 1, body=body)[0]
+        stored = stored_by_marker(self.srv, addr)[marker]
+        with RawPOP3(self.srv.pop3_port) as c:
+            c.login(addr, DEFAULT_PASSWORD)
+            st, lines = c.multi('RETR 1')
+            assert_ok(st)
+            self.assertEqual(b''.join(l + b'\r\n' for l in lines), stored)
+            st, lines = c.multi('TOP 1 1')
+            assert_ok(st)
+            head = stored.partition(b'\r\n\r\n')[0]
+            self.assertEqual(b''.join(l + b'\r\n' for l in lines),
+                             head + b'\r\n\r\n' + b'a' * 5000 + b'\r\n')
+            assert_ok(c.cmd('QUIT'))
+
+    def test_pipelined_retr_of_big_messages(self):
+        # 20 RETR of ~440 kB sent at once before reading anything: the server must keep the
+        # answers whole and in order although the client reads late; plain and over TLS.
+        addr = acct('pipebig')
+        body = b'x' * 70 + b'\r\n'
+        body = body * 6000
+        (marker, msg), = self.deliver_n(addr, 1, body=body)[0]
+        stored = stored_by_marker(self.srv, addr)[marker]
+        for tls in (False, True):
+            with self.subTest(tls=tls):
+                self.pipelined_retr(addr, stored, tls)
+
+    def pipelined_retr(self, addr, stored, tls):
+        port = self.srv.pop3s_port if tls else self.srv.pop3_port
+        with RawPOP3(port, tls=tls, timeout=20) as c:
+            c.login(addr, DEFAULT_PASSWORD)
+            c.send(b'RETR 1\r\n' * 20 + b'NOOP\r\n')
+            import time
+            time.sleep(1)
+            for i in range(20):
+                assert_ok(c.line())
+                got = b''.join(l + b'\r\n' for l in c.multiline_raw())
+                self.assertEqual(got, stored, 'RETR %d of 20 differs' % (i + 1))
+            assert_ok(c.line())
+            assert_ok(c.cmd('QUIT'))
+
+    def bdat(self, addr, msg):
+        with RawSMTP(self.srv.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd('MAIL FROM:<%s>' % SENDER).code, 250)
+            self.assertEqual(c.cmd('RCPT TO:<%s>' % addr).code, 250)
+            c.send(b'BDAT %d LAST\r\n' % len(msg) + msg)
+            r = c.reply()
+            self.assertEqual(r.code, 250, r)
+
+    def test_stored_bytes_cannot_end_the_response_early(self):
+        """Messages taken with BDAT may hold bare LF / bare CR and may lack a final CRLF.
+        On the wire every line must still end in CRLF, every line starting with '.' must be
+        stuffed (also after a bare LF), and the response must end with CRLF . CRLF, so nothing
+        in a message can pass for the end of the response or a server reply."""
+        addr = acct('bdat')
+        t1, t2 = token(), token()
+        m1 = message(t1) + b'before\n.\r\n+OK injected\r\nafter\n..x\r\nbare\rCR\r\n'
+        m2 = message(t2, body=b'marker ' + t2.encode() + b'\r\nno final CRLF')
+        self.bdat(addr, m1)
+        self.bdat(addr, m2)
+        stored = stored_by_marker(self.srv, addr)
+        self.assertTrue(stored[t1].endswith(b'before\n.\r\n+OK injected\r\nafter\n..x\r\n'
+                                            b'bare\rCR\r\n'), 'BDAT not stored as sent')
+        self.assertTrue(stored[t2].endswith(b'no final CRLF'))
+        with RawPOP3(self.srv.pop3_port) as c:
+            c.login(addr, DEFAULT_PASSWORD)
+            for cmd in ('RETR 1', 'TOP 1 100'):
+                assert_ok(c.cmd(cmd))
+                wire = c.multiline_raw()
+                self.assertIn(b'+OK injected', wire, '%s ended early: %r' % (cmd, wire[-6:]))
+                self.assertEqual(wire[-4:], [b'+OK injected', b'after', b'...x', b'bare\rCR'],
+                                 cmd)
+                self.assertIn(b'..', wire, 'the "." line after a bare LF is not stuffed')
+            for cmd in ('RETR 2', 'TOP 2 100'):
+                assert_ok(c.cmd(cmd))
+                wire = c.multiline_raw()
+                self.assertEqual(wire[-1], b'no final CRLF', cmd)
+            self.assertEqual(c.cmd('NOOP')[:3], '+OK', 'session out of step after RETR')
+            assert_ok(c.cmd('QUIT'))
 
 
 if __name__ == '__main__':

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, DEFAULT_PASSWORD, ServerTestCase, assert_stored  # noqa: E402
 from pop3_common import (SENDER, RawPOP3, account_show, app_password_add,  # noqa: E402
                          assert_err, assert_ok, deleted_but_kept, deliver, pop, quit_,
-                         retr_bytes, stored_by_marker, uidl_map)
+                         retr_bytes, stored_by_marker)
 
 DOMAIN = 'example.test'
 DAY = 86400
@@ -256,8 +256,15 @@ class Pop3Devices(ServerTestCase, unittest.TestCase):
         pws, sent, stored = self.setup_account(addr, 1, labels=('Sato iPhone', 'Laptop'))
         p = pop(self.srv, addr, pws['Sato iPhone'])
         quit_(p)
-        listing = self.srv.run('account', 'app-password', 'list', addr).stdout.decode()
-        rows = {l.split('\t')[0]: l.split('\t') for l in listing.splitlines() if '\t' in l}
+        # "last used" is written a moment after the login: wait up to 3 s for it.
+        deadline = time.monotonic() + 3
+        while True:
+            listing = self.srv.run('account', 'app-password', 'list', addr).stdout.decode()
+            rows = {l.split('\t')[0]: l.split('\t') for l in listing.splitlines() if '\t' in l}
+            if (rows.get('Sato iPhone', ['', '', 'never'])[2] != 'never'
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.05)
         self.assertIn('Sato iPhone', rows, listing)
         self.assertIn('Laptop', rows, listing)
         for label in ('Sato iPhone', 'Laptop'):
@@ -277,6 +284,42 @@ class Pop3Devices(ServerTestCase, unittest.TestCase):
                           check=False)
         self.assertEqual(cp.returncode, 1, 'a second device with the same label was created')
         self.assertNotIn(b'password: ', cp.stdout)
+
+
+class Pop3GlobalPolicy(ServerTestCase, unittest.TestCase):
+    """The pop3-delete and keep-days settings are the defaults of accounts that did not choose."""
+    SERVER_ARGS = dict(accounts=[acct('classic'), acct('careful')],
+                       config={'pop3-delete': 'expunge', 'keep-days': 2})
+
+    def test_setting_expunge_and_per_account_override(self):
+        classic, careful = acct('classic'), acct('careful')
+        self.assertRegex(account_show(self.srv, classic), r'(?m)^pop3-delete: expunge\b')
+        self.assertRegex(account_show(self.srv, classic), r'(?m)^keep-days: 2\b')
+        pw = app_password_add(self.srv, classic, 'A')
+        marker, _ = deliver(self.srv, classic)
+        p = pop(self.srv, classic, pw)
+        assert_ok(p.dele(1))
+        quit_(p)
+        self.assertEqual(stored_by_marker(self.srv, classic), {},
+                         'pop3-delete = expunge (setting): DELE did not remove the message')
+        # An account that chose per-device keeps the safety net.
+        self.srv.run('account', 'set', careful, 'pop3-delete', 'per-device')
+        pw = app_password_add(self.srv, careful, 'A')
+        marker, _ = deliver(self.srv, careful)
+        p = pop(self.srv, careful, pw)
+        assert_ok(p.dele(1))
+        quit_(p)
+        self.assertEqual(sorted(stored_by_marker(self.srv, careful)), [marker])
+        # keep-days = 2 from the setting: gone after 3 days, not after 1.
+        env = dict(os.environ, YUBIN_NOW=str(int(time.time() + 1 * DAY)))
+        subprocess.run([BIN, 'expire', '--data', self.srv.data], env=env, check=True,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        self.assertEqual(sorted(stored_by_marker(self.srv, careful)), [marker])
+        env['YUBIN_NOW'] = str(int(time.time() + 3 * DAY))
+        subprocess.run([BIN, 'expire', '--data', self.srv.data], env=env, check=True,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        self.assertEqual(stored_by_marker(self.srv, careful), {},
+                         'keep-days = 2 (setting): still stored 3 days after the deletion')
 
 
 if __name__ == '__main__':

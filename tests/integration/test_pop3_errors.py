@@ -4,14 +4,17 @@ growing delays after failed logins (no hard lockout), [IN-USE] for a second sess
 device, plaintext refusal with plaintext-auth = never, and what CAPA advertises when."""
 
 import os
+import poplib
+import socket
+import struct
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (DEFAULT_PASSWORD, HOSTNAME, Closed, ServerTestCase,  # noqa: E402
+from harness import (DEFAULT_PASSWORD, HOSTNAME, Closed, RawSMTP, ServerTestCase,  # noqa
                      client_tls_context)
-from pop3_common import (RawPOP3, app_password_add, assert_err, assert_ok,  # noqa: E402
+from pop3_common import (GREETING_RE, RawPOP3, app_password_add, assert_err, assert_ok,  # noqa: E402
                          auth_plain_b64, deliver, pop, quit_, retr_bytes, stored_by_marker)
 
 ALICE = 'alice@example.test'
@@ -321,6 +324,107 @@ class Pop3InUse(ServerTestCase, unittest.TestCase):
                     break
             time.sleep(0.1)
         assert_ok(r)
+
+
+class Pop3ThrottleDoesNotBlock(ServerTestCase, unittest.TestCase):
+    """While one client waits out its login delay, everybody else is served at once."""
+    SERVER_ARGS = dict(accounts=[ALICE], config={'auth-max-delay': 3})
+
+    def test_delay_does_not_stall_other_sessions(self):
+        deliver(self.srv, ALICE)
+        logged = RawPOP3(self.srv.pop3_port)
+        self.addCleanup(logged.close)
+        logged.login(ALICE, DEFAULT_PASSWORD)
+        for i in range(4):
+            with RawPOP3(self.srv.pop3_port, timeout=20) as c:
+                if c.cmd('USER ' + ALICE).startswith('+OK'):
+                    assert_err(c.cmd('PASS wrong-%d' % i), 'AUTH')
+        slow = RawPOP3(self.srv.pop3_port, timeout=20)
+        self.addCleanup(slow.close)
+        slow.cmd('USER ' + ALICE)
+        t0 = time.monotonic()
+        slow.send('PASS wrong-again\r\n')
+        time.sleep(0.2)
+        t1 = time.monotonic()
+        self.assertTrue(logged.cmd('STAT').startswith('+OK 1 '))
+        with RawSMTP(self.srv.smtp_port) as s:
+            self.assertEqual(s.greeting.code, 220)
+            s.ehlo()
+        others = time.monotonic() - t1
+        assert_err(slow.line(), 'AUTH')
+        delayed = time.monotonic() - t0
+        self.assertGreater(delayed, 1.5, 'the 5th wrong password was not delayed')
+        self.assertLess(others, 1.0, 'a POP3 session and SMTP waited %.2fs while another '
+                        "client's login was delayed %.2fs" % (others, delayed))
+        assert_ok(logged.cmd('QUIT'))
+
+
+class Pop3Robustness(ServerTestCase, unittest.TestCase):
+    SERVER_ARGS = dict(accounts=[ALICE], config={'max-connections-per-ip': 3})
+
+    def test_connection_limit_per_ip(self):
+        conns = [RawPOP3(self.srv.pop3_port) for _ in range(3)]
+        for c in conns:
+            self.addCleanup(c.close)
+            self.assertRegex(c.greeting, GREETING_RE)
+        with RawPOP3(self.srv.pop3_port) as extra:
+            assert_err(extra.greeting, 'SYS/TEMP')
+            self.assertTrue(extra.wait_closed(3))
+        for c in conns:
+            c.close()
+        deadline = time.monotonic() + 3
+        while True:
+            with RawPOP3(self.srv.pop3_port) as c:
+                if c.greeting.startswith('+OK') or time.monotonic() > deadline:
+                    break
+            time.sleep(0.1)
+        self.assertRegex(c.greeting, GREETING_RE, 'slots not freed after the clients left')
+
+    def test_garbage_instead_of_tls(self):
+        s = socket.create_connection(('127.0.0.1', self.srv.pop3s_port), timeout=5)
+        try:
+            s.sendall(b'USER alice@example.test\r\n' * 20)
+            s.settimeout(3)
+            try:
+                while s.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+        finally:
+            s.close()
+        c = RawPOP3(self.srv.pop3_port)
+        self.addCleanup(c.close)
+        c.cmd('STLS')
+        c.send(b'\x16\x03\x01\x00\x05hello' + b'\x00' * 100)
+        self.assertTrue(c.wait_closed(3), 'server kept a broken TLS handshake open')
+        quit_(pop(self.srv, ALICE, DEFAULT_PASSWORD, mode='ssl'))
+
+    def test_client_drops_during_big_retr(self):
+        marker, _ = deliver(self.srv, ALICE, body=(b'y' * 70 + b'\r\n') * 20000)
+        stored = stored_by_marker(self.srv, ALICE)[marker]
+        for tls in (False, True):
+            c = RawPOP3(self.srv.pop3s_port if tls else self.srv.pop3_port, tls=tls)
+            c.login(ALICE, DEFAULT_PASSWORD)
+            c.send(b'RETR 1\r\nRETR 1\r\nRETR 1\r\n')
+            time.sleep(0.2)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            c.close()                                 # RST with data in flight
+        time.sleep(0.3)
+        self.assertTrue(self.srv.alive(), 'server died; log:\n' + self.srv.log_tail())
+        # The device is free again and the message is intact.
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                p = pop(self.srv, ALICE, DEFAULT_PASSWORD)
+                break
+            except poplib.error_proto:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.assertEqual(p.stat()[0], 1)
+        data, _ = retr_bytes(p, 1)
+        self.assertEqual(data, stored)
+        quit_(p)
 
 
 class Pop3PlaintextNever(ServerTestCase, unittest.TestCase):
