@@ -11,12 +11,8 @@
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "store/sqlite_internal.h"
 #include "store/store.h"
-
-struct sqlite_store {
-	struct store base;
-	sqlite3 *db;
-};
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -60,75 +56,6 @@ static const struct {
 	{ "accounts", "account_password_on",
 	  "ALTER TABLE accounts ADD COLUMN account_password_on INTEGER NOT NULL DEFAULT 1" },
 };
-
-static struct sqlite_store *S(struct store *s)
-{
-	return (struct sqlite_store *)s;
-}
-
-static bool exec(struct sqlite_store *s, const char *sql, struct buf *err)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		if (err)
-			buf_printf(err, "database error: %s", msg ? msg : "unknown");
-		sqlite3_free(msg);
-		return false;
-	}
-	return true;
-}
-
-static sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_error("event=sql-prepare error=\"%s\"", sqlite3_errmsg(s->db));
-		abort(); /* our own SQL is wrong: a bug */
-	}
-	return st;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Runs a one-statement change; false + err when it failed or changed nothing. */
-static bool change(struct sqlite_store *s, sqlite3_stmt *st, const char *nothing_msg,
-		   struct buf *err)
-{
-	int rc = sqlite3_step(st);
-	bool ok = rc == SQLITE_DONE;
-	if (!ok) {
-		if (rc == SQLITE_CONSTRAINT)
-			buf_printf(err, "it already exists");
-		else
-			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-	} else if (nothing_msg && sqlite3_changes(s->db) == 0) {
-		buf_printf(err, "%s", nothing_msg);
-		ok = false;
-	}
-	sqlite3_finalize(st);
-	return ok;
-}
-
-static void rows(struct sqlite_store *s, sqlite3_stmt *st, store_row_fn fn, void *ctx)
-{
-	(void)s;
-	int n = sqlite3_column_count(st);
-	const char *cols[16];
-	if (n > 16)
-		n = 16;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		for (int i = 0; i < n; i++)
-			cols[i] = (const char *)sqlite3_column_text(st, i);
-		fn(ctx, cols, (size_t)n);
-	}
-	sqlite3_finalize(st);
-}
 
 static void sq_close(struct store *base)
 {
