@@ -38,6 +38,11 @@ bool pop3_parse_command(const char *line, size_t len, struct pop3_command *cmd, 
 		*err = "Commands must not contain NUL bytes.";
 		return false;
 	}
+	/* RFC 2449: 255 octets with CRLF, whatever the command. */
+	if (len + 2 > POP3_COMMAND_MAX) {
+		*err = "Command line too long (the limit is 255 bytes).";
+		return false;
+	}
 	size_t vlen = 0;
 	while (vlen < len && line[vlen] != ' ')
 		vlen++;
@@ -51,11 +56,6 @@ bool pop3_parse_command(const char *line, size_t len, struct pop3_command *cmd, 
 		return false;
 	}
 	cmd->verb = verbs[idx].verb;
-	/* RFC 2449: 255 octets with CRLF. */
-	if (len + 2 > POP3_COMMAND_MAX) {
-		*err = "Command line too long (the limit is 255 bytes).";
-		return false;
-	}
 	size_t a = vlen < len ? vlen + 1 : len;
 	cmd->arg = line + a;
 	cmd->arg_len = len - a;

@@ -214,8 +214,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 	s->nmsgs = n;
 	free(entries);
 	s->state = ST_TRANSACTION;
-	send_line(s, "+OK Logged in as %s (%s): %zu messages (%lld octets).", s->user,
-		  s->device_label, n, (long long)total);
+	send_line(s, "+OK Logged in as %s (%s): %zu message%s (%lld octets).", s->user,
+		  s->device_label, n, n == 1 ? "" : "s", (long long)total);
 resume:
 	session_process_input(s);
 }

@@ -531,7 +531,16 @@ void smtp_data_count_raw(struct smtp_data_reader *r, const char *in, size_t len,
 	while (i < len) {
 		const char *lf = memchr(in + i, '\n', len - i);
 		size_t n = lf ? (size_t)(lf - (in + i)) + 1 : len - i;
-		emit(r, in + i, n, out);
+		/* A bare LF is stored as CRLF (the previous byte may have ended the last chunk),
+		 * so POP3 and IMAP sizes match the bytes they send. */
+		bool bare = lf && (lf == in + i ? !r->last_was_cr : lf[-1] != '\r');
+		if (bare) {
+			emit(r, in + i, n - 1, out);
+			emit(r, "\r\n", 2, out);
+		} else {
+			emit(r, in + i, n, out);
+		}
+		r->last_was_cr = n > 0 && in[i + n - 1] == '\r';
 		if (lf) {
 			/* Header ends at an empty line (CRLF or bare LF in binary content). */
 			if (r->in_header && (r->line_len == 2 || r->line_len == 1))

@@ -67,6 +67,7 @@ struct smtp_data_reader {
 	size_t line_len;    /* length of the current line so far */
 	size_t header_len;  /* bytes of the header block so far */
 	bool in_header;
+	bool last_was_cr;   /* BDAT: the previous chunk ended with CR */
 	bool too_big, line_too_long, header_too_big;
 };
 
@@ -76,7 +77,8 @@ void smtp_data_reader_init(struct smtp_data_reader *r, size_t max_size, size_t m
  * *consumed tells how many input bytes were used; on END they include the final ".\r\n". */
 enum smtp_data_status smtp_data_feed(struct smtp_data_reader *r, const char *in, size_t len,
 				     size_t *consumed, struct buf *out);
-/* For BDAT chunks: tracks size, header and line limits over raw content. */
+/* For BDAT chunks: tracks size, header and line limits over raw content; a bare LF is
+ * stored as CRLF. */
 void smtp_data_count_raw(struct smtp_data_reader *r, const char *in, size_t len, struct buf *out);
 
 #endif

@@ -45,7 +45,13 @@ static const char schema[] =
 	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, account TEXT NOT NULL, device TEXT,"
 	"  protocol TEXT NOT NULL, ip TEXT NOT NULL, tls INTEGER NOT NULL, result TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS audit_account ON audit(account, id);"
+	"CREATE TABLE IF NOT EXISTS expunged("
+	"  mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, uid));"
+	"CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+
+#define SCHEMA_VERSION "3"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
@@ -55,7 +61,19 @@ static const struct {
 	{ "accounts", "keep_days", "ALTER TABLE accounts ADD COLUMN keep_days INTEGER" },
 	{ "accounts", "account_password_on",
 	  "ALTER TABLE accounts ADD COLUMN account_password_on INTEGER NOT NULL DEFAULT 1" },
+	{ "mailboxes", "special_use", "ALTER TABLE mailboxes ADD COLUMN special_use TEXT" },
+	{ "mailboxes", "subscribed",
+	  "ALTER TABLE mailboxes ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1" },
+	{ "messages", "keywords", "ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT ''" },
 };
+
+/* Folders every account has, with their RFC 6154 roles. */
+static const char special_folders_sql[] =
+	"INSERT OR IGNORE INTO mailboxes(account_id, name, uidvalidity, uidnext, highestmodseq,"
+	" special_use) SELECT a.id, f.name, ?1, 1, 1, f.role FROM accounts a,"
+	" (SELECT 'Drafts' AS name, '\\Drafts' AS role UNION ALL SELECT 'Sent', '\\Sent'"
+	"  UNION ALL SELECT 'Trash', '\\Trash' UNION ALL SELECT 'Junk', '\\Junk'"
+	"  UNION ALL SELECT 'Archive', '\\Archive') f WHERE ?2 = 0 OR a.id = ?2";
 
 static void sq_close(struct store *base)
 {
@@ -136,6 +154,13 @@ static bool sq_account_add(struct store *base, const char *address, const char *
 		exec(s, "ROLLBACK", NULL);
 		return false;
 	}
+	st = prepare(s, special_folders_sql);
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 2, id);
+	if (!change(s, st, NULL, err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
 	st = prepare(s, "INSERT INTO devices(account_id, label, created) VALUES(?, 'account password', ?)");
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, clock_now());
@@ -165,6 +190,8 @@ static bool sq_account_del(struct store *base, const char *address, struct buf *
 		"DELETE FROM devices WHERE account_id IN (SELECT id FROM accounts"
 		" WHERE address = lower(?1))",
 		"DELETE FROM blobs WHERE refs <= 0",
+		"DELETE FROM expunged WHERE mailbox_id IN (SELECT b.id FROM mailboxes b JOIN accounts a"
+		" ON b.account_id = a.id WHERE a.address = lower(?1))",
 		"DELETE FROM mailboxes WHERE account_id IN (SELECT id FROM accounts"
 		" WHERE address = lower(?1))",
 	};
@@ -616,7 +643,7 @@ static const char fully_deleted_sql[] =
 
 /* Removes every message listed in temp.doomed for everybody, keeping usage, blob
  * references and MODSEQ right. Inside the caller's transaction. */
-static bool expunge_doomed(struct sqlite_store *s, struct buf *err)
+bool sqlite_expunge_doomed(struct sqlite_store *s, struct buf *err)
 {
 	return exec(s,
 		    "UPDATE accounts SET used = used - (SELECT coalesce(sum(m.size), 0) FROM messages m"
@@ -625,6 +652,9 @@ static bool expunge_doomed(struct sqlite_store *s, struct buf *err)
 		    " JOIN mailboxes b ON m.mailbox_id = b.id WHERE m.id IN temp.doomed);"
 		    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id IN"
 		    " (SELECT mailbox_id FROM messages WHERE id IN temp.doomed);"
+		    "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) SELECT m.mailbox_id, m.uid,"
+		    " b.highestmodseq FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id"
+		    " WHERE m.id IN temp.doomed;"
 		    "UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m WHERE m.blob_id = blobs.id"
 		    " AND m.id IN temp.doomed) WHERE id IN (SELECT blob_id FROM messages"
 		    " WHERE id IN temp.doomed);"
@@ -638,7 +668,7 @@ static bool expunge_doomed(struct sqlite_store *s, struct buf *err)
 		    err);
 }
 
-static bool doomed_reset(struct sqlite_store *s, struct buf *err)
+bool sqlite_doomed_reset(struct sqlite_store *s, struct buf *err)
 {
 	return exec(s, "CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
 		       "DELETE FROM temp.doomed;", err);
@@ -650,7 +680,7 @@ static bool sq_pop3_delete(struct store *base, int64_t account_id, int64_t devic
 	struct sqlite_store *s = S(base);
 	if (!exec(s, "BEGIN IMMEDIATE", err))
 		return false;
-	bool ok = doomed_reset(s, err);
+	bool ok = sqlite_doomed_reset(s, err);
 	/* Only messages of this account's INBOX: a session can never touch another account. */
 	sqlite3_stmt *st = prepare(s, expunge
 		? "INSERT OR IGNORE INTO temp.doomed SELECT m.id FROM messages m JOIN mailboxes b"
@@ -676,7 +706,7 @@ static bool sq_pop3_delete(struct store *base, int64_t account_id, int64_t devic
 		sqlite3_finalize(st);
 	}
 	if (ok)
-		ok = expunge_doomed(s, err);
+		ok = sqlite_expunge_doomed(s, err);
 	if (!ok) {
 		if (!err->len)
 			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
@@ -695,7 +725,7 @@ static int64_t sq_expire(struct store *base, int64_t now, int64_t default_keep_d
 		buf_free(&err);
 		return -1;
 	}
-	bool ok = doomed_reset(s, &err);
+	bool ok = sqlite_doomed_reset(s, &err);
 	sqlite3_stmt *st = prepare(s, fully_deleted_sql);
 	sqlite3_bind_int64(st, 1, 0);
 	ok = ok && sqlite3_step(st) == SQLITE_DONE;
@@ -713,7 +743,7 @@ static int64_t sq_expire(struct store *base, int64_t now, int64_t default_keep_d
 	if (ok && sqlite3_step(st) == SQLITE_ROW)
 		count = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	ok = ok && expunge_doomed(s, &err);
+	ok = ok && sqlite_expunge_doomed(s, &err);
 	if (!ok || !exec(s, "COMMIT", &err)) {
 		log_error("event=expire-failed error=\"%s\"", err.len ? err.data : sqlite3_errmsg(s->db));
 		exec(s, "ROLLBACK", NULL);
@@ -823,6 +853,18 @@ static const struct store_ops sqlite_ops = {
 	.message_read = sq_message_read,
 	.pop3_delete = sq_pop3_delete,
 	.expire = sq_expire,
+	.mailbox_list = sqlite_mailbox_list,
+	.mailbox_get = sqlite_mailbox_get,
+	.mailbox_create = sqlite_mailbox_create,
+	.mailbox_delete = sqlite_mailbox_delete,
+	.mailbox_rename = sqlite_mailbox_rename,
+	.mailbox_subscribe = sqlite_mailbox_subscribe,
+	.mailbox_scan = sqlite_mailbox_scan,
+	.mailbox_vanished = sqlite_mailbox_vanished,
+	.messages_set_flags = sqlite_messages_set_flags,
+	.messages_expunge = sqlite_messages_expunge,
+	.messages_copy = sqlite_messages_copy,
+	.message_append = sqlite_message_append,
 };
 
 static bool column_exists(struct sqlite_store *s, const char *table, const char *column)
@@ -841,7 +883,7 @@ static bool migrate(struct sqlite_store *s, struct buf *err)
 {
 	sqlite3_stmt *st = prepare(s, "SELECT value FROM meta WHERE key = 'schema'");
 	bool current = sqlite3_step(st) == SQLITE_ROW &&
-		       strcmp((const char *)sqlite3_column_text(st, 0), "2") == 0;
+		       strcmp((const char *)sqlite3_column_text(st, 0), SCHEMA_VERSION) == 0;
 	sqlite3_finalize(st);
 	if (current)
 		return true;
@@ -857,7 +899,14 @@ static bool migrate(struct sqlite_store *s, struct buf *err)
 	    !exec(s, "INSERT INTO devices(account_id, label, created) SELECT id, 'account password',"
 		     " created FROM accounts WHERE id NOT IN (SELECT account_id FROM devices"
 		     " WHERE secret_sha256 IS NULL);"
-		     "UPDATE meta SET value = '2' WHERE key = 'schema'", err)) {
+		     "UPDATE meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema'", err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	st = prepare(s, special_folders_sql);
+	sqlite3_bind_int64(st, 1, clock_now());
+	sqlite3_bind_int64(st, 2, 0);
+	if (!change(s, st, NULL, err)) {
 		exec(s, "ROLLBACK", NULL);
 		return false;
 	}

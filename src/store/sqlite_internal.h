@@ -85,4 +85,37 @@ static inline void rows(struct sqlite_store *s, sqlite3_stmt *st, store_row_fn f
 	sqlite3_finalize(st);
 }
 
+/* temp.doomed holds message ids to remove for everybody (usage, blob references, MODSEQ
+ * and the expunged log kept right). Both run inside the caller's transaction. */
+bool sqlite_doomed_reset(struct sqlite_store *s, struct buf *err);
+bool sqlite_expunge_doomed(struct sqlite_store *s, struct buf *err);
+
+/* sqlite_imap.c */
+bool sqlite_mailbox_list(struct store *s, int64_t account_id, bool with_counts,
+			 store_mailbox_fn fn, void *ctx);
+bool sqlite_mailbox_get(struct store *s, int64_t account_id, const char *name, bool with_counts,
+			struct mailbox_info *out);
+bool sqlite_mailbox_create(struct store *s, int64_t account_id, const char *name,
+			   const char *special_use, struct buf *err);
+bool sqlite_mailbox_delete(struct store *s, int64_t account_id, const char *name, struct buf *err);
+bool sqlite_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to,
+			   struct buf *err);
+bool sqlite_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on,
+			      struct buf *err);
+bool sqlite_mailbox_scan(struct store *s, int64_t mailbox_id, int64_t since_modseq,
+			 store_meta_fn fn, void *ctx);
+bool sqlite_mailbox_vanished(struct store *s, int64_t mailbox_id, int64_t since_modseq,
+			     store_uid_fn fn, void *ctx);
+bool sqlite_messages_set_flags(struct store *s, int64_t mailbox_id, const int64_t *uids, size_t n,
+			       enum store_flag_op op, unsigned flags, const char *keywords,
+			       int64_t unchangedsince, int64_t **failed, size_t *nfailed,
+			       struct buf *err);
+bool sqlite_messages_expunge(struct store *s, int64_t mailbox_id, const int64_t *uids, size_t n,
+			     struct buf *err);
+bool sqlite_messages_copy(struct store *s, int64_t from_mailbox, const int64_t *uids, size_t n,
+			  int64_t to_mailbox, bool move, int64_t *new_uids, struct buf *err);
+bool sqlite_message_append(struct store *s, int64_t mailbox_id, const char *data, size_t len,
+			   unsigned flags, const char *keywords, int64_t internaldate, int64_t *uid,
+			   struct buf *err);
+
 #endif

@@ -80,6 +80,29 @@ enum store_flag {
 	STORE_FLAG_DELETED = 8, STORE_FLAG_DRAFT = 16,
 };
 
+/* A mailbox as IMAP sees it. Counts are filled only when asked for (they walk the index). */
+struct mailbox_info {
+	int64_t id;
+	char name[512];
+	char special_use[16];  /* "\\Sent", ... or "" */
+	bool subscribed;
+	int64_t uidvalidity, uidnext, highestmodseq;
+	int64_t messages, unseen, deleted, size;
+};
+
+/* A message's IMAP state without its bytes. keywords: space separated, valid during a call. */
+struct message_meta {
+	int64_t id, uid, modseq, internaldate, size;
+	unsigned flags;
+	const char *keywords;
+};
+
+enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+typedef bool (*store_mailbox_fn)(void *ctx, const struct mailbox_info *m);
+typedef bool (*store_meta_fn)(void *ctx, const struct message_meta *m);
+typedef bool (*store_uid_fn)(void *ctx, int64_t uid, int64_t modseq);
+
 /* Called per message; return false to stop. The data pointer is valid during the call. */
 typedef bool (*store_message_fn)(void *ctx, const struct store_message *m);
 typedef void (*store_row_fn)(void *ctx, const char *const *columns, size_t ncolumns);
@@ -147,6 +170,46 @@ struct store_ops {
 	/* keep-days sweep: expunges messages first deleted more than keep-days ago, and those
 	 * every device has deleted. Returns the number expunged. */
 	int64_t (*expire)(struct store *s, int64_t now, int64_t default_keep_days);
+	/* IMAP: mailboxes of an account (name order) and one by name (case-sensitive, except
+	 * INBOX). */
+	bool (*mailbox_list)(struct store *s, int64_t account_id, bool with_counts,
+			     store_mailbox_fn fn, void *ctx);
+	bool (*mailbox_get)(struct store *s, int64_t account_id, const char *name, bool with_counts,
+			    struct mailbox_info *out);
+	bool (*mailbox_create)(struct store *s, int64_t account_id, const char *name,
+			       const char *special_use, struct buf *err);
+	/* Deletes the mailbox and its messages (never INBOX). */
+	bool (*mailbox_delete)(struct store *s, int64_t account_id, const char *name,
+			       struct buf *err);
+	/* Renames the mailbox and every mailbox below it ("a" → "b" moves "a/x" to "b/x").
+	 * Renaming INBOX moves its messages into a new mailbox and leaves INBOX empty. */
+	bool (*mailbox_rename)(struct store *s, int64_t account_id, const char *from, const char *to,
+			       struct buf *err);
+	bool (*mailbox_subscribe)(struct store *s, int64_t account_id, const char *name, bool on,
+				  struct buf *err);
+	/* Messages in UID order; with since_modseq > 0 only those changed after it. */
+	bool (*mailbox_scan)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
+			     store_meta_fn fn, void *ctx);
+	/* UIDs expunged after since_modseq (QRESYNC VANISHED and keeping sessions in step). */
+	bool (*mailbox_vanished)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
+				 store_uid_fn fn, void *ctx);
+	/* STORE: changes flags/keywords of the listed UIDs; a message whose modseq is above
+	 * unchangedsince (if >= 0) is left alone and reported through *failed (CONDSTORE). */
+	bool (*messages_set_flags)(struct store *s, int64_t mailbox_id, const int64_t *uids, size_t n,
+				   enum store_flag_op op, unsigned flags, const char *keywords,
+				   int64_t unchangedsince, int64_t **failed, size_t *nfailed,
+				   struct buf *err);
+	/* EXPUNGE: the listed UIDs if they are \Deleted (uids NULL: every \Deleted message). */
+	bool (*messages_expunge)(struct store *s, int64_t mailbox_id, const int64_t *uids, size_t n,
+				 struct buf *err);
+	/* COPY / MOVE: same bytes, new UIDs in the target (in the order given), written to
+	 * new_uids (n entries; 0 for UIDs that did not exist). Checks the quota. */
+	bool (*messages_copy)(struct store *s, int64_t from_mailbox, const int64_t *uids, size_t n,
+			      int64_t to_mailbox, bool move, int64_t *new_uids, struct buf *err);
+	/* APPEND: a new message in the mailbox; checks the quota; *uid is its UID. */
+	bool (*message_append)(struct store *s, int64_t mailbox_id, const char *data, size_t len,
+			       unsigned flags, const char *keywords, int64_t internaldate,
+			       int64_t *uid, struct buf *err);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };

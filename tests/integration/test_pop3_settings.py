@@ -81,6 +81,33 @@ class Pop3MaxErrors(ServerTestCase, unittest.TestCase):
         quit_(pop(self.srv, ALICE, DEFAULT_PASSWORD))
 
 
+class Pop3Shutdown(ServerTestCase, unittest.TestCase):
+    SERVER_ARGS = dict(accounts=[ALICE])
+
+    def test_sigterm_with_open_sessions(self):
+        m1, _ = deliver(self.srv, ALICE)
+        m2, _ = deliver(self.srv, ALICE, body=(b'z' * 70 + b'\r\n') * 30000)
+        busy = RawPOP3(self.srv.pop3_port)
+        self.addCleanup(busy.close)
+        busy.login(ALICE, DEFAULT_PASSWORD)
+        assert_ok(busy.cmd('DELE 1'))
+        idle = RawPOP3(self.srv.pop3s_port, tls=True)
+        self.addCleanup(idle.close)
+        assert_ok(idle.cmd('USER ' + ALICE))
+        t0 = time.monotonic()
+        self.srv.restart()                  # SIGTERM must give exit 0 within 5 s (harness)
+        self.assertLess(time.monotonic() - t0, 5)
+        for c in (busy, idle):
+            self.assertTrue(c.wait_closed(2), 'session left open by a stopped server')
+            if c.buf:
+                self.assertTrue(c.buf.startswith(b'-ERR'), c.buf)
+        # A DELE without QUIT is not applied (RFC 1939 UPDATE state only after QUIT).
+        self.assertEqual(sorted(stored_by_marker(self.srv, ALICE)), sorted([m1, m2]))
+        p = pop(self.srv, ALICE, DEFAULT_PASSWORD)
+        self.assertEqual(p.stat()[0], 2)
+        quit_(p)
+
+
 class Pop3ExpireAtStart(unittest.TestCase):
     def test_sweep_runs_when_the_server_starts(self):
         with Server(accounts=[ALICE]) as srv:

@@ -203,3 +203,15 @@ TEST(smtp_data_raw_counts_bdat)
 	CHECK(r.too_big);
 	buf_free(&out);
 }
+
+TEST(smtp_bdat_bare_lf_stored_as_crlf)
+{
+	struct smtp_data_reader r;
+	struct buf out = BUF_INIT;
+	smtp_data_reader_init(&r, 1000, 1000, 1000);
+	smtp_data_count_raw(&r, "A: b\n\nx\r", 8, &out);
+	smtp_data_count_raw(&r, "\ny\n", 3, &out);
+	CHECK_EQ_STR(out.data, "A: b\r\n\r\nx\r\ny\r\n");
+	CHECK(!r.in_header);
+	buf_free(&out);
+}

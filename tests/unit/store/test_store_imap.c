@@ -1,0 +1,137 @@
+#include <stdlib.h>
+
+#include "store/store.h"
+#include "test.h"
+
+static struct store *imap_store(char *dir, int64_t *account)
+{
+	strcpy(dir, "/tmp/yubin-unit-XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	struct buf err = BUF_INIT;
+	struct store *s = store_open_sqlite(dir, true, &err);
+	s->ops->domain_add(s, "example.test", &err);
+	s->ops->account_add(s, "a@example.test", "h", 100, &err);
+	struct account a;
+	s->ops->account_get(s, "a@example.test", &a);
+	*account = a.id;
+	account_free(&a);
+	buf_free(&err);
+	return s;
+}
+
+struct names {
+	char list[1024];
+};
+
+static bool collect_name(void *ctx, const struct mailbox_info *m)
+{
+	struct names *n = ctx;
+	strcat(n->list, m->name);
+	if (m->special_use[0]) {
+		strcat(n->list, "=");
+		strcat(n->list, m->special_use);
+	}
+	strcat(n->list, " ");
+	return true;
+}
+
+static bool collect_meta(void *ctx, const struct message_meta *m)
+{
+	char *out = ctx;
+	char one[64];
+	snprintf(one, sizeof one, "%lld:%u:%s ", (long long)m->uid, m->flags, m->keywords);
+	strcat(out, one);
+	return true;
+}
+
+TEST(store_imap_mailboxes)
+{
+	char dir[64];
+	int64_t account;
+	struct store *s = imap_store(dir, &account);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	struct buf err = BUF_INIT;
+	struct names n = { "" };
+	s->ops->mailbox_list(s, account, false, collect_name, &n);
+	CHECK_EQ_STR(n.list, "INBOX Archive=\\Archive Drafts=\\Drafts Junk=\\Junk Sent=\\Sent "
+			     "Trash=\\Trash ");
+	CHECK(s->ops->mailbox_create(s, account, "Work/Clients/ACME", NULL, &err));
+	CHECK(!s->ops->mailbox_create(s, account, "Work", NULL, &err));
+	CHECK(strstr(err.data, "ALREADYEXISTS") != NULL);
+	CHECK(s->ops->mailbox_rename(s, account, "Work", "Jobs", &err));
+	memset(&n, 0, sizeof n);
+	s->ops->mailbox_list(s, account, false, collect_name, &n);
+	CHECK(strstr(n.list, "Jobs/Clients/ACME ") != NULL);
+	CHECK(strstr(n.list, "Work") == NULL);
+	CHECK(!s->ops->mailbox_delete(s, account, "inbox", &err));
+	CHECK(s->ops->mailbox_delete(s, account, "Jobs/Clients/ACME", &err));
+	buf_free(&err);
+	s->ops->close(s);
+}
+
+TEST(store_imap_flags_expunge_copy_quota)
+{
+	char dir[64];
+	int64_t account;
+	struct store *s = imap_store(dir, &account);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	struct buf err = BUF_INIT;
+	struct mailbox_info inbox, trash;
+	CHECK(s->ops->mailbox_get(s, account, "inbox", false, &inbox));
+	CHECK(s->ops->mailbox_get(s, account, "Trash", false, &trash));
+	int64_t uid1, uid2;
+	CHECK(s->ops->message_append(s, inbox.id, "0123456789", 10, STORE_FLAG_SEEN, "$Work", 5,
+				     &uid1, &err));
+	CHECK(s->ops->message_append(s, inbox.id, "abcdefghij", 10, 0, "", 6, &uid2, &err));
+	CHECK(uid1 == 1 && uid2 == 2);
+	/* Quota 100 bytes: 90 more do not fit. */
+	char big[91];
+	memset(big, 'x', 90);
+	int64_t uid3;
+	CHECK(!s->ops->message_append(s, inbox.id, big, 90, 0, "", 7, &uid3, &err));
+	CHECK(strstr(err.data, "OVERQUOTA") != NULL);
+	buf_reset(&err);
+	struct mailbox_info before;
+	s->ops->mailbox_get(s, account, "INBOX", true, &before);
+	CHECK_EQ_INT(before.messages, 2);
+	CHECK_EQ_INT(before.unseen, 1);
+	int64_t uids[2] = { uid1, uid2 }, *failed;
+	size_t nfailed;
+	CHECK(s->ops->messages_set_flags(s, inbox.id, uids, 2, STORE_FLAGS_ADD, STORE_FLAG_DELETED,
+					 "$Junk", -1, &failed, &nfailed, &err));
+	char out[256] = "";
+	s->ops->mailbox_scan(s, inbox.id, before.highestmodseq, collect_meta, out);
+	CHECK_EQ_STR(out, "1:9:$Work $Junk 2:8:$Junk ");
+	/* CONDSTORE: UNCHANGEDSINCE below the current MODSEQ fails that message. */
+	CHECK(s->ops->messages_set_flags(s, inbox.id, uids, 1, STORE_FLAGS_REMOVE, 0, "$Work",
+					 before.highestmodseq, &failed, &nfailed, &err));
+	CHECK_EQ_INT(nfailed, 1);
+	free(failed);
+	int64_t copied[2];
+	CHECK(s->ops->messages_copy(s, inbox.id, uids, 2, trash.id, true, copied, &err));
+	CHECK(copied[0] == 1 && copied[1] == 2);
+	struct mailbox_info after;
+	s->ops->mailbox_get(s, account, "INBOX", true, &after);
+	CHECK_EQ_INT(after.messages, 0);
+	CHECK(after.highestmodseq > before.highestmodseq);
+	CHECK(s->ops->messages_expunge(s, trash.id, NULL, 0, &err));
+	s->ops->mailbox_get(s, account, "Trash", true, &trash);
+	CHECK_EQ_INT(trash.messages, 0);
+	struct account a;
+	s->ops->account_get(s, "a@example.test", &a);
+	CHECK_EQ_INT(a.used, 0);
+	account_free(&a);
+	struct buf report = BUF_INIT;
+	int64_t nm, nb;
+	CHECK(s->ops->check(s, &report, &nm, &nb));
+	if (report.len)
+		printf("%s", report.data);
+	buf_free(&report);
+	buf_free(&err);
+	s->ops->close(s);
+}
