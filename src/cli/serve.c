@@ -17,6 +17,7 @@
 #include "net/tls.h"
 #include "auth/login.h"
 #include "lib/clock.h"
+#include "imap/server.h"
 #include "pop3/server.h"
 #include "smtp/server.h"
 
@@ -25,7 +26,7 @@
  * milliseconds; this bound is for clients that do not read their last reply. */
 #define DRAIN_SECONDS 3
 
-enum service { SERVICE_SMTP, SERVICE_POP3, SERVICE_POP3S };
+enum service { SERVICE_SMTP, SERVICE_POP3, SERVICE_POP3S, SERVICE_IMAP, SERVICE_IMAPS };
 
 struct daemon;
 
@@ -40,6 +41,7 @@ struct daemon {
 	struct event_base *base;
 	struct smtp_server smtp;
 	struct pop3_server pop3;
+	struct imap_server imap;
 	struct conn_limits limits;
 	struct committer *auth_worker;
 	struct login_service *login;
@@ -63,6 +65,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	case SERVICE_POP3:
 	case SERVICE_POP3S:
 		pop3_server_accept(&d->pop3, fd, sa, lis->service == SERVICE_POP3S);
+		break;
+	case SERVICE_IMAP:
+	case SERVICE_IMAPS:
+		imap_server_accept(&d->imap, fd, sa, lis->service == SERVICE_IMAPS);
 		break;
 	}
 }
@@ -119,6 +125,8 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	struct daemon *d = ctx;
 	committer_reap(d->auth_worker);
 	committer_reap(d->smtp.committer);
+	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. */
+	imap_server_notify(&d->imap);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)
@@ -126,12 +134,14 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)
 	(void)fd;
 	(void)what;
 	struct daemon *d = ctx;
-	size_t open = smtp_server_drain(&d->smtp) + pop3_server_drain(&d->pop3);
+	size_t open = smtp_server_drain(&d->smtp) + pop3_server_drain(&d->pop3) +
+		      imap_server_drain(&d->imap);
 	if (open == 0 || ++d->drain_ticks > DRAIN_SECONDS * 10) {
 		if (open) {
 			log_warn("event=shutdown-forced sessions=%zu", open);
 			smtp_server_close_all(&d->smtp);
 			pop3_server_close_all(&d->pop3);
+			imap_server_close_all(&d->imap);
 		}
 		event_base_loopexit(d->base, NULL);
 	}
@@ -192,7 +202,7 @@ static void on_reload(evutil_socket_t sig, short what, void *ctx)
 	} else {
 		/* Listening addresses and ports need a restart; everything else applies now. */
 		struct config *old = d->smtp.cfg;
-		d->smtp.cfg = d->pop3.cfg = fresh;
+		d->smtp.cfg = d->pop3.cfg = d->imap.cfg = fresh;
 		config_free(old);
 		free(old);
 		apply_log_level(fresh);
@@ -201,7 +211,7 @@ static void on_reload(evutil_socket_t sig, short what, void *ctx)
 		if (tls) {
 			/* Live sessions keep a reference to the old context through their SSL. */
 			SSL_CTX_free(d->smtp.tls);
-			d->smtp.tls = d->pop3.tls = tls;
+			d->smtp.tls = d->pop3.tls = d->imap.tls = tls;
 		}
 		log_info("event=reloaded tls=%s", tls ? "ok" : "unchanged");
 	}
@@ -235,6 +245,8 @@ int cmd_serve(struct cli *c)
 		{ SERVICE_SMTP, "smtp", cfg->smtp_port },
 		{ SERVICE_POP3, "pop3", cfg->pop3_port },
 		{ SERVICE_POP3S, "pop3s", cfg->pop3s_port },
+		{ SERVICE_IMAP, "imap", cfg->imap_port },
+		{ SERVICE_IMAPS, "imaps", cfg->imaps_port },
 	};
 	int fds[MAX_LISTENERS];
 	enum service fd_service[MAX_LISTENERS];
@@ -288,6 +300,10 @@ int cmd_serve(struct cli *c)
 	d.login = login_service_new(d.base, d.auth_worker, d.smtp.committer);
 	login_set_max_delay(d.login, cfg->auth_max_delay);
 	d.pop3 = (struct pop3_server){
+		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,
+		.writer = d.smtp.committer, .login = d.login, .limits = &d.limits,
+	};
+	d.imap = (struct imap_server){
 		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,
 		.writer = d.smtp.committer, .login = d.login, .limits = &d.limits,
 	};

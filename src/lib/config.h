@@ -16,6 +16,9 @@ struct config {
 	long smtp_port;
 	long pop3_port;
 	long pop3s_port;
+	long imap_port;
+	long imaps_port;
+	long max_imap_sessions_per_account;
 	char *user;
 	char *tls_cert;
 	char *tls_key;

@@ -149,7 +149,12 @@ static const struct {
 static bool charset_lookup(const char *name, enum charset_kind *kind, char *iconv_name,
 			   size_t cap)
 {
+	/* charset=" utf-8 " happens; the spaces are no part of the name. */
+	while (*name == ' ' || *name == '\t')
+		name++;
 	size_t n = strlen(name);
+	while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
 	if (n == 0 || n >= cap)
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -167,7 +172,8 @@ static bool charset_lookup(const char *name, enum charset_kind *kind, char *icon
 		}
 	}
 	*kind = CS_ICONV;
-	memcpy(iconv_name, name, n + 1);
+	memcpy(iconv_name, name, n);
+	iconv_name[n] = '\0';
 	return true;
 }
 
@@ -238,7 +244,8 @@ static void iso2022jp_to_eucjp(const unsigned char *s, size_t len, struct buf *o
 				i += 4;
 			} else if (i + 3 < len && s[i + 1] == '$' && s[i + 2] == '(' &&
 				   (s[i + 3] == 'O' || s[i + 3] == 'Q' || s[i + 3] == 'B')) {
-				mode = KANJI; /* JIS X 0213 plane 1: a superset of 0208, close enough */
+				/* JIS X 0213 plane 1: a superset of 0208, close enough. */
+				mode = KANJI;
 				i += 4;
 			} else if (i + 2 < len && s[i + 1] == '&' && s[i + 2] == '@') {
 				i += 3; /* JIS X 0208-1990 announcer; the ESC $ B follows */
@@ -259,7 +266,7 @@ static void iso2022jp_to_eucjp(const unsigned char *s, size_t len, struct buf *o
 			continue;
 		}
 		if (c == '\n' || c == '\r') {
-			/* Lines end in ASCII (RFC 1468); resetting recovers from a missing ESC ( B. */
+			/* Lines end in ASCII (RFC 1468): resetting recovers a missing ESC ( B. */
 			mode = ASCII;
 			shift_out = false;
 			buf_append_char(out, (char)c);

@@ -1,5 +1,6 @@
 /* Header fields: iteration, unfolding, lookup, RFC 2047 encoded-words, and the structured
  * Content-Type / Content-Disposition values with RFC 2231 parameters. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -252,8 +253,9 @@ static void decode_word_text(const struct encoded_word *w, struct buf *out)
 		} else if (c == '=' && i + 2 < w->text_len &&
 			   mime_hex_value((unsigned char)w->text[i + 1]) >= 0 &&
 			   mime_hex_value((unsigned char)w->text[i + 2]) >= 0) {
-			buf_append_char(out, (char)(mime_hex_value((unsigned char)w->text[i + 1]) * 16 +
-						    mime_hex_value((unsigned char)w->text[i + 2])));
+			buf_append_char(out,
+					(char)(mime_hex_value((unsigned char)w->text[i + 1]) * 16 +
+					       mime_hex_value((unsigned char)w->text[i + 2])));
 			i += 2;
 		} else {
 			buf_append_char(out, c);
@@ -453,9 +455,8 @@ struct raw_param {
 	const char *name;
 	size_t name_len; /* the base name, before any '*' */
 	char *value;
-	int section;     /* -1: not a continuation */
+	int section;     /* -1: a plain parameter; "name*" alone counts as section 0 */
 	bool extended;   /* value is charset'lang'%XX (or %XX for sections after 0) */
-	bool used;
 };
 
 /* Splits "name", "name*", "name*3", "name*3*" (RFC 2231 3 and 4). */
@@ -473,6 +474,7 @@ static void classify_param(struct raw_param *p, const char *attr, size_t len)
 		return;
 	if (i == len) {
 		p->name_len = base;
+		p->section = 0;
 		p->extended = true;
 		return;
 	}
@@ -483,7 +485,7 @@ static void classify_param(struct raw_param *p, const char *attr, size_t len)
 		i++;
 		digits++;
 	}
-	if (digits == 0 || section > MAX_CONTINUATION || (digits > 1 && attr[base + 1] == '0'))
+	if (digits == 0 || section > MAX_CONTINUATION)
 		return;
 	bool ext = false;
 	if (i < len && attr[i] == '*') {
@@ -497,58 +499,68 @@ static void classify_param(struct raw_param *p, const char *attr, size_t len)
 	p->extended = ext;
 }
 
-static void append_pct_encoded(struct buf *out, const char *s)
+static int raw_param_cmp(const struct raw_param *a, const struct raw_param *b)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c > ' ' && c < 0x7f && c != '%' && c != '\'' && c != '*' &&
-		    mime_is_token_char(c)) {
-			buf_append_char(out, (char)c);
-		} else {
-			buf_printf(out, "%%%02X", c);
-		}
-	}
+	size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+	int c = strncasecmp(a->name, b->name, n);
+	if (c)
+		return c;
+	if (a->name_len != b->name_len)
+		return a->name_len < b->name_len ? -1 : 1;
+	return a->section - b->section;
 }
 
-/* Joins the sections 0, 1, 2... of one continued parameter (stopping at a gap), marking them
- * used. Returns the joined value; *extended tells whether it is in charset'lang'%XX form. */
-static char *join_continuations(struct mime_arena *a, struct raw_param *raw, size_t n,
-				size_t first, bool *extended)
+static const char *param_name(struct mime_arena *a, const struct raw_param *p, const char *suffix)
 {
-	struct raw_param *base = &raw[first];
-	bool any_ext = false;
+	size_t sl = strlen(suffix);
+	char *nm = mime_arena_alloc(a, p->name_len + sl + 1);
+	memcpy(nm, p->name, p->name_len);
+	memcpy(nm + p->name_len, suffix, sl + 1);
+	return nm;
+}
+
+/* RFC 2231 sections of one name, sorted: joined when they run 0, 1, 2... (RFC 2231 3), as RFC
+ * 2231 asks IMAP servers to; kept apart as "name*N[*]" otherwise, as Dovecot does. When some
+ * section is extended the joined value stays in charset'lang'%XX form, plain sections having
+ * their '%' escaped. */
+static size_t merge_sections(struct mime_arena *a, const struct raw_param *g, size_t n,
+			     struct mime_param *out)
+{
+	bool consecutive = true, any_ext = false;
 	for (size_t i = 0; i < n; i++) {
-		if (raw[i].section >= 0 && raw[i].name_len == base->name_len &&
-		    strncasecmp(raw[i].name, base->name, base->name_len) == 0) {
-			raw[i].used = true;
-			if (raw[i].extended)
-				any_ext = true;
+		if (g[i].section != (int)i)
+			consecutive = false;
+		if (g[i].extended)
+			any_ext = true;
+	}
+	if (!consecutive) {
+		for (size_t i = 0; i < n; i++) {
+			char suffix[8];
+			snprintf(suffix, sizeof suffix, g[i].extended ? "*%d*" : "*%d", g[i].section);
+			out[i].name = param_name(a, &g[i], suffix);
+			out[i].value = g[i].value;
 		}
+		return n;
 	}
 	struct buf v = BUF_INIT;
-	for (int sec = 0; sec <= MAX_CONTINUATION; sec++) {
-		struct raw_param *p = NULL;
-		for (size_t i = 0; i < n && !p; i++) {
-			if (raw[i].section == sec && raw[i].name_len == base->name_len &&
-			    strncasecmp(raw[i].name, base->name, base->name_len) == 0)
-				p = &raw[i];
-		}
-		if (!p)
-			break;
-		if (!any_ext)
-			buf_append_str(&v, p->value);
-		else if (p->extended)
-			buf_append_str(&v, p->value);
-		else {
-			if (sec == 0)
-				buf_append_str(&v, "''");
-			append_pct_encoded(&v, p->value);
+	if (any_ext && !g[0].extended)
+		buf_append_str(&v, "''");
+	for (size_t i = 0; i < n; i++) {
+		if (any_ext && !g[i].extended) {
+			for (const char *c = g[i].value; *c; c++) {
+				if (*c == '%')
+					buf_append_str(&v, "%25");
+				else
+					buf_append_char(&v, *c);
+			}
+		} else {
+			buf_append_str(&v, g[i].value);
 		}
 	}
-	*extended = any_ext;
-	char *r = mime_arena_strndup(a, v.data ? v.data : "", v.len);
+	out[0].name = param_name(a, &g[0], any_ext ? "*" : "");
+	out[0].value = mime_arena_strndup(a, v.data ? v.data : "", v.len);
 	buf_free(&v);
-	return r;
+	return 1;
 }
 
 bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, bool want_subtype,
@@ -609,40 +621,37 @@ bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, b
 		struct raw_param *p = &raw[n++];
 		classify_param(p, v + as, al);
 		p->value = mime_arena_strndup(a, val.data ? val.data : "", val.len);
-		p->used = false;
 		/* Keep the attribute as written for the plain case. */
-		if (p->section < 0 && !p->extended)
+		if (p->section < 0)
 			p->name_len = al;
 	}
 	buf_free(&val);
 
+	/* Plain parameters first, in order; then the RFC 2231 ones grouped by name, sorted (the
+	 * order Dovecot gives, so BODYSTRUCTURE strings compare equal). */
 	struct mime_param *out = mime_arena_alloc(a, (n ? n : 1) * sizeof *out);
-	size_t k = 0;
+	size_t k = 0, nc = 0;
+	struct raw_param cont[MAX_RAW_PARAMS];
 	for (size_t i = 0; i < n; i++) {
-		struct raw_param *p = &raw[i];
-		if (p->used)
-			continue;
-		if (p->section < 0) {
-			p->used = true;
-			if (p->extended) {
-				char *nm = mime_arena_alloc(a, p->name_len + 2);
-				memcpy(nm, p->name, p->name_len);
-				nm[p->name_len] = '*';
-				out[k].name = nm;
-			} else {
-				out[k].name = mime_arena_strndup(a, p->name, p->name_len);
-			}
-			out[k++].value = p->value;
+		if (raw[i].section < 0) {
+			out[k].name = mime_arena_strndup(a, raw[i].name, raw[i].name_len);
+			out[k++].value = raw[i].value;
 			continue;
 		}
-		bool ext;
-		char *joined = join_continuations(a, raw, n, i, &ext);
-		char *nm = mime_arena_alloc(a, p->name_len + 2);
-		memcpy(nm, p->name, p->name_len);
-		if (ext)
-			nm[p->name_len] = '*';
-		out[k].name = nm;
-		out[k++].value = joined;
+		size_t j = nc++;
+		while (j > 0 && raw_param_cmp(&cont[j - 1], &raw[i]) > 0) {
+			cont[j] = cont[j - 1];
+			j--;
+		}
+		cont[j] = raw[i];
+	}
+	for (size_t i = 0; i < nc;) {
+		size_t j = i + 1;
+		while (j < nc && cont[j].name_len == cont[i].name_len &&
+		       strncasecmp(cont[j].name, cont[i].name, cont[i].name_len) == 0)
+			j++;
+		k += merge_sections(a, cont + i, j - i, out + k);
+		i = j;
 	}
 	*params = out;
 	*nparams = k;
@@ -666,10 +675,12 @@ void mime_rfc2231_decode(const char *v, size_t len, struct buf *out)
 	size_t dlen = len - (size_t)(data - v);
 	struct buf bytes = BUF_INIT;
 	for (size_t i = 0; i < dlen; i++) {
-		if (data[i] == '%' && i + 2 < dlen && mime_hex_value((unsigned char)data[i + 1]) >= 0 &&
+		if (data[i] == '%' && i + 2 < dlen &&
+		    mime_hex_value((unsigned char)data[i + 1]) >= 0 &&
 		    mime_hex_value((unsigned char)data[i + 2]) >= 0) {
-			buf_append_char(&bytes, (char)(mime_hex_value((unsigned char)data[i + 1]) * 16 +
-						      mime_hex_value((unsigned char)data[i + 2])));
+			buf_append_char(&bytes,
+					(char)(mime_hex_value((unsigned char)data[i + 1]) * 16 +
+					       mime_hex_value((unsigned char)data[i + 2])));
 			i += 2;
 		} else {
 			buf_append_char(&bytes, data[i]);

@@ -143,7 +143,7 @@ enum {
 	MIME_PART_MESSAGE = 1 << 1,   /* message/rfc822 or message/global: the one child (if any) is
 				       * the encapsulated message */
 	MIME_PART_ENVELOPE = 1 << 2,  /* this part is a message (the root, or the child of a
-				       * MESSAGE part): its header is an RFC 5322 header, env[] set */
+				       * MESSAGE part): an RFC 5322 header, env[] set */
 	MIME_PART_TRUNCATED = 1 << 3, /* a limit was reached inside: the rest is opaque body */
 	MIME_PART_TEXT = 1 << 4,      /* text/x: BODYSTRUCTURE carries a line count */
 };

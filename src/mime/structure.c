@@ -29,6 +29,10 @@ struct parser {
 	unsigned nstack;
 	size_t pos; /* start of the current line */
 	size_t lf;  /* LF characters before pos */
+	/* Start of the region (body, preamble, epilogue or header) in which the last boundary line
+	 * was found. The line end before a boundary belongs to the boundary only if that region
+	 * has a line before it; otherwise it ends a header that is already counted. */
+	size_t region;
 	bool parts_full;
 };
 
@@ -79,6 +83,7 @@ static bool boundary_at(const struct parser *p, int *level, bool *close)
 /* Moves to the next line that is a boundary line; false at the end of the message. */
 static bool scan_to_boundary(struct parser *p, int *level, bool *close)
 {
+	p->region = p->pos;
 	if (p->nstack == 0) {
 		while (p->pos < p->len)
 			advance_line(p);
@@ -167,7 +172,8 @@ static void parse_fields(struct parser *p, uint32_t idx, size_t hdr_len, bool in
 	struct mime_field f;
 	mime_header_iter_init(&it, p->msg + part->header_offset, hdr_len, p->lim.max_header_fields);
 	while (mime_header_next(&it, &f)) {
-		size_t vl = f.value_len < p->lim.max_field_size ? f.value_len : p->lim.max_field_size;
+		size_t vl =
+		    f.value_len < p->lim.max_field_size ? f.value_len : p->lim.max_field_size;
 		const char *n = f.name;
 		size_t nl = f.name_len;
 		if (envelope && nl <= 11) {
@@ -189,8 +195,8 @@ static void parse_fields(struct parser *p, uint32_t idx, size_t hdr_len, bool in
 			const char *t, *st;
 			const struct mime_param *pr;
 			size_t np;
-			if (mime_parse_content_field(a, v.data ? v.data : "", v.len, true, &t, &st, &pr,
-						     &np, MAX_PARAMS)) {
+			if (mime_parse_content_field(a, v.data ? v.data : "", v.len, true, &t, &st,
+						     &pr, &np, MAX_PARAMS)) {
 				part->type = t;
 				part->subtype = st;
 				part->params = pr;
@@ -208,7 +214,7 @@ static void parse_fields(struct parser *p, uint32_t idx, size_t hdr_len, bool in
 				lx.pos++;
 			size_t tl = lx.pos - ts;
 			mime_lex_skip_cfws(&lx, NULL);
-			/* Not a single token (Dovecot's "?invalid" case): as if absent, i.e. 7bit. */
+			/* Not one token (Dovecot's "?invalid" case): as if absent, 7bit. */
 			if (tl > 0 && lx.pos == lx.len) {
 				part->encoding = mime_arena_strndup(a, lx.s + ts, tl);
 				part->cte = mime_cte_from_name(lx.s + ts, tl);
@@ -221,8 +227,8 @@ static void parse_fields(struct parser *p, uint32_t idx, size_t hdr_len, bool in
 			const char *t;
 			const struct mime_param *pr;
 			size_t np;
-			if (mime_parse_content_field(a, v.data ? v.data : "", v.len, false, &t, NULL,
-						     &pr, &np, MAX_PARAMS)) {
+			if (mime_parse_content_field(a, v.data ? v.data : "", v.len, false, &t,
+						     NULL, &pr, &np, MAX_PARAMS)) {
 				part->disposition = t;
 				part->disp_params = pr;
 				part->ndisp_params = np;
@@ -276,6 +282,7 @@ static int parse_entity(struct parser *p, uint32_t idx, unsigned depth, bool in_
 			/* A boundary before the empty line: the header ends, there is no body, and
 			 * the line end before the boundary belongs to the boundary. */
 			boundary_in_header = true;
+			p->region = part->header_offset;
 			hdr_end = p->pos;
 			if (hdr_end > part->header_offset && p->msg[hdr_end - 1] == '\n') {
 				hdr_end--;
@@ -362,7 +369,7 @@ static int parse_entity(struct parser *p, uint32_t idx, unsigned depth, bool in_
 
 	part = &p->m->parts[idx];
 	size_t end = p->pos, lf_end = p->lf;
-	if (level >= 0 && end > body_start && p->msg[end - 1] == '\n') {
+	if (level >= 0 && end > p->region && p->msg[end - 1] == '\n') {
 		end--;
 		lf_end--;
 		if (end > body_start && p->msg[end - 1] == '\r')
@@ -435,7 +442,8 @@ bool mime_part_param(const struct mime_part *part, bool disposition, const char 
 		size_t pl = strlen(pn);
 		if (!plain && mime_ascii_ieq(pn, pl, name))
 			plain = &ps[i];
-		else if (!ext && pl == want + 1 && pn[want] == '*' && mime_ascii_ieq(pn, want, name))
+		else if (!ext && pl == want + 1 && pn[want] == '*' &&
+			 mime_ascii_ieq(pn, want, name))
 			ext = &ps[i];
 	}
 	/* The extended form is the precise one when both are given (RFC 2231, RFC 6266). */

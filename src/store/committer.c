@@ -7,6 +7,7 @@
 
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "mime/mime.h"
 #include "store/store.h"
 
 /* Largest batch, so one huge burst does not hold every client for one giant transaction. */
@@ -38,8 +39,16 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 {
 	struct store_delivery *d = xcalloc(n, sizeof *d);
 	bool *ok = xcalloc(n, sizeof *ok);
+	struct buf *structures = xcalloc(n, sizeof *structures);
 	size_t i = 0;
 	for (struct pending *p = batch; p; p = p->next, i++) {
+		/* The MIME structure is computed once, here, off the event loop, and kept with the
+		 * message so IMAP never parses it again for BODYSTRUCTURE. */
+		struct mime_message *m = mime_message_parse(p->req.data, p->req.len, NULL);
+		mime_message_serialize(m, &structures[i]);
+		mime_message_free(&m);
+		d[i].structure = structures[i].data;
+		d[i].structure_len = structures[i].len;
 		d[i].data = p->req.data;
 		d[i].len = p->req.len;
 		d[i].internaldate = p->req.internaldate;
@@ -59,6 +68,9 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 						      : (err.data ? err.data : "store error"));
 	}
 	buf_free(&err);
+	for (i = 0; i < n; i++)
+		buf_free(&structures[i]);
+	free(structures);
 	free(d);
 	free(ok);
 }

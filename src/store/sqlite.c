@@ -65,6 +65,7 @@ static const struct {
 	{ "mailboxes", "subscribed",
 	  "ALTER TABLE mailboxes ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1" },
 	{ "messages", "keywords", "ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT ''" },
+	{ "blobs", "structure", "ALTER TABLE blobs ADD COLUMN structure BLOB" },
 };
 
 /* Folders every account has, with their RFC 6154 roles. */
@@ -342,7 +343,8 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 	struct sqlite_store *s = S(base);
 	if (!exec(s, "BEGIN IMMEDIATE", err))
 		return false;
-	sqlite3_stmt *blob = prepare(s, "INSERT INTO blobs(refs, size, data) VALUES(?, ?, ?)");
+	sqlite3_stmt *blob = prepare(s, "INSERT INTO blobs(refs, size, data, structure)"
+				       " VALUES(?, ?, ?, ?)");
 	sqlite3_stmt *mbox = prepare(s, "SELECT id, uidnext, highestmodseq FROM mailboxes"
 				       " WHERE account_id = ? AND name = ?");
 	sqlite3_stmt *bump = prepare(s, "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?"
@@ -358,6 +360,10 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 		sqlite3_bind_int64(blob, 1, (int64_t)d[i].naccounts);
 		sqlite3_bind_int64(blob, 2, (int64_t)d[i].len);
 		sqlite3_bind_blob64(blob, 3, d[i].data, d[i].len, SQLITE_STATIC);
+		if (d[i].structure)
+			sqlite3_bind_blob64(blob, 4, d[i].structure, d[i].structure_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(blob, 4);
 		if (sqlite3_step(blob) != SQLITE_DONE) {
 			fine = false;
 			break;
@@ -860,6 +866,7 @@ static const struct store_ops sqlite_ops = {
 	.mailbox_rename = sqlite_mailbox_rename,
 	.mailbox_subscribe = sqlite_mailbox_subscribe,
 	.mailbox_scan = sqlite_mailbox_scan,
+	.message_structure = sqlite_message_structure,
 	.mailbox_vanished = sqlite_mailbox_vanished,
 	.messages_set_flags = sqlite_messages_set_flags,
 	.messages_expunge = sqlite_messages_expunge,

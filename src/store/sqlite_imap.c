@@ -259,15 +259,17 @@ bool sqlite_mailbox_subscribe(struct store *base, int64_t account_id, const char
 	return change(s, st, "[NONEXISTENT] There is no mailbox with that name.", err);
 }
 
-bool sqlite_mailbox_scan(struct store *base, int64_t mailbox_id, int64_t since_modseq,
-			    store_meta_fn fn, void *ctx)
+bool sqlite_mailbox_scan(struct store *base, int64_t mailbox_id, int64_t uid_min, int64_t uid_max,
+			 int64_t since_modseq, store_meta_fn fn, void *ctx)
 {
 	struct sqlite_store *s = S(base);
 	sqlite3_stmt *st = prepare(s, "SELECT id, uid, modseq, internaldate, size, flags, keywords"
 				      " FROM messages WHERE mailbox_id = ?1 AND (?2 = 0 OR modseq > ?2)"
-				      " ORDER BY uid");
+				      " AND uid BETWEEN ?3 AND ?4 ORDER BY uid");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, since_modseq);
+	sqlite3_bind_int64(st, 3, uid_min);
+	sqlite3_bind_int64(st, 4, uid_max);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct message_meta m = {
@@ -505,17 +507,20 @@ static bool add_message_row(struct sqlite_store *s, int64_t mailbox_id, int64_t 
 }
 
 bool sqlite_message_append(struct store *base, int64_t mailbox_id, const char *data,
-			      size_t len, unsigned flags, const char *keywords,
-			      int64_t internaldate, int64_t *uid, struct buf *err)
+			      size_t len, const struct buf *structure, unsigned flags,
+			      const char *keywords, int64_t internaldate, int64_t *uid, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
 	if (!exec(s, "BEGIN IMMEDIATE", err))
 		return false;
 	bool ok = quota_allows(s, mailbox_id, (int64_t)len, err);
 	if (ok) {
-		sqlite3_stmt *st = prepare(s, "INSERT INTO blobs(refs, size, data) VALUES(1, ?, ?)");
+		sqlite3_stmt *st = prepare(s, "INSERT INTO blobs(refs, size, data, structure)"
+					      " VALUES(1, ?, ?, ?)");
 		sqlite3_bind_int64(st, 1, (int64_t)len);
 		sqlite3_bind_blob64(st, 2, data, len, SQLITE_STATIC);
+		if (structure && structure->len)
+			sqlite3_bind_blob64(st, 3, structure->data, structure->len, SQLITE_STATIC);
 		ok = sqlite3_step(st) == SQLITE_DONE;
 		sqlite3_finalize(st);
 	}
@@ -591,3 +596,16 @@ bool sqlite_messages_copy(struct store *base, int64_t from_mailbox, const int64_
 	return exec(s, "COMMIT", err);
 }
 
+
+bool sqlite_message_structure(struct store *base, int64_t message_id, struct buf *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT b.structure FROM messages m JOIN blobs b"
+				      " ON m.blob_id = b.id WHERE m.id = ?");
+	sqlite3_bind_int64(st, 1, message_id);
+	bool found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB;
+	if (found)
+		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_finalize(st);
+	return found;
+}

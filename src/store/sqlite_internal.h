@@ -102,8 +102,9 @@ bool sqlite_mailbox_rename(struct store *s, int64_t account_id, const char *from
 			   struct buf *err);
 bool sqlite_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on,
 			      struct buf *err);
-bool sqlite_mailbox_scan(struct store *s, int64_t mailbox_id, int64_t since_modseq,
-			 store_meta_fn fn, void *ctx);
+bool sqlite_mailbox_scan(struct store *s, int64_t mailbox_id, int64_t uid_min, int64_t uid_max,
+			 int64_t since_modseq, store_meta_fn fn, void *ctx);
+bool sqlite_message_structure(struct store *s, int64_t message_id, struct buf *out);
 bool sqlite_mailbox_vanished(struct store *s, int64_t mailbox_id, int64_t since_modseq,
 			     store_uid_fn fn, void *ctx);
 bool sqlite_messages_set_flags(struct store *s, int64_t mailbox_id, const int64_t *uids, size_t n,
@@ -115,7 +116,7 @@ bool sqlite_messages_expunge(struct store *s, int64_t mailbox_id, const int64_t 
 bool sqlite_messages_copy(struct store *s, int64_t from_mailbox, const int64_t *uids, size_t n,
 			  int64_t to_mailbox, bool move, int64_t *new_uids, struct buf *err);
 bool sqlite_message_append(struct store *s, int64_t mailbox_id, const char *data, size_t len,
-			   unsigned flags, const char *keywords, int64_t internaldate, int64_t *uid,
-			   struct buf *err);
+			   const struct buf *structure, unsigned flags, const char *keywords,
+			   int64_t internaldate, int64_t *uid, struct buf *err);
 
 #endif

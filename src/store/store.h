@@ -64,6 +64,8 @@ struct store_delivery {
 	const int64_t *account_ids;
 	size_t naccounts;
 	const char *mailbox;    /* usually "INBOX" */
+	const char *structure;  /* cached MIME structure (mime_message_serialize), or NULL */
+	size_t structure_len;
 };
 
 struct store_message {
@@ -187,9 +189,12 @@ struct store_ops {
 			       struct buf *err);
 	bool (*mailbox_subscribe)(struct store *s, int64_t account_id, const char *name, bool on,
 				  struct buf *err);
-	/* Messages in UID order; with since_modseq > 0 only those changed after it. */
-	bool (*mailbox_scan)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
-			     store_meta_fn fn, void *ctx);
+	/* Messages with uid_min <= UID <= uid_max in UID order; with since_modseq > 0 only
+	 * those changed after it. */
+	bool (*mailbox_scan)(struct store *s, int64_t mailbox_id, int64_t uid_min, int64_t uid_max,
+			     int64_t since_modseq, store_meta_fn fn, void *ctx);
+	/* The cached MIME structure of a message (appended to out); false when none is cached. */
+	bool (*message_structure)(struct store *s, int64_t message_id, struct buf *out);
 	/* UIDs expunged after since_modseq (QRESYNC VANISHED and keeping sessions in step). */
 	bool (*mailbox_vanished)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
 				 store_uid_fn fn, void *ctx);
@@ -208,8 +213,8 @@ struct store_ops {
 			      int64_t to_mailbox, bool move, int64_t *new_uids, struct buf *err);
 	/* APPEND: a new message in the mailbox; checks the quota; *uid is its UID. */
 	bool (*message_append)(struct store *s, int64_t mailbox_id, const char *data, size_t len,
-			       unsigned flags, const char *keywords, int64_t internaldate,
-			       int64_t *uid, struct buf *err);
+			       const struct buf *structure, unsigned flags, const char *keywords,
+			       int64_t internaldate, int64_t *uid, struct buf *err);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };

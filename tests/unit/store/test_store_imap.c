@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "store/store.h"
@@ -85,15 +86,15 @@ TEST(store_imap_flags_expunge_copy_quota)
 	CHECK(s->ops->mailbox_get(s, account, "inbox", false, &inbox));
 	CHECK(s->ops->mailbox_get(s, account, "Trash", false, &trash));
 	int64_t uid1, uid2;
-	CHECK(s->ops->message_append(s, inbox.id, "0123456789", 10, STORE_FLAG_SEEN, "$Work", 5,
+	CHECK(s->ops->message_append(s, inbox.id, "0123456789", 10, NULL, STORE_FLAG_SEEN, "$Work", 5,
 				     &uid1, &err));
-	CHECK(s->ops->message_append(s, inbox.id, "abcdefghij", 10, 0, "", 6, &uid2, &err));
+	CHECK(s->ops->message_append(s, inbox.id, "abcdefghij", 10, NULL, 0, "", 6, &uid2, &err));
 	CHECK(uid1 == 1 && uid2 == 2);
 	/* Quota 100 bytes: 90 more do not fit. */
 	char big[91];
 	memset(big, 'x', 90);
 	int64_t uid3;
-	CHECK(!s->ops->message_append(s, inbox.id, big, 90, 0, "", 7, &uid3, &err));
+	CHECK(!s->ops->message_append(s, inbox.id, big, 90, NULL, 0, "", 7, &uid3, &err));
 	CHECK(strstr(err.data, "OVERQUOTA") != NULL);
 	buf_reset(&err);
 	struct mailbox_info before;
@@ -105,7 +106,7 @@ TEST(store_imap_flags_expunge_copy_quota)
 	CHECK(s->ops->messages_set_flags(s, inbox.id, uids, 2, STORE_FLAGS_ADD, STORE_FLAG_DELETED,
 					 "$Junk", -1, &failed, &nfailed, &err));
 	char out[256] = "";
-	s->ops->mailbox_scan(s, inbox.id, before.highestmodseq, collect_meta, out);
+	s->ops->mailbox_scan(s, inbox.id, 1, INT64_MAX, before.highestmodseq, collect_meta, out);
 	CHECK_EQ_STR(out, "1:9:$Work $Junk 2:8:$Junk ");
 	/* CONDSTORE: UNCHANGEDSINCE below the current MODSEQ fails that message. */
 	CHECK(s->ops->messages_set_flags(s, inbox.id, uids, 1, STORE_FLAGS_REMOVE, 0, "$Work",

@@ -1,0 +1,38 @@
+/* The IMAP service (RFC 9051 / RFC 3501) on 143 (STARTTLS) and 993 (implicit TLS). */
+#ifndef YUBIN_IMAP_SERVER_H
+#define YUBIN_IMAP_SERVER_H
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "auth/login.h"
+#include "lib/config.h"
+#include "net/connlimit.h"
+#include "store/committer.h"
+#include "store/store.h"
+
+struct imap_session;
+
+struct imap_server {
+	struct config *cfg;            /* swapped on reload: read fields at use time */
+	struct event_base *base;
+	SSL_CTX *tls;
+	struct store *store;           /* read connection of the loop thread */
+	struct committer *writer;
+	struct login_service *login;
+	struct conn_limits *limits;
+	struct imap_session *sessions;
+	bool draining;
+};
+
+void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *peer,
+			bool implicit_tls);
+/* Something changed in the store: sessions in IDLE tell their clients now. */
+void imap_server_notify(struct imap_server *srv);
+size_t imap_server_drain(struct imap_server *srv);
+void imap_server_close_all(struct imap_server *srv);
+
+#endif

@@ -1,0 +1,1817 @@
+/* One IMAP session: input plumbing, states, and the commands that are not big enough for a
+ * file of their own (cmd_fetch.c and cmd_search.c hold FETCH and SEARCH). Writes go to the
+ * writer thread as store jobs; the session pauses its input until they are answered, then
+ * reports what changed (imap_sync) before its tagged reply. */
+#include <ctype.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "auth/sasl.h"
+#include "imap/session.h"
+#include "lib/alloc.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "mime/mime.h"
+#include "net/listen.h"
+
+#define OUTPUT_HIGH_WATER 65536
+/* RFC 9051 5.4: an autologout timer of at least 30 minutes. */
+#define IMAP_IDLE_SECONDS 1800
+#define MAX_SEQ_RANGES 1000
+
+static void session_process_input(struct imap_session *s);
+static void session_free(struct imap_session *s);
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+void imap_write(struct imap_session *s, const char *data, size_t len)
+{
+	bufferevent_write(s->bev, data, len);
+}
+
+void imap_printf(struct imap_session *s, const char *fmt, ...)
+{
+	struct buf line = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	buf_append(&line, "\r\n", 2);
+	imap_write(s, line.data, line.len);
+	buf_free(&line);
+}
+
+static void close_after_reply(struct imap_session *s)
+{
+	s->wait = WAIT_CLOSE;
+	s->state = IMAP_LOGOUT;
+	bufferevent_disable(s->bev, EV_READ);
+	struct timeval linger = { 5, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &linger);
+}
+
+void imap_tagged(struct imap_session *s, const char *tag, const char *status, const char *code,
+		 const char *fmt, ...)
+{
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "%s %s ", tag, status);
+	if (code)
+		buf_printf(&line, "[%s] ", code);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	if (status[0] != 'O')
+		log_info("event=reply conn=%lu service=imap reply=\"%.80s\"", s->id, line.data);
+	buf_append(&line, "\r\n", 2);
+	imap_write(s, line.data, line.len);
+	buf_free(&line);
+	if (status[0] == 'B' && ++s->errors >= (size_t)s->srv->cfg->max_errors) {
+		imap_printf(s, "* BYE Too many errors in this session; closing the connection.");
+		close_after_reply(s);
+	}
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} system_flags[] = {
+	{ STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
+	{ STORE_FLAG_DELETED, "\\Deleted" },   { STORE_FLAG_SEEN, "\\Seen" },
+	{ STORE_FLAG_DRAFT, "\\Draft" },
+};
+
+void imap_format_flags(unsigned flags, const char *keywords, struct buf *out)
+{
+	buf_append_char(out, '(');
+	bool first = true;
+	for (size_t i = 0; i < sizeof system_flags / sizeof system_flags[0]; i++)
+		if (flags & system_flags[i].bit) {
+			buf_printf(out, "%s%s", first ? "" : " ", system_flags[i].name);
+			first = false;
+		}
+	if (keywords && keywords[0])
+		buf_printf(out, "%s%s", first ? "" : " ", keywords);
+	buf_append_char(out, ')');
+}
+
+uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->nuids;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nuids && s->uids[lo] == uid ? (uint32_t)lo + 1 : 0;
+}
+
+bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool uid,
+		      uint32_t **uids, size_t *n, const char **err)
+{
+	*uids = NULL;
+	*n = 0;
+	struct imap_seqset seq;
+	if (!imap_seqset_parse(set, len, MAX_SEQ_RANGES, &seq, err))
+		return false;
+	if (seq.last_result) {
+		/* "$": the UIDs the last SEARCH ... RETURN (SAVE) kept that still exist. */
+		*uids = xcalloc(s->nsaved ? s->nsaved : 1, sizeof **uids);
+		for (size_t i = 0; i < s->nsaved; i++)
+			if (imap_seq_of(s, s->saved[i]))
+				(*uids)[(*n)++] = s->saved[i];
+		imap_seqset_free(&seq);
+		return true;
+	}
+	if (!uid) {
+		/* Sequence numbers must exist (RFC 9051 6.4.4: a number beyond EXISTS is an error). */
+		for (size_t r = 0; r < seq.count; r++) {
+			uint32_t lo, hi;
+			imap_seq_range_resolve(&seq.ranges[r], (uint32_t)s->nuids, &lo, &hi);
+			if (s->nuids == 0 || hi > s->nuids || lo == 0) {
+				*err = "Invalid message sequence number (see EXISTS).";
+				imap_seqset_free(&seq);
+				return false;
+			}
+		}
+	}
+	uint32_t star = uid ? (s->nuids ? s->uids[s->nuids - 1] : 0) : (uint32_t)s->nuids;
+	*uids = xcalloc(s->nuids ? s->nuids : 1, sizeof **uids);
+	for (size_t i = 0; i < s->nuids; i++) {
+		uint32_t key = uid ? s->uids[i] : (uint32_t)i + 1;
+		if (s->nuids && imap_seqset_contains(&seq, key, star))
+			(*uids)[(*n)++] = s->uids[i];
+	}
+	imap_seqset_free(&seq);
+	return true;
+}
+
+static bool uid_in(const uint32_t *list, size_t n, uint32_t uid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == uid)
+			return true;
+	return false;
+}
+
+/* Mailbox names: UTF-8 inside; modified UTF-7 on the wire for IMAP4rev1 clients. */
+static bool name_from_wire(struct imap_session *s, const char *in, size_t len, struct buf *out)
+{
+	buf_reset(out);
+	if (s->rev2 || s->utf8) {
+		buf_append(out, in, len);
+	} else {
+		const char *err;
+		if (!imap_utf7_decode(in, len, out, &err))
+			return false;
+	}
+	buf_reserve(out, 0);
+	/* "inbox" in any case is INBOX; trailing hierarchy separators are dropped. */
+	while (out->len > 1 && out->data[out->len - 1] == '/')
+		out->data[--out->len] = '\0';
+	if (strcasecmp(out->data, "INBOX") == 0)
+		memcpy(out->data, "INBOX", 5);
+	return out->len > 0 && !strstr(out->data, "//");
+}
+
+static void name_to_wire(struct imap_session *s, const char *name, struct buf *out)
+{
+	struct buf enc = BUF_INIT;
+	const char *err;
+	if (s->rev2 || s->utf8 || !imap_utf7_encode(name, strlen(name), &enc, &err)) {
+		buf_reset(&enc);
+		buf_append_str(&enc, name);
+	}
+	mime_imap_append_string(out, enc.data, enc.len, s->rev2 || s->utf8 ? MIME_IMAP_UTF8 : 0);
+	buf_free(&enc);
+}
+
+/* ---- sync: what changed since we last told the client -------------------------------- */
+
+struct sync_ctx {
+	struct imap_session *s;
+	struct buf out;
+	uint32_t *gone;
+	size_t ngone;
+	bool added;
+};
+
+static bool sync_vanished(void *ctx, int64_t uid, int64_t modseq)
+{
+	struct sync_ctx *x = ctx;
+	if (imap_seq_of(x->s, (uint32_t)uid)) {
+		x->gone = xrealloc(x->gone, (x->ngone + 1) * sizeof *x->gone);
+		x->gone[x->ngone++] = (uint32_t)uid;
+	}
+	return true;
+}
+
+static bool sync_changed(void *ctx, const struct message_meta *m)
+{
+	struct sync_ctx *x = ctx;
+	struct imap_session *s = x->s;
+	uint32_t uid = (uint32_t)m->uid;
+	if (s->nuids == 0 || uid > s->uids[s->nuids - 1]) {
+		if (s->nuids == s->capuids) {
+			s->capuids = s->capuids ? s->capuids * 2 : 64;
+			s->uids = xrealloc(s->uids, s->capuids * sizeof *s->uids);
+		}
+		s->uids[s->nuids++] = uid;
+		x->added = true;
+		return true;
+	}
+	uint32_t seq = imap_seq_of(s, uid);
+	if (!seq || uid_in(s->silent, s->nsilent, uid))
+		return true;
+	buf_printf(&x->out, "* %u FETCH (FLAGS ", seq);
+	imap_format_flags(m->flags, m->keywords, &x->out);
+	buf_printf(&x->out, " UID %u", uid);
+	if (s->condstore)
+		buf_printf(&x->out, " MODSEQ (%lld)", (long long)m->modseq);
+	buf_append_str(&x->out, ")\r\n");
+	return true;
+}
+
+void imap_sync(struct imap_session *s, bool expunges_allowed)
+{
+	if (s->state != IMAP_SELECTED)
+		return;
+	struct mailbox_info now;
+	struct store *st = s->srv->store;
+	if (!st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now) ||
+	    now.id != s->mbox.id) {
+		imap_printf(s, "* BYE The selected mailbox was deleted or renamed by another session.");
+		close_after_reply(s);
+		return;
+	}
+	if (now.highestmodseq <= s->known_modseq) {
+		free(s->silent);
+		s->silent = NULL;
+		s->nsilent = 0;
+		return;
+	}
+	struct sync_ctx x = { .s = s };
+	if (expunges_allowed) {
+		st->ops->mailbox_vanished(st, s->mbox.id, s->known_modseq, sync_vanished, &x);
+		/* Highest sequence numbers first, so each number is right when it is sent. */
+		for (size_t i = x.ngone; i-- > 0;) {
+			uint32_t seq = imap_seq_of(s, x.gone[i]);
+			if (!seq)
+				continue;
+			buf_printf(&x.out, "* %u EXPUNGE\r\n", seq);
+			memmove(&s->uids[seq - 1], &s->uids[seq], (s->nuids - seq) * sizeof *s->uids);
+			s->nuids--;
+		}
+	}
+	size_t before = s->nuids;
+	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, s->known_modseq, sync_changed, &x);
+	if (x.added || s->nuids != before)
+		buf_printf(&x.out, "* %zu EXISTS\r\n", s->nuids);
+	/* Expunges we may not report yet keep the watermark where it is, so they come later;
+	 * flag changes may then be repeated, which clients accept. */
+	if (expunges_allowed || x.ngone == 0)
+		s->known_modseq = now.highestmodseq;
+	s->mbox.uidnext = now.uidnext;
+	s->mbox.highestmodseq = now.highestmodseq;
+	imap_write(s, x.out.data ? x.out.data : "", x.out.len);
+	buf_free(&x.out);
+	free(x.gone);
+	free(s->silent);
+	s->silent = NULL;
+	s->nsilent = 0;
+}
+
+void imap_server_notify(struct imap_server *srv)
+{
+	for (struct imap_session *s = srv->sessions; s; s = s->next)
+		if (s->wait == WAIT_IDLE)
+			imap_sync(s, true);
+}
+
+static void unselect(struct imap_session *s)
+{
+	s->state = IMAP_AUTH;
+	free(s->uids);
+	s->uids = NULL;
+	s->nuids = s->capuids = 0;
+	free(s->saved);
+	s->saved = NULL;
+	s->nsaved = 0;
+	memset(&s->mbox, 0, sizeof s->mbox);
+}
+
+/* ---- store jobs ---------------------------------------------------------------------- */
+
+enum job_kind {
+	JOB_CREATE, JOB_DELETE, JOB_RENAME, JOB_SUBSCRIBE, JOB_STORE, JOB_EXPUNGE, JOB_COPY,
+	JOB_APPEND,
+};
+
+struct imap_job {
+	struct store_job job;
+	enum job_kind kind;
+	int64_t account_id, mailbox_id, to_mailbox;
+	char *name, *name2;
+	bool on, move, close;
+	bool fetch_reply, fetch_failed; /* a STORE of \Seen on behalf of FETCH */
+	int64_t *uids;
+	size_t n;
+	enum store_flag_op op;
+	unsigned flags;
+	char *keywords;
+	int64_t unchangedsince;
+	char *data;
+	size_t len;
+	int64_t internaldate;
+	int64_t uidvalidity;
+	/* results */
+	bool ok;
+	struct buf err;
+	int64_t *failed;
+	size_t nfailed;
+	int64_t *new_uids;
+	int64_t uid;
+};
+
+static void job_run(struct store *st, struct store_job *job)
+{
+	struct imap_job *j = (struct imap_job *)job;
+	switch (j->kind) {
+	case JOB_CREATE:
+		j->ok = st->ops->mailbox_create(st, j->account_id, j->name, j->name2, &j->err);
+		break;
+	case JOB_DELETE:
+		j->ok = st->ops->mailbox_delete(st, j->account_id, j->name, &j->err);
+		break;
+	case JOB_RENAME:
+		j->ok = st->ops->mailbox_rename(st, j->account_id, j->name, j->name2, &j->err);
+		break;
+	case JOB_SUBSCRIBE:
+		j->ok = st->ops->mailbox_subscribe(st, j->account_id, j->name, j->on, &j->err);
+		break;
+	case JOB_STORE:
+		j->ok = st->ops->messages_set_flags(st, j->mailbox_id, j->uids, j->n, j->op, j->flags,
+						    j->keywords, j->unchangedsince, &j->failed,
+						    &j->nfailed, &j->err);
+		break;
+	case JOB_EXPUNGE:
+		j->ok = st->ops->messages_expunge(st, j->mailbox_id, j->uids, j->n, &j->err);
+		break;
+	case JOB_COPY:
+		j->new_uids = xcalloc(j->n ? j->n : 1, sizeof *j->new_uids);
+		j->ok = st->ops->messages_copy(st, j->mailbox_id, j->uids, j->n, j->to_mailbox, j->move,
+					       j->new_uids, &j->err);
+		break;
+	case JOB_APPEND: {
+		struct buf structure = BUF_INIT;
+		struct mime_message *m = mime_message_parse(j->data, j->len, NULL);
+		mime_message_serialize(m, &structure);
+		mime_message_free(&m);
+		j->ok = st->ops->message_append(st, j->to_mailbox, j->data, j->len, &structure,
+						j->flags, j->keywords, j->internaldate, &j->uid,
+						&j->err);
+		buf_free(&structure);
+		break;
+	}
+	}
+}
+
+static void job_free(struct imap_job *j)
+{
+	free(j->name);
+	free(j->name2);
+	free(j->uids);
+	free(j->keywords);
+	free(j->data);
+	free(j->failed);
+	free(j->new_uids);
+	buf_free(&j->err);
+	free(j);
+}
+
+/* The store's error text may start with a response code in brackets: pass it on. */
+static void tagged_store_error(struct imap_session *s, struct imap_job *j)
+{
+	const char *text = j->err.data ? j->err.data : "The change could not be saved.";
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+		if (end) {
+			char code[64];
+			snprintf(code, sizeof code, "%.*s", (int)(end - text - 1), text + 1);
+			imap_tagged(s, s->tag, "NO", code, "%s", end[1] == ' ' ? end + 2 : end + 1);
+			return;
+		}
+	}
+	log_error("event=imap-store-failed conn=%lu error=\"%s\"", s->id, text);
+	imap_tagged(s, s->tag, "NO", "SERVERBUG", "The change could not be saved; try again.");
+}
+
+/* "1:3,7" from a sorted list of numbers. */
+static void append_uid_set(struct buf *out, const int64_t *v, size_t n)
+{
+	size_t i = 0;
+	bool first = true;
+	while (i < n) {
+		if (!v[i]) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(out, "%s%lld", first ? "" : ",", (long long)v[i]);
+		if (j > i)
+			buf_printf(out, ":%lld", (long long)v[j]);
+		first = false;
+		i = j + 1;
+	}
+}
+
+static void resume(struct imap_session *s)
+{
+	imap_command_free(&s->cmd);
+	if (s->wait != WAIT_CLOSE) {
+		s->wait = WAIT_NONE;
+		bufferevent_enable(s->bev, EV_READ);
+		session_process_input(s);
+	}
+}
+
+static void job_done(struct store_job *job)
+{
+	struct imap_job *j = (struct imap_job *)job;
+	struct imap_session *s = job->ctx;
+	if (!s) {
+		job_free(j);
+		return;
+	}
+	if (!j->ok) {
+		imap_sync(s, false);
+		tagged_store_error(s, j);
+		job_free(j);
+		resume(s);
+		return;
+	}
+	switch (j->kind) {
+	case JOB_STORE:
+		imap_sync(s, false);
+		if (j->fetch_reply) {
+			if (j->fetch_failed)
+				imap_tagged(s, s->tag, "NO", "UNKNOWN-CTE", "Some parts could not be decoded.");
+			else
+				imap_tagged(s, s->tag, "OK", NULL, "FETCH completed.");
+		} else if (j->nfailed) {
+			struct buf set = BUF_INIT;
+			append_uid_set(&set, j->failed, j->nfailed);
+			buf_reserve(&set, 0);
+			char code[400];
+			snprintf(code, sizeof code, "MODIFIED %.380s", set.data);
+			imap_tagged(s, s->tag, "OK", code, "Some messages changed since; not stored.");
+			buf_free(&set);
+		} else {
+			imap_tagged(s, s->tag, "OK", NULL, "Flags stored.");
+		}
+		break;
+	case JOB_EXPUNGE:
+		if (j->close) {
+			/* CLOSE expunges silently: no EXPUNGE responses (RFC 9051 6.4.1). */
+			unselect(s);
+			imap_tagged(s, s->tag, "OK", NULL, "Mailbox closed.");
+			break;
+		}
+		imap_sync(s, true);
+		imap_tagged(s, s->tag, "OK", NULL, "Expunged.");
+		break;
+	case JOB_COPY: {
+		struct buf code = BUF_INIT;
+		buf_printf(&code, "COPYUID %lld ", (long long)j->uidvalidity);
+		struct buf from = BUF_INIT, to = BUF_INIT;
+		bool any = false;
+		for (size_t i = 0; i < j->n; i++)
+			if (j->new_uids[i]) {
+				buf_printf(&from, "%s%lld", any ? "," : "", (long long)j->uids[i]);
+				buf_printf(&to, "%s%lld", any ? "," : "", (long long)j->new_uids[i]);
+				any = true;
+			}
+		buf_printf(&code, "%s %s", from.data ? from.data : "", to.data ? to.data : "");
+		if (j->move) {
+			/* RFC 6851: COPYUID in an untagged OK before the expunges. */
+			if (any)
+				imap_printf(s, "* OK [%s] Moved.", code.data);
+			imap_sync(s, true);
+			imap_tagged(s, s->tag, "OK", NULL, "Moved.");
+		} else {
+			imap_sync(s, false);
+			if (any)
+				imap_tagged(s, s->tag, "OK", code.data, "Copied.");
+			else
+				imap_tagged(s, s->tag, "OK", NULL, "Nothing to copy.");
+		}
+		buf_free(&code);
+		buf_free(&from);
+		buf_free(&to);
+		break;
+	}
+	case JOB_APPEND: {
+		imap_sync(s, false);
+		char code[64];
+		snprintf(code, sizeof code, "APPENDUID %lld %lld", (long long)j->uidvalidity,
+			 (long long)j->uid);
+		imap_tagged(s, s->tag, "OK", code, "Appended.");
+		break;
+	}
+	default:
+		imap_sync(s, false);
+		imap_tagged(s, s->tag, "OK", NULL, "Done.");
+		break;
+	}
+	job_free(j);
+	resume(s);
+}
+
+static struct imap_job *job_new(struct imap_session *s, enum job_kind kind)
+{
+	struct imap_job *j = xcalloc(1, sizeof *j);
+	j->job.run = job_run;
+	j->job.done = job_done;
+	j->job.ctx = s;
+	j->kind = kind;
+	j->account_id = s->account_id;
+	j->mailbox_id = s->mbox.id;
+	return j;
+}
+
+/* Hands the job to the writer; the current command waits for it. */
+static void job_submit(struct imap_session *s, struct imap_job *j)
+{
+	s->wait = WAIT_JOB;
+	s->cmd = imap_parser_take_command(s->parser);
+	bufferevent_disable(s->bev, EV_READ);
+	committer_submit_job(s->srv->writer, &j->job);
+}
+
+void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, size_t n,
+		    bool decode_failed)
+{
+	struct imap_job *j = job_new(s, JOB_STORE);
+	j->uids = xcalloc(n, sizeof *j->uids);
+	for (size_t k = 0; k < n; k++)
+		j->uids[k] = uids[k];
+	j->n = n;
+	j->op = STORE_FLAGS_ADD;
+	j->flags = STORE_FLAG_SEEN;
+	j->unchangedsince = -1;
+	j->fetch_reply = true;
+	j->fetch_failed = decode_failed;
+	free(s->silent);
+	s->silent = uids;
+	s->nsilent = n;
+	snprintf(s->tag, sizeof s->tag, "%s", tag);
+	job_submit(s, j);
+}
+
+/* ---- commands ----------------------------------------------------------------------- */
+
+static bool plaintext_allowed(struct imap_session *s)
+{
+	const char *mode = s->srv->cfg->plaintext_auth;
+	if (s->tls || strcmp(mode, "always") == 0)
+		return true;
+	return strcmp(mode, "loopback") == 0 && net_ip_is_loopback(s->ip);
+}
+
+static void capability_list(struct imap_session *s, struct buf *out)
+{
+	buf_append_str(out, "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT "
+			    "NAMESPACE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED "
+			    "LIST-STATUS CONDSTORE ESEARCH SEARCHRES BINARY QUOTA QUOTA=RES-STORAGE "
+			    "STATUS=SIZE");
+	buf_printf(out, " APPENDLIMIT=%ld", s->srv->cfg->max_message_size);
+	if (s->state == IMAP_NOT_AUTH) {
+		if (!s->tls && s->srv->tls)
+			buf_append_str(out, " STARTTLS");
+		buf_append_str(out, plaintext_allowed(s) ? " AUTH=PLAIN" : " LOGINDISABLED");
+	}
+}
+
+static void cmd_capability(struct imap_session *s, const struct imap_command *c)
+{
+	struct buf line = BUF_INIT;
+	buf_append_str(&line, "* CAPABILITY ");
+	capability_list(s, &line);
+	imap_printf(s, "%s", line.data);
+	buf_free(&line);
+	imap_tagged(s, c->tag, "OK", NULL, "Capabilities listed.");
+}
+
+static size_t sessions_of_account(struct imap_server *srv, int64_t account_id)
+{
+	size_t n = 0;
+	for (struct imap_session *x = srv->sessions; x; x = x->next)
+		if (x->state != IMAP_NOT_AUTH && x->account_id == account_id)
+			n++;
+	return n;
+}
+
+static void login_done(void *ctx, const struct login_outcome *o)
+{
+	struct imap_session *s = ctx;
+	switch (o->result) {
+	case LOGIN_OK:
+		if (sessions_of_account(s->srv, o->account_id) >=
+		    (size_t)s->srv->cfg->max_imap_sessions_per_account) {
+			imap_tagged(s, s->tag, "NO", "LIMIT", "Too many IMAP sessions for this account "
+				    "(limit %ld); close a mail app on another device.",
+				    s->srv->cfg->max_imap_sessions_per_account);
+			break;
+		}
+		s->state = IMAP_AUTH;
+		s->account_id = o->account_id;
+		snprintf(s->device, sizeof s->device, "%s", o->device_label);
+		{
+			struct buf caps = BUF_INIT;
+			capability_list(s, &caps);
+			imap_tagged(s, s->tag, "OK", NULL, "Logged in (%s). [CAPABILITY %s]", s->device,
+				    caps.data);
+			buf_free(&caps);
+		}
+		break;
+	case LOGIN_ACCOUNT_PASSWORD_OFF:
+		imap_tagged(s, s->tag, "NO", "AUTHENTICATIONFAILED", "The account password is turned "
+			    "off for mail apps on this account; use this device's app password.");
+		break;
+	case LOGIN_TEMPFAIL:
+		imap_tagged(s, s->tag, "NO", "UNAVAILABLE", "Logins are not possible just now; try "
+			    "again in a minute.");
+		break;
+	default:
+		imap_tagged(s, s->tag, "NO", "AUTHENTICATIONFAILED", "Wrong user name or password. Use "
+			    "your full mail address as user name.");
+		break;
+	}
+	resume(s);
+}
+
+static void start_login(struct imap_session *s, const char *user, const char *password)
+{
+	snprintf(s->user, sizeof s->user, "%s", user);
+	s->wait = WAIT_LOGIN;
+	if (!s->cmd)
+		s->cmd = imap_parser_take_command(s->parser);
+	bufferevent_disable(s->bev, EV_READ);
+	login_start(s->srv->login, user, password, s->ip, "imap", s->tls, login_done, s);
+}
+
+static void cmd_login(struct imap_session *s, const struct imap_command *c)
+{
+	const char *user, *pass;
+	size_t ulen, plen;
+	if (c->count != 2 || !imap_arg_get_astring(&c->args[0], &user, &ulen) ||
+	    !imap_arg_get_astring(&c->args[1], &pass, &plen)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: LOGIN user password");
+		return;
+	}
+	if (!plaintext_allowed(s)) {
+		imap_tagged(s, c->tag, "NO", "PRIVACYREQUIRED", "Passwords are only accepted over an "
+			    "encrypted connection: turn on SSL/TLS in the mail app (port 993, or "
+			    "STARTTLS on 143).");
+		return;
+	}
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	char u[256], p[256];
+	snprintf(u, sizeof u, "%.*s", (int)ulen, user);
+	snprintf(p, sizeof p, "%.*s", (int)plen, pass);
+	start_login(s, u, p);
+	memset(p, 0, sizeof p);
+}
+
+static void sasl_plain(struct imap_session *s, const char *b64, size_t len)
+{
+	if (len == 1 && b64[0] == '*') {
+		imap_tagged(s, s->tag, "BAD", NULL, "Authentication cancelled.");
+		resume(s);
+		return;
+	}
+	struct sasl_plain p;
+	const char *why;
+	if (!sasl_plain_decode(b64, len, &p, &why) ||
+	    (p.authzid[0] && strcmp(p.authzid, p.authcid) != 0)) {
+		imap_tagged(s, s->tag, "NO", "AUTHENTICATIONFAILED", "%s",
+			    p.authzid[0] ? "Logging in as another user is not supported." : why);
+		resume(s);
+		return;
+	}
+	start_login(s, p.authcid, p.password);
+	memset(&p, 0, sizeof p);
+}
+
+static void cmd_authenticate(struct imap_session *s, const struct imap_command *c)
+{
+	const char *mech;
+	size_t mlen;
+	if (c->count < 1 || c->count > 2 || !imap_arg_get_astring(&c->args[0], &mech, &mlen)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: AUTHENTICATE PLAIN [initial-response]");
+		return;
+	}
+	if (mlen != 5 || strncasecmp(mech, "PLAIN", 5) != 0) {
+		imap_tagged(s, c->tag, "NO", "CANNOT", "Unsupported mechanism; use PLAIN.");
+		return;
+	}
+	if (!plaintext_allowed(s)) {
+		imap_tagged(s, c->tag, "NO", "PRIVACYREQUIRED", "Passwords are only accepted over an "
+			    "encrypted connection: turn on SSL/TLS in the mail app.");
+		return;
+	}
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	s->cmd = imap_parser_take_command(s->parser);
+	if (c->count == 2) {
+		const char *ir;
+		size_t irlen;
+		imap_arg_get_astring(&s->cmd->args[1], &ir, &irlen);
+		/* SASL-IR: "=" is an empty initial response. */
+		sasl_plain(s, ir, irlen == 1 && ir[0] == '=' ? 0 : irlen);
+		return;
+	}
+	s->wait = WAIT_SASL;
+	imap_printf(s, "+ ");
+}
+
+static void cmd_enable(struct imap_session *s, const struct imap_command *c)
+{
+	struct buf enabled = BUF_INIT;
+	for (size_t i = 0; i < c->count; i++) {
+		if (imap_arg_atom_equals(&c->args[i], "CONDSTORE") && !s->condstore) {
+			s->condstore = true;
+			buf_append_str(&enabled, " CONDSTORE");
+		} else if (imap_arg_atom_equals(&c->args[i], "IMAP4rev2") && !s->rev2) {
+			s->rev2 = true;
+			buf_append_str(&enabled, " IMAP4rev2");
+		}
+	}
+	imap_printf(s, "* ENABLED%s", enabled.data ? enabled.data : "");
+	buf_free(&enabled);
+	imap_tagged(s, c->tag, "OK", NULL, "Enabled.");
+}
+
+static void cmd_id(struct imap_session *s, const struct imap_command *c)
+{
+	imap_printf(s, "* ID (\"name\" \"yubin\" \"support-url\" \"https://example.invalid/yubin\")");
+	imap_tagged(s, c->tag, "OK", NULL, "ID completed.");
+}
+
+struct keyword_ctx {
+	struct buf kw;
+	struct imap_session *s;
+};
+
+static bool collect_uid(void *ctx, const struct message_meta *m)
+{
+	struct keyword_ctx *k = ctx;
+	struct imap_session *s = k->s;
+	if (s->nuids == s->capuids) {
+		s->capuids = s->capuids ? s->capuids * 2 : 64;
+		s->uids = xrealloc(s->uids, s->capuids * sizeof *s->uids);
+	}
+	s->uids[s->nuids++] = (uint32_t)m->uid;
+	for (const char *p = m->keywords; p && *p;) {
+		size_t len = strcspn(p, " ");
+		bool seen = false;
+		for (const char *q = k->kw.data ? k->kw.data : ""; *q;) {
+			size_t l2 = strcspn(q, " ");
+			if (l2 == len && strncasecmp(p, q, len) == 0)
+				seen = true;
+			q += l2 + (q[l2] == ' ');
+		}
+		if (!seen && len) {
+			if (k->kw.len)
+				buf_append_char(&k->kw, ' ');
+			buf_append(&k->kw, p, len);
+		}
+		p += len + (p[len] == ' ');
+	}
+	return true;
+}
+
+static void cmd_select(struct imap_session *s, const struct imap_command *c, bool examine)
+{
+	const char *name;
+	size_t len;
+	if (c->count < 1 || !imap_arg_get_astring(&c->args[0], &name, &len)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: SELECT mailbox");
+		return;
+	}
+	if (c->count == 2) {
+		const struct imap_arg *params;
+		size_t n;
+		if (imap_arg_get_list(&c->args[1], &params, &n))
+			for (size_t i = 0; i < n; i++)
+				if (imap_arg_atom_equals(&params[i], "CONDSTORE"))
+					s->condstore = true;
+	}
+	bool was_selected = s->state == IMAP_SELECTED;
+	if (was_selected)
+		unselect(s);
+	struct buf wire = BUF_INIT;
+	struct store *st = s->srv->store;
+	if (!name_from_wire(s, name, len, &wire) ||
+	    !st->ops->mailbox_get(st, s->account_id, wire.data, false, &s->mbox)) {
+		if (was_selected && s->rev2)
+			imap_printf(s, "* OK [CLOSED] Previous mailbox closed.");
+		imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
+		buf_free(&wire);
+		return;
+	}
+	buf_free(&wire);
+	if (was_selected)
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed.");
+	struct keyword_ctx k = { .s = s };
+	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, collect_uid, &k);
+	s->known_modseq = s->mbox.highestmodseq;
+	s->readonly = examine;
+	s->state = IMAP_SELECTED;
+	const char *kw = k.kw.data ? k.kw.data : "";
+	imap_printf(s, "* %zu EXISTS", s->nuids);
+	if (!s->rev2)
+		imap_printf(s, "* 0 RECENT");
+	imap_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%s)", kw[0] ? " " : "",
+		    kw);
+	imap_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%s \\*)] "
+		       "Flags permitted.", kw[0] ? " " : "", kw);
+	imap_printf(s, "* OK [UIDVALIDITY %lld] UIDs valid.", (long long)s->mbox.uidvalidity);
+	imap_printf(s, "* OK [UIDNEXT %lld] Predicted next UID.", (long long)s->mbox.uidnext);
+	if (s->condstore)
+		imap_printf(s, "* OK [HIGHESTMODSEQ %lld] Highest.", (long long)s->mbox.highestmodseq);
+	buf_free(&k.kw);
+	imap_tagged(s, c->tag, "OK", examine ? "READ-ONLY" : "READ-WRITE", "%s selected.",
+		    examine ? "Examined" : "Mailbox");
+}
+
+/* LIST patterns: "*" matches anything, "%" anything but the separator. */
+static bool pattern_match(const char *pat, const char *name)
+{
+	if (!*pat)
+		return !*name;
+	if (*pat == '*') {
+		for (const char *n = name;; n++) {
+			if (pattern_match(pat + 1, n))
+				return true;
+			if (!*n)
+				return false;
+		}
+	}
+	if (*pat == '%') {
+		for (const char *n = name;; n++) {
+			if (pattern_match(pat + 1, n))
+				return true;
+			if (!*n || *n == '/')
+				return false;
+		}
+	}
+	if (*pat != *name)
+		return false;
+	return pattern_match(pat + 1, name + 1);
+}
+
+struct list_ctx {
+	struct imap_session *s;
+	struct mailbox_info *boxes;
+	size_t n;
+};
+
+static bool collect_box(void *ctx, const struct mailbox_info *m)
+{
+	struct list_ctx *l = ctx;
+	l->boxes = xrealloc(l->boxes, (l->n + 1) * sizeof *l->boxes);
+	l->boxes[l->n++] = *m;
+	return true;
+}
+
+static bool has_children(const struct list_ctx *l, const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < l->n; i++)
+		if (strncmp(l->boxes[i].name, name, len) == 0 && l->boxes[i].name[len] == '/')
+			return true;
+	return false;
+}
+
+static void status_items(struct imap_session *s, const struct mailbox_info *m,
+			 const struct imap_arg *items, size_t n, struct buf *out)
+{
+	buf_append_char(out, '(');
+	for (size_t i = 0; i < n; i++) {
+		const char *sep = out->data[out->len - 1] == '(' ? "" : " ";
+		if (imap_arg_atom_equals(&items[i], "MESSAGES"))
+			buf_printf(out, "%sMESSAGES %lld", sep, (long long)m->messages);
+		else if (imap_arg_atom_equals(&items[i], "UIDNEXT"))
+			buf_printf(out, "%sUIDNEXT %lld", sep, (long long)m->uidnext);
+		else if (imap_arg_atom_equals(&items[i], "UIDVALIDITY"))
+			buf_printf(out, "%sUIDVALIDITY %lld", sep, (long long)m->uidvalidity);
+		else if (imap_arg_atom_equals(&items[i], "UNSEEN"))
+			buf_printf(out, "%sUNSEEN %lld", sep, (long long)m->unseen);
+		else if (imap_arg_atom_equals(&items[i], "DELETED"))
+			buf_printf(out, "%sDELETED %lld", sep, (long long)m->deleted);
+		else if (imap_arg_atom_equals(&items[i], "SIZE"))
+			buf_printf(out, "%sSIZE %lld", sep, (long long)m->size);
+		else if (imap_arg_atom_equals(&items[i], "RECENT"))
+			buf_printf(out, "%sRECENT 0", sep);
+		else if (imap_arg_atom_equals(&items[i], "HIGHESTMODSEQ"))
+			buf_printf(out, "%sHIGHESTMODSEQ %lld", sep, (long long)m->highestmodseq);
+		else if (imap_arg_atom_equals(&items[i], "APPENDLIMIT"))
+			buf_printf(out, "%sAPPENDLIMIT %ld", sep, s->srv->cfg->max_message_size);
+	}
+	buf_append_char(out, ')');
+}
+
+static bool status_items_valid(const struct imap_arg *items, size_t n)
+{
+	static const char *known[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED",
+				       "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT" };
+	for (size_t i = 0; i < n; i++) {
+		bool ok = false;
+		for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+			ok |= imap_arg_atom_equals(&items[i], known[k]);
+		if (!ok)
+			return false;
+	}
+	return n > 0;
+}
+
+static void cmd_list(struct imap_session *s, const struct imap_command *c, bool lsub)
+{
+	size_t i = 0;
+	bool sel_subscribed = lsub, ret_subscribed = false, ret_children = true,
+	     ret_special = true, sel_special = false;
+	const struct imap_arg *status = NULL;
+	size_t nstatus = 0;
+	const struct imap_arg *opts;
+	size_t nopts;
+	if (!lsub && c->count > 0 && imap_arg_get_list(&c->args[0], &opts, &nopts)) {
+		for (size_t k = 0; k < nopts; k++) {
+			if (imap_arg_atom_equals(&opts[k], "SUBSCRIBED"))
+				sel_subscribed = ret_subscribed = true;
+			else if (imap_arg_atom_equals(&opts[k], "SPECIAL-USE"))
+				sel_special = true;
+		}
+		i = 1;
+	}
+	const char *ref, *pat;
+	size_t rlen, plen;
+	if (c->count < i + 2 || !imap_arg_get_astring(&c->args[i], &ref, &rlen)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: LIST reference mailbox-pattern");
+		return;
+	}
+	/* One pattern or a list of them (LIST-EXTENDED). */
+	const struct imap_arg *pats = &c->args[i + 1];
+	size_t npats = 1;
+	if (c->args[i + 1].type == IMAP_ARG_LIST)
+		imap_arg_get_list(&c->args[i + 1], &pats, &npats);
+	if (c->count > i + 2) {
+		if (c->count != i + 4 || !imap_arg_atom_equals(&c->args[i + 2], "RETURN") ||
+		    !imap_arg_get_list(&c->args[i + 3], &opts, &nopts)) {
+			imap_tagged(s, c->tag, "BAD", NULL, "Syntax: LIST ... RETURN (options)");
+			return;
+		}
+		for (size_t k = 0; k < nopts; k++) {
+			if (imap_arg_atom_equals(&opts[k], "SUBSCRIBED"))
+				ret_subscribed = true;
+			else if (imap_arg_atom_equals(&opts[k], "STATUS") && k + 1 < nopts &&
+				 imap_arg_get_list(&opts[k + 1], &status, &nstatus)) {
+				if (!status_items_valid(status, nstatus)) {
+					imap_tagged(s, c->tag, "BAD", NULL, "Unknown STATUS item.");
+					return;
+				}
+				k++;
+			}
+		}
+	}
+	struct list_ctx l = { .s = s };
+	s->srv->store->ops->mailbox_list(s->srv->store, s->account_id, status != NULL, collect_box, &l);
+	const char *verb = lsub ? "LSUB" : "LIST";
+	struct buf refname = BUF_INIT, pattern = BUF_INIT, line = BUF_INIT;
+	name_from_wire(s, ref, rlen, &refname);
+	if (!rlen)
+		buf_reset(&refname);
+	for (size_t p = 0; p < npats; p++) {
+		if (!imap_arg_get_astring(&pats[p], &pat, &plen))
+			continue;
+		if (plen == 0) {
+			/* The hierarchy separator and root (RFC 9051 6.3.9). */
+			imap_printf(s, "* %s (\\Noselect) \"/\" \"\"", verb);
+			continue;
+		}
+		buf_reset(&pattern);
+		if (refname.len) {
+			buf_append(&pattern, refname.data, refname.len);
+			buf_append_char(&pattern, '/');
+		}
+		struct buf decoded = BUF_INIT;
+		if (s->rev2 || s->utf8)
+			buf_append(&decoded, pat, plen);
+		else {
+			const char *err;
+			if (!imap_utf7_decode(pat, plen, &decoded, &err))
+				buf_append(&decoded, pat, plen);
+		}
+		buf_append(&pattern, decoded.data, decoded.len);
+		buf_free(&decoded);
+		for (size_t b = 0; b < l.n; b++) {
+			const struct mailbox_info *m = &l.boxes[b];
+			bool inbox = strcmp(m->name, "INBOX") == 0;
+			char upper[8];
+			snprintf(upper, sizeof upper, "%.5s", pattern.data);
+			bool match = pattern_match(pattern.data, m->name) ||
+				     (inbox && strcasecmp(pattern.data, "inbox") == 0);
+			if (!match || (sel_subscribed && !m->subscribed) ||
+			    (sel_special && !m->special_use[0]))
+				continue;
+			buf_reset(&line);
+			buf_printf(&line, "* %s (", verb);
+			size_t mark = line.len;
+			if (ret_children)
+				buf_append_str(&line, has_children(&l, m->name) ? "\\HasChildren"
+										: "\\HasNoChildren");
+			if (ret_special && m->special_use[0])
+				buf_printf(&line, "%s%s", line.len > mark ? " " : "", m->special_use);
+			if ((ret_subscribed || (lsub && 0)) && m->subscribed)
+				buf_printf(&line, "%s\\Subscribed", line.len > mark ? " " : "");
+			buf_append_str(&line, ") \"/\" ");
+			name_to_wire(s, m->name, &line);
+			imap_printf(s, "%s", line.data);
+			if (status) {
+				buf_reset(&line);
+				buf_append_str(&line, "* STATUS ");
+				name_to_wire(s, m->name, &line);
+				buf_append_char(&line, ' ');
+				status_items(s, m, status, nstatus, &line);
+				imap_printf(s, "%s", line.data);
+			}
+		}
+	}
+	buf_free(&refname);
+	buf_free(&pattern);
+	buf_free(&line);
+	free(l.boxes);
+	imap_tagged(s, c->tag, "OK", NULL, "%s completed.", verb);
+}
+
+static void cmd_status(struct imap_session *s, const struct imap_command *c)
+{
+	const char *name;
+	size_t len;
+	const struct imap_arg *items;
+	size_t n;
+	if (c->count != 2 || !imap_arg_get_astring(&c->args[0], &name, &len) ||
+	    !imap_arg_get_list(&c->args[1], &items, &n) || !status_items_valid(items, n)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: STATUS mailbox (MESSAGES UIDNEXT ...)");
+		return;
+	}
+	struct buf wire = BUF_INIT, line = BUF_INIT;
+	struct mailbox_info m;
+	if (!name_from_wire(s, name, len, &wire) ||
+	    !s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, true, &m)) {
+		imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
+	} else {
+		buf_append_str(&line, "* STATUS ");
+		name_to_wire(s, m.name, &line);
+		buf_append_char(&line, ' ');
+		status_items(s, &m, items, n, &line);
+		imap_printf(s, "%s", line.data);
+		imap_tagged(s, c->tag, "OK", NULL, "STATUS completed.");
+	}
+	buf_free(&wire);
+	buf_free(&line);
+}
+
+/* CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE: one store job each. */
+static void cmd_mailbox_change(struct imap_session *s, const struct imap_command *c,
+			       enum job_kind kind, bool on)
+{
+	const char *name, *name2 = NULL;
+	size_t len, len2 = 0;
+	size_t want = kind == JOB_RENAME ? 2 : 1;
+	if (c->count < want || !imap_arg_get_astring(&c->args[0], &name, &len) ||
+	    (kind == JOB_RENAME && !imap_arg_get_astring(&c->args[1], &name2, &len2))) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: %s mailbox%s", c->name,
+			    kind == JOB_RENAME ? " new-name" : "");
+		return;
+	}
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	if (!name_from_wire(s, name, len, &a) ||
+	    (name2 && !name_from_wire(s, name2, len2, &b))) {
+		imap_tagged(s, c->tag, "NO", "CANNOT", "That mailbox name is not valid.");
+		buf_free(&a);
+		buf_free(&b);
+		return;
+	}
+	struct imap_job *j = job_new(s, kind);
+	j->name = buf_steal(&a, NULL);
+	j->name2 = name2 ? buf_steal(&b, NULL) : NULL;
+	j->on = on;
+	if (kind == JOB_CREATE && c->count == 2) {
+		/* CREATE-SPECIAL-USE: CREATE name (USE (\Sent)). */
+		const struct imap_arg *opts, *uses;
+		size_t nopts, nuses;
+		if (imap_arg_get_list(&c->args[1], &opts, &nopts) && nopts == 2 &&
+		    imap_arg_atom_equals(&opts[0], "USE") &&
+		    imap_arg_get_list(&opts[1], &uses, &nuses) && nuses == 1) {
+			static const char *roles[] = { "\\Drafts", "\\Sent", "\\Trash", "\\Junk",
+						       "\\Archive", "\\All", "\\Flagged" };
+			for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++)
+				if (imap_arg_atom_equals(&uses[0], roles[r]))
+					j->name2 = xstrdup(roles[r]);
+		}
+		if (!j->name2) {
+			imap_tagged(s, c->tag, "NO", "USEATTR", "Unknown special-use attribute.");
+			job_free(j);
+			buf_free(&b);
+			return;
+		}
+	}
+	buf_free(&b);
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	job_submit(s, j);
+}
+
+static bool parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct buf *keywords)
+{
+	const struct imap_arg *list = arg;
+	size_t n = 1;
+	if (arg->type == IMAP_ARG_LIST)
+		imap_arg_get_list(arg, &list, &n);
+	*flags = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].type != IMAP_ARG_ATOM)
+			return false;
+		bool sys = false;
+		for (size_t k = 0; k < sizeof system_flags / sizeof system_flags[0]; k++)
+			if (imap_arg_atom_equals(&list[i], system_flags[k].name)) {
+				*flags |= system_flags[k].bit;
+				sys = true;
+			}
+		if (sys)
+			continue;
+		if (list[i].str[0] == '\\') {
+			if (imap_arg_atom_equals(&list[i], "\\Recent"))
+				continue;
+			return false;
+		}
+		if (!imap_is_atom(list[i].str, list[i].len))
+			return false;
+		if (keywords->len)
+			buf_append_char(keywords, ' ');
+		buf_append(keywords, list[i].str, list[i].len);
+	}
+	buf_reserve(keywords, 0);
+	return true;
+}
+
+static void cmd_store(struct imap_session *s, const struct imap_command *c, bool uid,
+		      const struct imap_arg *args, size_t count)
+{
+	size_t i = 1;
+	int64_t unchangedsince = -1;
+	const struct imap_arg *mods;
+	size_t nmods;
+	if (count >= 2 && imap_arg_get_list(&args[1], &mods, &nmods)) {
+		uint64_t v;
+		if (nmods != 2 || !imap_arg_atom_equals(&mods[0], "UNCHANGEDSINCE") ||
+		    !imap_parse_number64(mods[1].str, mods[1].len, &v)) {
+			imap_tagged(s, c->tag, "BAD", NULL, "Syntax: STORE set (UNCHANGEDSINCE n) ...");
+			return;
+		}
+		unchangedsince = (int64_t)v;
+		s->condstore = true;
+		i = 2;
+	}
+	if (count != i + 2 || args[0].type != IMAP_ARG_ATOM || args[i].type != IMAP_ARG_ATOM) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: STORE set +FLAGS (\\Seen)");
+		return;
+	}
+	const char *item = args[i].str;
+	enum store_flag_op op = item[0] == '+' ? STORE_FLAGS_ADD
+			      : item[0] == '-' ? STORE_FLAGS_REMOVE : STORE_FLAGS_SET;
+	const char *base = item + (op != STORE_FLAGS_SET);
+	bool silent = strcasecmp(base, "FLAGS.SILENT") == 0;
+	if (!silent && strcasecmp(base, "FLAGS") != 0) {
+		imap_tagged(s, c->tag, "BAD", NULL, "STORE takes FLAGS, +FLAGS or -FLAGS (.SILENT).");
+		return;
+	}
+	if (s->readonly) {
+		imap_tagged(s, c->tag, "NO", "READ-ONLY", "The mailbox was opened with EXAMINE.");
+		return;
+	}
+	unsigned flags;
+	struct buf kw = BUF_INIT;
+	if (!parse_flag_list(&args[i + 1], &flags, &kw)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Not a valid flag list.");
+		buf_free(&kw);
+		return;
+	}
+	uint32_t *uids;
+	size_t n;
+	const char *err;
+	if (!imap_resolve_set(s, args[0].str, args[0].len, uid, &uids, &n, &err)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "%s", err);
+		buf_free(&kw);
+		return;
+	}
+	struct imap_job *j = job_new(s, JOB_STORE);
+	j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
+	for (size_t k = 0; k < n; k++)
+		j->uids[k] = uids[k];
+	j->n = n;
+	j->op = op;
+	j->flags = flags;
+	j->keywords = buf_steal(&kw, NULL);
+	j->unchangedsince = unchangedsince;
+	if (silent) {
+		free(s->silent);
+		s->silent = uids;
+		s->nsilent = n;
+	} else {
+		free(uids);
+	}
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	job_submit(s, j);
+}
+
+static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, bool uid,
+			  const struct imap_arg *args, size_t count, bool move)
+{
+	const char *name;
+	size_t len;
+	if (count != 2 || args[0].type != IMAP_ARG_ATOM ||
+	    !imap_arg_get_astring(&args[1], &name, &len)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: %s set mailbox", move ? "MOVE" : "COPY");
+		return;
+	}
+	if (move && s->readonly) {
+		imap_tagged(s, c->tag, "NO", "READ-ONLY", "The mailbox was opened with EXAMINE.");
+		return;
+	}
+	struct buf wire = BUF_INIT;
+	struct mailbox_info to;
+	if (!name_from_wire(s, name, len, &wire) ||
+	    !s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false, &to)) {
+		imap_tagged(s, c->tag, "NO", "TRYCREATE", "There is no mailbox with that name.");
+		buf_free(&wire);
+		return;
+	}
+	buf_free(&wire);
+	uint32_t *uids;
+	size_t n;
+	const char *err;
+	if (!imap_resolve_set(s, args[0].str, args[0].len, uid, &uids, &n, &err)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "%s", err);
+		return;
+	}
+	struct imap_job *j = job_new(s, JOB_COPY);
+	j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
+	for (size_t k = 0; k < n; k++)
+		j->uids[k] = uids[k];
+	free(uids);
+	j->n = n;
+	j->move = move;
+	j->to_mailbox = to.id;
+	j->uidvalidity = to.uidvalidity;
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	job_submit(s, j);
+}
+
+static void cmd_expunge(struct imap_session *s, const struct imap_command *c, bool uid,
+			const struct imap_arg *args, size_t count)
+{
+	if (s->readonly) {
+		imap_tagged(s, c->tag, "NO", "READ-ONLY", "The mailbox was opened with EXAMINE.");
+		return;
+	}
+	struct imap_job *j = job_new(s, JOB_EXPUNGE);
+	if (uid) {
+		uint32_t *uids;
+		size_t n;
+		const char *err;
+		if (count != 1 || args[0].type != IMAP_ARG_ATOM ||
+		    !imap_resolve_set(s, args[0].str, args[0].len, true, &uids, &n, &err)) {
+			imap_tagged(s, c->tag, "BAD", NULL, "Syntax: UID EXPUNGE set");
+			job_free(j);
+			return;
+		}
+		j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
+		for (size_t k = 0; k < n; k++)
+			j->uids[k] = uids[k];
+		j->n = n;
+		free(uids);
+		if (n == 0) {
+			imap_sync(s, true);
+			imap_tagged(s, c->tag, "OK", NULL, "Nothing to expunge.");
+			job_free(j);
+			return;
+		}
+	}
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	job_submit(s, j);
+}
+
+static void cmd_append(struct imap_session *s, const struct imap_command *c)
+{
+	const char *name;
+	size_t len;
+	if (c->count < 2 || !imap_arg_get_astring(&c->args[0], &name, &len) ||
+	    c->args[c->count - 1].type != IMAP_ARG_LITERAL) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: APPEND mailbox [(flags)] [date] {size}");
+		return;
+	}
+	unsigned flags = 0;
+	struct buf kw = BUF_INIT;
+	int64_t date = clock_now();
+	for (size_t i = 1; i + 1 < c->count; i++) {
+		struct imap_datetime dt;
+		if (c->args[i].type == IMAP_ARG_LIST) {
+			if (!parse_flag_list(&c->args[i], &flags, &kw)) {
+				imap_tagged(s, c->tag, "BAD", NULL, "Not a valid flag list.");
+				buf_free(&kw);
+				return;
+			}
+		} else if (c->args[i].type == IMAP_ARG_STRING &&
+			   imap_datetime_parse(c->args[i].str, c->args[i].len, &dt)) {
+			date = imap_datetime_to_unix(&dt);
+		} else {
+			imap_tagged(s, c->tag, "BAD", NULL, "Syntax: APPEND mailbox [(flags)] [date] {size}");
+			buf_free(&kw);
+			return;
+		}
+	}
+	struct buf wire = BUF_INIT;
+	struct mailbox_info to;
+	if (!name_from_wire(s, name, len, &wire) ||
+	    !s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false, &to)) {
+		imap_tagged(s, c->tag, "NO", "TRYCREATE", "There is no mailbox with that name.");
+		buf_free(&wire);
+		buf_free(&kw);
+		return;
+	}
+	buf_free(&wire);
+	const struct imap_arg *lit = &c->args[c->count - 1];
+	struct imap_job *j = job_new(s, JOB_APPEND);
+	/* IMAP needs CRLF; a client that sends bare LF gets it fixed here. */
+	struct buf data = BUF_INIT;
+	mime_normalize_crlf(lit->str, lit->len, &data);
+	j->data = buf_steal(&data, &j->len);
+	j->flags = flags;
+	j->keywords = buf_steal(&kw, NULL);
+	j->internaldate = date;
+	j->to_mailbox = to.id;
+	j->uidvalidity = to.uidvalidity;
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	job_submit(s, j);
+}
+
+static void cmd_quota(struct imap_session *s, const struct imap_command *c, bool root)
+{
+	struct store *st = s->srv->store;
+	struct account a;
+	if (!st->ops->account_get(st, s->user, &a)) {
+		imap_tagged(s, c->tag, "NO", "UNAVAILABLE", "The account cannot be read now.");
+		return;
+	}
+	if (root && c->count >= 1) {
+		struct buf line = BUF_INIT;
+		const char *name;
+		size_t len;
+		imap_arg_get_astring(&c->args[0], &name, &len);
+		buf_append_str(&line, "* QUOTAROOT ");
+		mime_imap_append_string(&line, name, len, MIME_IMAP_UTF8);
+		buf_append_str(&line, " \"\"");
+		imap_printf(s, "%s", line.data);
+		buf_free(&line);
+	}
+	if (a.quota > 0)
+		imap_printf(s, "* QUOTA \"\" (STORAGE %lld %lld)", (long long)((a.used + 1023) / 1024),
+			    (long long)(a.quota / 1024));
+	else
+		imap_printf(s, "* QUOTA \"\" ()");
+	account_free(&a);
+	imap_tagged(s, c->tag, "OK", NULL, "Quota listed.");
+}
+
+static void cmd_idle(struct imap_session *s, const struct imap_command *c)
+{
+	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	s->wait = WAIT_IDLE;
+	imap_printf(s, "+ idling");
+	imap_sync(s, true);
+}
+
+static void cmd_starttls(struct imap_session *s, const struct imap_command *c)
+{
+	if (s->tls || !s->srv->tls) {
+		imap_tagged(s, c->tag, "BAD", NULL, s->tls ? "TLS is already active." : "TLS is not available.");
+		return;
+	}
+	imap_tagged(s, c->tag, "OK", NULL, "Begin TLS negotiation now.");
+	s->starttls_pending = true;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static void run_command(struct imap_session *s, const struct imap_command *c)
+{
+	const char *name = c->name;
+	bool uid = strcasecmp(name, "UID") == 0;
+	const struct imap_arg *args = c->args;
+	size_t count = c->count;
+	if (uid) {
+		if (count < 1 || args[0].type != IMAP_ARG_ATOM) {
+			imap_tagged(s, c->tag, "BAD", NULL, "UID needs a command: FETCH, STORE, SEARCH, "
+				    "COPY, MOVE or EXPUNGE.");
+			return;
+		}
+		name = args[0].str;
+		args++;
+		count--;
+	}
+#define IS(x) (strcasecmp(name, x) == 0)
+	/* Any state. */
+	if (!uid && IS("CAPABILITY"))
+		return cmd_capability(s, c);
+	if (!uid && IS("NOOP")) {
+		imap_sync(s, true);
+		return imap_tagged(s, c->tag, "OK", NULL, "NOOP completed.");
+	}
+	if (!uid && IS("LOGOUT")) {
+		imap_printf(s, "* BYE Logging out.");
+		imap_tagged(s, c->tag, "OK", NULL, "LOGOUT completed.");
+		close_after_reply(s);
+		return;
+	}
+	if (!uid && IS("ID"))
+		return cmd_id(s, c);
+	if (s->state == IMAP_NOT_AUTH) {
+		if (!uid && IS("STARTTLS"))
+			return cmd_starttls(s, c);
+		if (!uid && IS("LOGIN"))
+			return cmd_login(s, c);
+		if (!uid && IS("AUTHENTICATE"))
+			return cmd_authenticate(s, c);
+		return imap_tagged(s, c->tag, "BAD", NULL, "Log in first (LOGIN or AUTHENTICATE).");
+	}
+	if (!uid && (IS("LOGIN") || IS("AUTHENTICATE") || IS("STARTTLS")))
+		return imap_tagged(s, c->tag, "BAD", NULL, "Already logged in.");
+	/* Authenticated or selected. */
+	if (!uid && IS("ENABLE"))
+		return cmd_enable(s, c);
+	if (!uid && (IS("SELECT") || IS("EXAMINE")))
+		return cmd_select(s, c, IS("EXAMINE"));
+	if (!uid && (IS("LIST") || IS("LSUB")))
+		return cmd_list(s, c, IS("LSUB"));
+	if (!uid && IS("NAMESPACE")) {
+		imap_printf(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+		return imap_tagged(s, c->tag, "OK", NULL, "NAMESPACE completed.");
+	}
+	if (!uid && IS("STATUS"))
+		return cmd_status(s, c);
+	if (!uid && IS("CREATE"))
+		return cmd_mailbox_change(s, c, JOB_CREATE, true);
+	if (!uid && IS("DELETE"))
+		return cmd_mailbox_change(s, c, JOB_DELETE, true);
+	if (!uid && IS("RENAME"))
+		return cmd_mailbox_change(s, c, JOB_RENAME, true);
+	if (!uid && IS("SUBSCRIBE"))
+		return cmd_mailbox_change(s, c, JOB_SUBSCRIBE, true);
+	if (!uid && IS("UNSUBSCRIBE"))
+		return cmd_mailbox_change(s, c, JOB_SUBSCRIBE, false);
+	if (!uid && IS("APPEND"))
+		return cmd_append(s, c);
+	if (!uid && (IS("GETQUOTAROOT") || IS("GETQUOTA")))
+		return cmd_quota(s, c, IS("GETQUOTAROOT"));
+	if (!uid && IS("SETQUOTA"))
+		return imap_tagged(s, c->tag, "NO", "NOPERM", "Quotas are set by the administrator.");
+	if (!uid && IS("IDLE"))
+		return cmd_idle(s, c);
+	if (s->state != IMAP_SELECTED)
+		return imap_tagged(s, c->tag, "BAD", NULL, "Select a mailbox first (SELECT).");
+	if (!uid && IS("CLOSE") && !s->readonly) {
+		struct imap_job *j = job_new(s, JOB_EXPUNGE);
+		j->close = true;
+		snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+		return job_submit(s, j);
+	}
+	if (!uid && (IS("CLOSE") || IS("UNSELECT"))) {
+		unselect(s);
+		return imap_tagged(s, c->tag, "OK", NULL, "Mailbox closed.");
+	}
+	if (!uid && IS("CHECK")) {
+		imap_sync(s, true);
+		return imap_tagged(s, c->tag, "OK", NULL, "CHECK completed.");
+	}
+	if (IS("FETCH"))
+		return imap_cmd_fetch(s, c, uid, args, count);
+	if (IS("SEARCH"))
+		return imap_cmd_search(s, c, uid, args, count);
+	if (IS("STORE"))
+		return cmd_store(s, c, uid, args, count);
+	if (IS("COPY"))
+		return cmd_copy_move(s, c, uid, args, count, false);
+	if (IS("MOVE"))
+		return cmd_copy_move(s, c, uid, args, count, true);
+	if (IS("EXPUNGE"))
+		return cmd_expunge(s, c, uid, args, count);
+#undef IS
+	imap_tagged(s, c->tag, "BAD", NULL, "Unknown command %s.", name);
+}
+
+/* ---- input --------------------------------------------------------------------------- */
+
+/* IDLE's DONE and AUTHENTICATE responses are lines, not commands. */
+static void read_line(struct imap_session *s, struct evbuffer *in)
+{
+	size_t avail = evbuffer_get_length(in);
+	size_t want = avail < s->lines.max ? avail : s->lines.max;
+	const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+	size_t consumed, line_len;
+	enum line_status st = line_reader_next(&s->lines, p, want, &consumed, &line_len);
+	if (st != LINE_OK) {
+		evbuffer_drain(in, consumed);
+		if (st == LINE_TOO_LONG && s->wait == WAIT_SASL) {
+			s->wait = WAIT_NONE;
+			imap_tagged(s, s->tag, "BAD", NULL, "Authentication response too long.");
+			imap_command_free(&s->cmd);
+		}
+		return;
+	}
+	size_t len = line_strip_eol(p, line_len);
+	char *line = xstrndup(p, len);
+	evbuffer_drain(in, consumed);
+	if (s->wait == WAIT_IDLE) {
+		s->wait = WAIT_NONE;
+		if (strcasecmp(line, "DONE") == 0) {
+			imap_sync(s, true);
+			imap_tagged(s, s->tag, "OK", NULL, "IDLE terminated.");
+		} else {
+			imap_tagged(s, s->tag, "BAD", NULL, "Expected DONE to end IDLE.");
+		}
+	} else {
+		sasl_plain(s, line, len);
+	}
+	memset(line, 0, len);
+	free(line);
+}
+
+static void handle_parse_error(struct imap_session *s)
+{
+	const struct imap_parse_error *e = imap_parser_error(s->parser);
+	const char *code = e->code == IMAP_PARSE_ERR_LIMIT	? "LIMIT"
+			   : e->code == IMAP_PARSE_ERR_TOOBIG ? "TOOBIG" : NULL;
+	imap_tagged(s, e->tag ? e->tag : "*", "BAD", code, "%s", e->text);
+	if (e->fatal) {
+		imap_printf(s, "* BYE The rest of this input cannot be read safely; closing.");
+		close_after_reply(s);
+	}
+}
+
+static void handle_literal(struct imap_session *s)
+{
+	const char *name = imap_parser_name(s->parser);
+	const char *tag = imap_parser_tag(s->parser);
+	uint64_t size = imap_parser_literal_size(s->parser);
+	bool append = name && strcasecmp(name, "APPEND") == 0;
+	if (append && size > (uint64_t)s->srv->cfg->max_message_size) {
+		imap_tagged(s, tag ? tag : "*", "NO", "TOOBIG", "The message is larger than the limit "
+			    "of %ld bytes.", s->srv->cfg->max_message_size);
+		imap_parser_literal_refuse(s->parser);
+		return;
+	}
+	if (s->state == IMAP_NOT_AUTH && size > 4096) {
+		/* Before login, nobody gets to make us buffer big literals. */
+		imap_tagged(s, tag ? tag : "*", "BAD", "TOOBIG", "Log in before sending large data.");
+		imap_parser_literal_refuse(s->parser);
+		return;
+	}
+	imap_printf(s, "+ Ready for literal data");
+	imap_parser_literal_accept(s->parser);
+}
+
+static void session_process_input(struct imap_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	while (evbuffer_get_length(in) > 0) {
+		if (s->starttls_pending || s->wait == WAIT_LOGIN || s->wait == WAIT_JOB ||
+		    s->wait == WAIT_CLOSE)
+			return;
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
+			s->output_blocked = true;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		if (s->wait == WAIT_IDLE || s->wait == WAIT_SASL) {
+			size_t before = evbuffer_get_length(in);
+			read_line(s, in);
+			if (evbuffer_get_length(in) == before)
+				return;
+			continue;
+		}
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		size_t used = 0;
+		enum imap_parse_status st = imap_parser_feed(s->parser, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		switch (st) {
+		case IMAP_PARSE_NEED_MORE:
+			break;
+		case IMAP_PARSE_DONE:
+			run_command(s, imap_parser_command(s->parser));
+			break;
+		case IMAP_PARSE_LITERAL:
+			handle_literal(s);
+			break;
+		case IMAP_PARSE_ERROR:
+			handle_parse_error(s);
+			break;
+		}
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *ctx)
+{
+	session_process_input(ctx);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *ctx);
+static void on_write(struct bufferevent *bev, void *ctx);
+
+static void session_use_tls(struct imap_session *s)
+{
+	SSL *ssl = SSL_new(s->srv->tls);
+	s->bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_DEFER_CALLBACKS);
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	s->tls = true;
+}
+
+static void set_timeouts(struct imap_session *s)
+{
+	long idle = s->srv->cfg->command_timeout > IMAP_IDLE_SECONDS ? s->srv->cfg->command_timeout
+								      : IMAP_IDLE_SECONDS;
+	struct timeval tv = { idle, 0 };
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void session_start_tls(struct imap_session *s)
+{
+	s->starttls_pending = false;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	imap_parser_reset(s->parser);
+	bufferevent_free(s->bev);
+	session_use_tls(s);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void on_write(struct bufferevent *bev, void *ctx)
+{
+	struct imap_session *s = ctx;
+	if (s->wait == WAIT_CLOSE) {
+		session_free(s);
+		return;
+	}
+	if (s->starttls_pending) {
+		session_start_tls(s);
+		return;
+	}
+	if (s->output_blocked) {
+		s->output_blocked = false;
+		bufferevent_enable(s->bev, EV_READ);
+		session_process_input(s);
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *ctx)
+{
+	struct imap_session *s = ctx;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if ((what & BEV_EVENT_TIMEOUT) && s->wait != WAIT_CLOSE) {
+		imap_printf(s, "* BYE Autologout: idle for too long.");
+		close_after_reply(s);
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && s->tls) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		if (e) {
+			char text[200];
+			ERR_error_string_n(e, text, sizeof text);
+			log_info("event=tls-error conn=%lu service=imap ip=%s error=\"%s\"", s->id, s->ip,
+				 text);
+		}
+	}
+	session_free(s);
+}
+
+static void session_free(struct imap_session *s)
+{
+	struct imap_server *srv = s->srv;
+	login_cancel(srv->login, s);
+	committer_cancel(srv->writer, s);
+	log_info("event=disconnect conn=%lu service=imap ip=%s errors=%zu", s->id, s->ip, s->errors);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	conn_limits_remove(srv->limits, s->ip);
+	if (s->bev) {
+		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
+		bufferevent_free(s->bev);
+		SSL_free(ssl);
+	}
+	close(s->fd);
+	imap_command_free(&s->cmd);
+	imap_parser_free(&s->parser);
+	free(s->uids);
+	free(s->saved);
+	free(s->silent);
+	free(s);
+}
+
+void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *peer,
+			bool implicit_tls)
+{
+	struct imap_session *s = xcalloc(1, sizeof *s);
+	s->srv = srv;
+	s->fd = fd;
+	s->id = ++srv->limits->last_id;
+	net_addr_text(peer, s->ip, sizeof s->ip);
+	line_reader_init(&s->lines, 8192);
+	struct imap_parser_limits lim;
+	imap_parser_limits_default(&lim);
+	lim.max_literal = (size_t)srv->cfg->max_message_size;
+	lim.max_literal_total = lim.max_literal;
+	s->parser = imap_parser_new(&lim);
+	if (implicit_tls && srv->tls)
+		session_use_tls(s);
+	else
+		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_timeouts(s);
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	size_t from_ip = conn_limits_add(srv->limits, s->ip);
+	log_info("event=connect conn=%lu service=imap ip=%s tls=%s", s->id, s->ip,
+		 s->tls ? "yes" : "no");
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (implicit_tls && !srv->tls) {
+		close_after_reply(s);
+		return;
+	}
+	if (srv->draining || srv->limits->total > (size_t)srv->cfg->max_connections ||
+	    from_ip > (size_t)srv->cfg->max_connections_per_ip) {
+		imap_printf(s, "* BYE [UNAVAILABLE] %s; try again later.",
+			    srv->draining ? "Server shutting down" : "Too many connections");
+		close_after_reply(s);
+		return;
+	}
+	struct buf caps = BUF_INIT;
+	capability_list(s, &caps);
+	imap_printf(s, "* OK [CAPABILITY %s] %s yubin IMAP ready.", caps.data, srv->cfg->hostname);
+	buf_free(&caps);
+}
+
+size_t imap_server_drain(struct imap_server *srv)
+{
+	srv->draining = true;
+	struct imap_session *next;
+	for (struct imap_session *s = srv->sessions; s; s = next) {
+		next = s->next;
+		if (s->wait != WAIT_CLOSE && s->wait != WAIT_JOB) {
+			imap_printf(s, "* BYE Server shutting down.");
+			close_after_reply(s);
+		}
+	}
+	size_t open = 0;
+	for (struct imap_session *s = srv->sessions; s; s = s->next)
+		open++;
+	return open;
+}
+
+void imap_server_close_all(struct imap_server *srv)
+{
+	while (srv->sessions)
+		session_free(srv->sessions);
+}

@@ -1,0 +1,89 @@
+/* Inside the IMAP service: the session and the helpers its command files share.
+ * Not for use outside src/imap. */
+#ifndef YUBIN_IMAP_SESSION_H
+#define YUBIN_IMAP_SESSION_H
+#include <event2/bufferevent.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "imap/parse.h"
+#include "imap/server.h"
+#include "lib/buf.h"
+#include "lib/linereader.h"
+
+enum imap_state { IMAP_NOT_AUTH, IMAP_AUTH, IMAP_SELECTED, IMAP_LOGOUT };
+
+enum imap_wait {
+	WAIT_NONE,
+	WAIT_LOGIN,      /* password check running */
+	WAIT_JOB,        /* a store job running */
+	WAIT_SASL,       /* AUTHENTICATE PLAIN waits for the client's response line */
+	WAIT_IDLE,       /* IDLE: waiting for DONE */
+	WAIT_CLOSE,      /* last reply queued */
+};
+
+struct imap_session {
+	struct imap_server *srv;
+	struct imap_session *next, *prev;
+	struct bufferevent *bev;
+	int fd;
+	unsigned long id;
+	char ip[64];
+	enum imap_state state;
+	enum imap_wait wait;
+	struct imap_parser *parser;
+	struct line_reader lines;      /* IDLE's DONE and AUTHENTICATE responses */
+	struct imap_command *cmd;      /* the command waiting for an async step */
+	char tag[128];                 /* its tag */
+	bool tls, starttls_pending, output_blocked;
+	bool rev2, condstore, qresync, utf8;
+	size_t errors;
+	/* after login */
+	int64_t account_id;
+	char user[256];
+	char device[128];
+	/* selected mailbox */
+	struct mailbox_info mbox;
+	bool readonly;
+	uint32_t *uids;                /* sequence number n is uids[n - 1] */
+	size_t nuids, capuids;
+	int64_t known_modseq;
+	uint32_t *saved;               /* SEARCHRES "$" */
+	size_t nsaved;
+	/* STORE ... .SILENT: do not echo these UIDs in the next sync */
+	uint32_t *silent;
+	size_t nsilent;
+};
+
+/* Output. */
+void imap_write(struct imap_session *s, const char *data, size_t len);
+void imap_printf(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "TAG OK [code] text" etc.; code may be NULL. Counts NO/BAD as errors. */
+void imap_tagged(struct imap_session *s, const char *tag, const char *status, const char *code,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Message sets: the UIDs (ascending, existing only) a sequence set names. False with a
+ * sentence when the set does not parse. *uids is malloc'd. */
+bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool uid,
+		      uint32_t **uids, size_t *n, const char **err);
+/* Sequence number of a UID in the selected mailbox, 0 if absent. */
+uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid);
+/* Appends "(\Seen $Work ...)" for flags and keywords. */
+void imap_format_flags(unsigned flags, const char *keywords, struct buf *out);
+
+/* Reports changes since the last sync: new messages (EXISTS), flag changes (FETCH) and, when
+ * expunges_allowed, expunged messages (EXPUNGE or VANISHED). */
+void imap_sync(struct imap_session *s, bool expunges_allowed);
+
+/* FETCH set \Seen on these messages (takes uids): the flags are written, then the tagged
+ * reply goes out. */
+void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, size_t n,
+		    bool decode_failed);
+
+/* Commands in their own files. */
+void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool uid,
+		    const struct imap_arg *args, size_t count);
+void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count);
+
+#endif
