@@ -264,6 +264,16 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool u
 	}
 	/* Flag changes by others come first; expunges wait (not allowed during FETCH). */
 	imap_sync(s, false);
+	if (f.vanished) {
+		if (!uid || !s->qresync) {
+			imap_tagged(s, c->tag, "BAD", NULL, "VANISHED needs UID FETCH and ENABLE QRESYNC.");
+			free(uids);
+			imap_fetch_atts_free(&f);
+			return;
+		}
+		imap_report_vanished_earlier(s, (int64_t)f.changedsince_modseq, args[0].str,
+					     args[0].len);
+	}
 	struct fetch_ctx x = { .s = s, .f = &f, .uid_cmd = uid, .uids = uids, .n = n };
 	if (n > 0) {
 		struct store *st = s->srv->store;

@@ -247,20 +247,6 @@ static bool uses_modseq(const struct imap_search_key *k)
 	return false;
 }
 
-/* "1:3,5" of sorted numbers. */
-static void append_set(struct buf *out, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(out, "%s%u", i ? "," : "", v[i]);
-		if (j > i)
-			buf_printf(out, ":%u", v[j]);
-		i = j + 1;
-	}
-}
-
 void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count)
 {
@@ -315,7 +301,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool 
 				buf_printf(&out, " COUNT %zu", x.nhits);
 			if ((r & IMAP_SEARCH_RETURN_ALL) && x.nhits) {
 				buf_append_str(&out, " ALL ");
-				append_set(&out, nums, x.nhits);
+				imap_append_uid_set(&out, nums, x.nhits);
 			}
 			if (modseq)
 				buf_printf(&out, " MODSEQ %lld", (long long)x.max_modseq);

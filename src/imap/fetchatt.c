@@ -188,7 +188,8 @@ bool imap_section_parse(const char *s, size_t len, bool binary, struct imap_sect
 		}
 		out->spec = IMAP_SECTION_MIME;
 	} else if (word_is(w, wlen, "HEADER.FIELDS") || word_is(w, wlen, "HEADER.FIELDS.NOT")) {
-		out->spec = wlen == 13 ? IMAP_SECTION_HEADER_FIELDS : IMAP_SECTION_HEADER_FIELDS_NOT;
+		out->spec = wlen == 13 ? IMAP_SECTION_HEADER_FIELDS
+				       : IMAP_SECTION_HEADER_FIELDS_NOT;
 		if (j + 1 >= len || s[j] != ' ' || s[j + 1] != '(') {
 			*err = "HEADER.FIELDS needs a list of field names";
 			goto fail;

@@ -279,9 +279,8 @@ static void skip_nonsync_data(struct imap_parser *p, uint64_t size)
 {
 	if (size > p->lim.max_literal) {
 		buf_reset(&p->err_text);
-		buf_printf(&p->err_text,
-			   "Non-synchronizing literal larger than %zu bytes; closing the connection",
-			   p->lim.max_literal);
+		buf_printf(&p->err_text, "Non-synchronizing literal larger than %zu bytes; %s",
+			   p->lim.max_literal, "closing the connection");
 		p->err.code = IMAP_PARSE_ERR_TOOBIG;
 		p->err.text = buf_cstr(&p->err_text);
 		p->err.fatal = true;
@@ -493,9 +492,11 @@ static enum step literal_announced(struct imap_parser *p)
 			 "Non-synchronizing literal larger than %zu bytes; send it as {n}",
 			 p->lim.max_nonsync);
 	} else if (n > p->lim.max_literal) {
-		r = fail(p, IMAP_PARSE_ERR_TOOBIG, "Literal larger than %zu bytes", p->lim.max_literal);
+		r = fail(p, IMAP_PARSE_ERR_TOOBIG, "Literal larger than %zu bytes",
+			 p->lim.max_literal);
 	} else if (p->cmd->literal_bytes + n > p->lim.max_literal_total) {
-		r = fail(p, IMAP_PARSE_ERR_TOOBIG, "Literals of this command exceed %zu bytes in total",
+		r = fail(p, IMAP_PARSE_ERR_TOOBIG,
+			 "Literals of this command exceed %zu bytes in total",
 			 p->lim.max_literal_total);
 	}
 	if (r == STEP_ERROR_AGAIN) {
@@ -624,12 +625,14 @@ static enum step step_atom(struct imap_parser *p, unsigned char c)
 	return STEP_CONSUME;
 }
 
+static const char bad_escape[] =
+	"Invalid escape in a quoted string (only \\\\ and \\\" are allowed)";
+
 static enum step step_bracket(struct imap_parser *p, unsigned char c)
 {
 	if (p->state == S_ATOM_BRACKET_ESC) {
 		if (c != '\\' && c != '"')
-			return fail(p, IMAP_PARSE_ERR_SYNTAX,
-				    "Invalid escape in a quoted string (only \\\\ and \\\" are allowed)");
+			return fail(p, IMAP_PARSE_ERR_SYNTAX, "%s", bad_escape);
 		p->state = S_ATOM_BRACKET_QUOTED;
 	} else if (c == '\r' || c == '\n') {
 		return fail(p, IMAP_PARSE_ERR_SYNTAX, "Missing ']' before the end of the line");
@@ -641,7 +644,8 @@ static enum step step_bracket(struct imap_parser *p, unsigned char c)
 		else if (c == '\\')
 			p->state = S_ATOM_BRACKET_ESC;
 	} else if (c == '{') {
-		return fail(p, IMAP_PARSE_ERR_SYNTAX, "Literals inside a section [...] are not supported");
+		return fail(p, IMAP_PARSE_ERR_SYNTAX,
+			    "Literals inside a section [...] are not supported");
 	} else if (c == '[') {
 		return fail(p, IMAP_PARSE_ERR_SYNTAX, "Unexpected '[' inside a section [...]");
 	} else if (c == '"') {
@@ -658,8 +662,7 @@ static enum step step_quoted(struct imap_parser *p, unsigned char c)
 {
 	if (p->state == S_QUOTED_ESC) {
 		if (c != '\\' && c != '"')
-			return fail(p, IMAP_PARSE_ERR_SYNTAX,
-				    "Invalid escape in a quoted string (only \\\\ and \\\" are allowed)");
+			return fail(p, IMAP_PARSE_ERR_SYNTAX, "%s", bad_escape);
 		buf_append_char(&p->tok, (char)c);
 		p->state = S_QUOTED;
 		return STEP_CONSUME;
@@ -704,13 +707,15 @@ static enum step step_literal_header(struct imap_parser *p, unsigned char c)
 			return STEP_CONSUME;
 		}
 		if (p->lit_digits == 0 || (c != '+' && c != '}'))
-			return fail(p, IMAP_PARSE_ERR_SYNTAX, "Invalid literal: expected {size} or {size+}");
+			return fail(p, IMAP_PARSE_ERR_SYNTAX,
+				    "Invalid literal: expected {size} or {size+}");
 		p->lit_nonsync = c == '+';
 		p->state = c == '+' ? S_LIT_CLOSE : S_LIT_EOL;
 		return STEP_CONSUME;
 	case S_LIT_CLOSE:
 		if (c != '}')
-			return fail(p, IMAP_PARSE_ERR_SYNTAX, "Invalid literal: expected '}' after '+'");
+			return fail(p, IMAP_PARSE_ERR_SYNTAX,
+				    "Invalid literal: expected '}' after '+'");
 		p->state = S_LIT_EOL;
 		return STEP_CONSUME;
 	case S_LIT_EOL:
@@ -744,7 +749,10 @@ static enum step step_skip_line(struct imap_parser *p, unsigned char c)
 		p->skip_num = 0;
 	} else if (p->skip_lit == 1 && c >= '0' && c <= '9') {
 		unsigned d = (unsigned)(c - '0');
-		p->skip_num = p->skip_num > (UINT64_MAX - d) / 10 ? UINT64_MAX : p->skip_num * 10 + d;
+		if (p->skip_num > (UINT64_MAX - d) / 10)
+			p->skip_num = UINT64_MAX;
+		else
+			p->skip_num = p->skip_num * 10 + d;
 	} else if (p->skip_lit == 1 && c == '+') {
 		p->skip_lit = 2;
 	} else if (p->skip_lit == 2 && c == '}') {

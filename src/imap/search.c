@@ -61,7 +61,8 @@ bool imap_date_parse(const char *s, size_t len, struct imap_date *out)
 
 bool imap_datetime_parse(const char *s, size_t len, struct imap_datetime *out)
 {
-	/* date-day-fixed = (SP DIGIT) / 2DIGIT; some clients drop the space, so "1-" is taken too */
+	/* date-day-fixed = (SP DIGIT) / 2DIGIT; some clients drop the space, so "1-Feb" is taken
+	 * too */
 	size_t off;
 	if (len == 26 && s[0] == ' ') {
 		if (!digits(s + 1, 1, &out->date.day))

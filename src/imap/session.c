@@ -104,6 +104,19 @@ void imap_format_flags(unsigned flags, const char *keywords, struct buf *out)
 	buf_append_char(out, ')');
 }
 
+void imap_append_uid_set(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(out, "%s%u", i ? "," : "", v[i]);
+		if (j > i)
+			buf_printf(out, ":%u", v[j]);
+		i = j + 1;
+	}
+}
+
 uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid)
 {
 	size_t lo = 0, hi = s->nuids;
@@ -264,12 +277,19 @@ void imap_sync(struct imap_session *s, bool expunges_allowed)
 	struct sync_ctx x = { .s = s };
 	if (expunges_allowed) {
 		st->ops->mailbox_vanished(st, s->mbox.id, s->known_modseq, sync_vanished, &x);
+		if (s->qresync && x.ngone) {
+			/* RFC 7162 3.2.10: QRESYNC clients get UIDs, not sequence numbers. */
+			buf_append_str(&x.out, "* VANISHED ");
+			imap_append_uid_set(&x.out, x.gone, x.ngone);
+			buf_append_str(&x.out, "\r\n");
+		}
 		/* Highest sequence numbers first, so each number is right when it is sent. */
 		for (size_t i = x.ngone; i-- > 0;) {
 			uint32_t seq = imap_seq_of(s, x.gone[i]);
 			if (!seq)
 				continue;
-			buf_printf(&x.out, "* %u EXPUNGE\r\n", seq);
+			if (!s->qresync)
+				buf_printf(&x.out, "* %u EXPUNGE\r\n", seq);
 			memmove(&s->uids[seq - 1], &s->uids[seq], (s->nuids - seq) * sizeof *s->uids);
 			s->nuids--;
 		}
@@ -595,8 +615,8 @@ static void capability_list(struct imap_session *s, struct buf *out)
 {
 	buf_append_str(out, "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT "
 			    "NAMESPACE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED "
-			    "LIST-STATUS CONDSTORE ESEARCH SEARCHRES BINARY QUOTA QUOTA=RES-STORAGE "
-			    "STATUS=SIZE");
+			    "LIST-STATUS CONDSTORE QRESYNC ESEARCH SEARCHRES BINARY QUOTA "
+			    "QUOTA=RES-STORAGE STATUS=SIZE");
 	buf_printf(out, " APPENDLIMIT=%ld", s->srv->cfg->max_message_size);
 	if (s->state == IMAP_NOT_AUTH) {
 		if (!s->tls && s->srv->tls)
@@ -754,6 +774,9 @@ static void cmd_enable(struct imap_session *s, const struct imap_command *c)
 		if (imap_arg_atom_equals(&c->args[i], "CONDSTORE") && !s->condstore) {
 			s->condstore = true;
 			buf_append_str(&enabled, " CONDSTORE");
+		} else if (imap_arg_atom_equals(&c->args[i], "QRESYNC") && !s->qresync) {
+			s->qresync = s->condstore = true;
+			buf_append_str(&enabled, " QRESYNC");
 		} else if (imap_arg_atom_equals(&c->args[i], "IMAP4rev2") && !s->rev2) {
 			s->rev2 = true;
 			buf_append_str(&enabled, " IMAP4rev2");
@@ -803,6 +826,81 @@ static bool collect_uid(void *ctx, const struct message_meta *m)
 	return true;
 }
 
+struct vanished_ctx {
+	struct imap_seqset known;
+	bool have_known;
+	uint32_t *uids;
+	size_t n;
+};
+
+static bool collect_vanished(void *ctx, int64_t uid, int64_t modseq)
+{
+	struct vanished_ctx *v = ctx;
+	if (v->have_known && !imap_seqset_contains(&v->known, (uint32_t)uid, UINT32_MAX - 1))
+		return true;
+	v->uids = xrealloc(v->uids, (v->n + 1) * sizeof *v->uids);
+	v->uids[v->n++] = (uint32_t)uid;
+	return true;
+}
+
+/* "* VANISHED (EARLIER) ..." for UIDs expunged after modseq (restricted to a known set). */
+void imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const char *known,
+				  size_t known_len)
+{
+	struct vanished_ctx v = { 0 };
+	const char *err;
+	if (known && imap_seqset_parse(known, known_len, 1000, &v.known, &err))
+		v.have_known = true;
+	s->srv->store->ops->mailbox_vanished(s->srv->store, s->mbox.id, modseq, collect_vanished,
+					     &v);
+	if (v.n) {
+		struct buf out = BUF_INIT;
+		buf_append_str(&out, "* VANISHED (EARLIER) ");
+		imap_append_uid_set(&out, v.uids, v.n);
+		imap_printf(s, "%s", out.data);
+		buf_free(&out);
+	}
+	if (v.have_known)
+		imap_seqset_free(&v.known);
+	free(v.uids);
+}
+
+static bool report_changed(void *ctx, const struct message_meta *m)
+{
+	struct imap_session *s = ctx;
+	uint32_t seq = imap_seq_of(s, (uint32_t)m->uid);
+	if (!seq)
+		return true;
+	struct buf out = BUF_INIT;
+	buf_printf(&out, "* %u FETCH (UID %lld FLAGS ", seq, (long long)m->uid);
+	imap_format_flags(m->flags, m->keywords, &out);
+	buf_printf(&out, " MODSEQ (%lld))", (long long)m->modseq);
+	imap_printf(s, "%s", out.data);
+	buf_free(&out);
+	return true;
+}
+
+/* SELECT ... (QRESYNC (uidvalidity modseq [known-uids ...])): RFC 7162 3.2.5. */
+static void qresync_select(struct imap_session *s, const struct imap_arg *p, size_t n)
+{
+	uint64_t uidvalidity, modseq;
+	if (n < 2 || !imap_parse_number64(p[0].str, p[0].len, &uidvalidity) ||
+	    !imap_parse_number64(p[1].str, p[1].len, &modseq))
+		return;
+	/* Another UIDVALIDITY: the client must resynchronise fully; nothing to add. */
+	if ((int64_t)uidvalidity != s->mbox.uidvalidity)
+		return;
+	const char *known = NULL;
+	size_t known_len = 0;
+	if (n >= 3 && p[2].type == IMAP_ARG_ATOM) {
+		known = p[2].str;
+		known_len = p[2].len;
+	}
+	imap_report_vanished_earlier(s, (int64_t)modseq, known, known_len);
+	s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, (int64_t)modseq,
+					 report_changed, s);
+}
+
 static void cmd_select(struct imap_session *s, const struct imap_command *c, bool examine)
 {
 	const char *name;
@@ -811,13 +909,30 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: SELECT mailbox");
 		return;
 	}
+	const struct imap_arg *qresync = NULL;
+	size_t nqresync = 0;
 	if (c->count == 2) {
 		const struct imap_arg *params;
 		size_t n;
-		if (imap_arg_get_list(&c->args[1], &params, &n))
-			for (size_t i = 0; i < n; i++)
-				if (imap_arg_atom_equals(&params[i], "CONDSTORE"))
-					s->condstore = true;
+		if (!imap_arg_get_list(&c->args[1], &params, &n)) {
+			imap_tagged(s, c->tag, "BAD", NULL, "Syntax: SELECT mailbox [(parameters)]");
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (imap_arg_atom_equals(&params[i], "CONDSTORE")) {
+				s->condstore = true;
+			} else if (imap_arg_atom_equals(&params[i], "QRESYNC") && i + 1 < n &&
+				   imap_arg_get_list(&params[i + 1], &qresync, &nqresync)) {
+				if (!s->qresync) {
+					imap_tagged(s, c->tag, "BAD", NULL, "ENABLE QRESYNC first.");
+					return;
+				}
+				i++;
+			} else {
+				imap_tagged(s, c->tag, "BAD", NULL, "Unknown SELECT parameter.");
+				return;
+			}
+		}
 	}
 	bool was_selected = s->state == IMAP_SELECTED;
 	if (was_selected)
@@ -853,6 +968,8 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 	if (s->condstore)
 		imap_printf(s, "* OK [HIGHESTMODSEQ %lld] Highest.", (long long)s->mbox.highestmodseq);
 	buf_free(&k.kw);
+	if (qresync)
+		qresync_select(s, qresync, nqresync);
 	imap_tagged(s, c->tag, "OK", examine ? "READ-ONLY" : "READ-WRITE", "%s selected.",
 		    examine ? "Examined" : "Mailbox");
 }

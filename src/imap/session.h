@@ -68,6 +68,11 @@ bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool 
 		      uint32_t **uids, size_t *n, const char **err);
 /* Sequence number of a UID in the selected mailbox, 0 if absent. */
 uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid);
+/* Appends "1:3,7" for ascending UIDs. */
+void imap_append_uid_set(struct buf *out, const uint32_t *v, size_t n);
+/* "* VANISHED (EARLIER) set" for UIDs expunged after modseq, within known (or all). */
+void imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const char *known,
+				  size_t known_len);
 /* Appends "(\Seen $Work ...)" for flags and keywords. */
 void imap_format_flags(unsigned flags, const char *keywords, struct buf *out);
 
