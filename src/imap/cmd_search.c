@@ -15,7 +15,6 @@
 struct search_ctx {
 	struct imap_session *s;
 	const struct imap_search *search;
-	bool needs_content;
 	uint32_t *hits;     /* UIDs */
 	size_t nhits;
 	int64_t max_modseq; /* of the hits, for the MODSEQ response */
@@ -41,23 +40,6 @@ static bool load_raw(struct search_ctx *x, struct candidate *c)
 		c->mime = mime_message_parse(c->raw.data ? c->raw.data : "", c->raw.len, NULL);
 	}
 	return true;
-}
-
-static bool key_needs_content(const struct imap_search_key *k)
-{
-	switch (k->type) {
-	case IMAP_SEARCH_BCC: case IMAP_SEARCH_CC: case IMAP_SEARCH_FROM: case IMAP_SEARCH_TO:
-	case IMAP_SEARCH_SUBJECT: case IMAP_SEARCH_BODY: case IMAP_SEARCH_TEXT:
-	case IMAP_SEARCH_HEADER: case IMAP_SEARCH_SENTBEFORE: case IMAP_SEARCH_SENTON:
-	case IMAP_SEARCH_SENTSINCE:
-		return true;
-	default:
-		break;
-	}
-	for (size_t i = 0; i < k->nchildren; i++)
-		if (key_needs_content(&k->children[i]))
-			return true;
-	return false;
 }
 
 static bool header_contains(struct search_ctx *x, struct candidate *c, const char *field,
@@ -218,22 +200,29 @@ static bool match(struct search_ctx *x, struct candidate *c, const struct imap_s
 	return false;
 }
 
+bool imap_search_matches(struct imap_session *s, const struct imap_search *search,
+			 const struct message_meta *m)
+{
+	struct search_ctx x = { .s = s, .search = search };
+	struct candidate c = { .m = m, .seq = imap_seq_of(s, (uint32_t)m->uid) };
+	bool hit = c.seq && match(&x, &c, &search->root);
+	buf_free(&c.raw);
+	buf_free(&c.text_body);
+	buf_free(&c.text_all);
+	mime_message_free(&c.mime);
+	return hit;
+}
+
 static bool search_one(void *ctx, const struct message_meta *m)
 {
 	struct search_ctx *x = ctx;
-	struct candidate c = { .m = m, .seq = imap_seq_of(x->s, (uint32_t)m->uid) };
-	if (!c.seq)
-		return true; /* arrived after the client's last EXISTS */
-	if (match(x, &c, &x->search->root)) {
+	/* A message that arrived after the client's last EXISTS has no number yet: skipped. */
+	if (imap_search_matches(x->s, x->search, m)) {
 		x->hits = xrealloc(x->hits, (x->nhits + 1) * sizeof *x->hits);
 		x->hits[x->nhits++] = (uint32_t)m->uid;
 		if (m->modseq > x->max_modseq)
 			x->max_modseq = m->modseq;
 	}
-	buf_free(&c.raw);
-	buf_free(&c.text_body);
-	buf_free(&c.text_all);
-	mime_message_free(&c.mime);
 	return true;
 }
 
@@ -265,7 +254,6 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool 
 	}
 	imap_sync(s, false);
 	struct search_ctx x = { .s = s, .search = &search };
-	x.needs_content = key_needs_content(&search.root);
 	struct store *st = s->srv->store;
 	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, search_one, &x);
 	/* Results as UIDs or sequence numbers (both ascending). */

@@ -46,6 +46,8 @@ enum imap_arg_type {
 };
 
 /* One argument. Strings are NUL-terminated after len (literal8 data may hold NUL bytes too).
+ * Atoms are 7-bit: a client with 8-bit text (UTF-8 mailbox names, search strings) must quote
+ * it, and a quoted string must then be valid UTF-8; other charsets need a literal.
  *
  * BODY[...], BODY.PEEK[...], BINARY[...], BINARY.PEEK[...] and BINARY.SIZE[...] are one ATOM
  * even though the part between the brackets may hold spaces, parentheses and quoted strings:
@@ -73,7 +75,8 @@ struct imap_command {
 
 /* Every limit is checked before the memory it guards is spent. */
 struct imap_parser_limits {
-	size_t max_line;          /* command bytes outside literal data: tag, args, CRLFs, {n} */
+	size_t max_line;          /* command bytes outside literal data: tag, args, CRLFs, {n};
+	                             all lines of a command with literals count together */
 	size_t max_literal;       /* one literal */
 	size_t max_literal_total; /* all literals of one command (0: same as max_literal) */
 	size_t max_nonsync;       /* largest {n+}: 0 = neither LITERAL+ nor LITERAL- advertised,

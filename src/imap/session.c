@@ -616,7 +616,7 @@ static void capability_list(struct imap_session *s, struct buf *out)
 	buf_append_str(out, "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT "
 			    "NAMESPACE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED "
 			    "LIST-STATUS CONDSTORE QRESYNC ESEARCH SEARCHRES BINARY QUOTA "
-			    "QUOTA=RES-STORAGE STATUS=SIZE");
+			    "QUOTA=RES-STORAGE STATUS=SIZE SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
 	buf_printf(out, " APPENDLIMIT=%ld", s->srv->cfg->max_message_size);
 	if (s->state == IMAP_NOT_AUTH) {
 		if (!s->tls && s->srv->tls)
@@ -1636,6 +1636,10 @@ static void run_command(struct imap_session *s, const struct imap_command *c)
 		return imap_cmd_fetch(s, c, uid, args, count);
 	if (IS("SEARCH"))
 		return imap_cmd_search(s, c, uid, args, count);
+	if (IS("SORT"))
+		return imap_cmd_sort(s, c, uid, args, count);
+	if (IS("THREAD"))
+		return imap_cmd_thread(s, c, uid, args, count);
 	if (IS("STORE"))
 		return cmd_store(s, c, uid, args, count);
 	if (IS("COPY"))

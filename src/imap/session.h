@@ -90,5 +90,12 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool u
 		    const struct imap_arg *args, size_t count);
 void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count);
+void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool uid,
+		   const struct imap_arg *args, size_t count);
+void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count);
+/* Whether a message of the selected mailbox matches a parsed SEARCH program. */
+bool imap_search_matches(struct imap_session *s, const struct imap_search *search,
+			 const struct message_meta *m);
 
 #endif
