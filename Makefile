@@ -2,7 +2,7 @@
 # SANITIZE=1 builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 CC ?= cc
-PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

@@ -19,6 +19,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "mime/mime.h"
+#include "net/deflate.h"
 #include "net/listen.h"
 
 #define OUTPUT_HIGH_WATER 65536
@@ -617,6 +618,8 @@ static void capability_list(struct imap_session *s, struct buf *out)
 			    "NAMESPACE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED "
 			    "LIST-STATUS CONDSTORE QRESYNC ESEARCH SEARCHRES BINARY QUOTA "
 			    "QUOTA=RES-STORAGE STATUS=SIZE SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
+	if (s->state != IMAP_NOT_AUTH && !s->compressed)
+		buf_append_str(out, " COMPRESS=DEFLATE");
 	buf_printf(out, " APPENDLIMIT=%ld", s->srv->cfg->max_message_size);
 	if (s->state == IMAP_NOT_AUTH) {
 		if (!s->tls && s->srv->tls)
@@ -1542,6 +1545,23 @@ static void cmd_starttls(struct imap_session *s, const struct imap_command *c)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
+static void cmd_compress(struct imap_session *s, const struct imap_command *c)
+{
+	if (c->count != 1 || !imap_arg_atom_equals(&c->args[0], "DEFLATE")) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: COMPRESS DEFLATE");
+		return;
+	}
+	if (s->compressed) {
+		imap_tagged(s, c->tag, "NO", "COMPRESSIONACTIVE", "Compression is already on.");
+		return;
+	}
+	imap_tagged(s, c->tag, "OK", NULL, "DEFLATE active.");
+	/* The client sends nothing until it has this reply (RFC 4978), so switching after the
+	 * reply is written loses no input. */
+	s->compress_pending = true;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
 static void run_command(struct imap_session *s, const struct imap_command *c)
 {
 	const char *name = c->name;
@@ -1588,6 +1608,8 @@ static void run_command(struct imap_session *s, const struct imap_command *c)
 	/* Authenticated or selected. */
 	if (!uid && IS("ENABLE"))
 		return cmd_enable(s, c);
+	if (!uid && IS("COMPRESS"))
+		return cmd_compress(s, c);
 	if (!uid && (IS("SELECT") || IS("EXAMINE")))
 		return cmd_select(s, c, IS("EXAMINE"));
 	if (!uid && (IS("LIST") || IS("LSUB")))
@@ -1727,7 +1749,8 @@ static void session_process_input(struct imap_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	while (evbuffer_get_length(in) > 0) {
-		if (s->starttls_pending || s->wait == WAIT_LOGIN || s->wait == WAIT_JOB ||
+		if (s->starttls_pending || s->compress_pending || s->wait == WAIT_LOGIN ||
+		    s->wait == WAIT_JOB ||
 		    s->wait == WAIT_CLOSE)
 			return;
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
@@ -1806,11 +1829,29 @@ static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct imap_session *s = ctx;
 	if (s->wait == WAIT_CLOSE) {
+		/* Under COMPRESS the last reply may still sit in the socket's buffer. */
+		if (s->raw_bev && evbuffer_get_length(bufferevent_get_output(s->raw_bev)) > 0)
+			return;
 		session_free(s);
 		return;
 	}
 	if (s->starttls_pending) {
 		session_start_tls(s);
+		return;
+	}
+	if (s->compress_pending) {
+		s->compress_pending = false;
+		struct bufferevent *z = net_deflate_wrap(s->bev);
+		if (!z) {
+			imap_printf(s, "* BYE Compression could not start.");
+			close_after_reply(s);
+			return;
+		}
+		s->raw_bev = s->bev;
+		s->bev = z;
+		s->compressed = true;
+		bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 		return;
 	}
 	if (s->output_blocked) {
@@ -1831,7 +1872,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && s->tls) {
-		unsigned long e = bufferevent_get_openssl_error(bev);
+		unsigned long e = bufferevent_get_openssl_error(s->raw_bev ? s->raw_bev : bev);
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
@@ -1856,7 +1897,8 @@ static void session_free(struct imap_session *s)
 		s->next->prev = s->prev;
 	conn_limits_remove(srv->limits, s->ip);
 	if (s->bev) {
-		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
+		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->raw_bev ? s->raw_bev : s->bev) : NULL;
+		/* The COMPRESS filter frees the bufferevent under it. */
 		bufferevent_free(s->bev);
 		SSL_free(ssl);
 	}

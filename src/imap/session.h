@@ -36,6 +36,8 @@ struct imap_session {
 	struct imap_command *cmd;      /* the command waiting for an async step */
 	char tag[128];                 /* its tag */
 	bool tls, starttls_pending, output_blocked;
+	bool compress_pending, compressed;
+	struct bufferevent *raw_bev;   /* under the COMPRESS filter, when there is one */
 	bool rev2, condstore, qresync, utf8;
 	size_t errors;
 	/* after login */
