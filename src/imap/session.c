@@ -665,8 +665,10 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		{
 			struct buf caps = BUF_INIT;
 			capability_list(s, &caps);
-			imap_tagged(s, s->tag, "OK", NULL, "Logged in (%s). [CAPABILITY %s]", s->device,
-				    caps.data);
+			struct buf code = BUF_INIT;
+			buf_printf(&code, "CAPABILITY %s", caps.data);
+			imap_tagged(s, s->tag, "OK", code.data, "Logged in (%s).", s->device);
+			buf_free(&code);
 			buf_free(&caps);
 		}
 		break;
@@ -1638,6 +1640,14 @@ static void run_command(struct imap_session *s, const struct imap_command *c)
 		return imap_tagged(s, c->tag, "NO", "NOPERM", "Quotas are set by the administrator.");
 	if (!uid && IS("IDLE"))
 		return cmd_idle(s, c);
+	static const char *const selected_only[] = { "CLOSE", "UNSELECT", "CHECK", "FETCH", "SEARCH",
+						     "SORT", "THREAD", "STORE", "COPY", "MOVE",
+						     "EXPUNGE" };
+	bool known = false;
+	for (size_t i = 0; i < sizeof selected_only / sizeof selected_only[0]; i++)
+		known |= IS(selected_only[i]);
+	if (!known)
+		return imap_tagged(s, c->tag, "BAD", NULL, "Unknown command %s.", name);
 	if (s->state != IMAP_SELECTED)
 		return imap_tagged(s, c->tag, "BAD", NULL, "Select a mailbox first (SELECT).");
 	if (!uid && IS("CLOSE") && !s->readonly) {
