@@ -240,7 +240,10 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool 
 		     const struct imap_arg *args, size_t count)
 {
 	struct imap_search search;
-	struct imap_search_limits limits = { .max_depth = 64, .max_ranges = 1000 };
+	struct imap_search_limits limits = {
+		.max_depth = (size_t)s->srv->cfg->imap_max_nesting,
+		.max_ranges = (size_t)s->srv->cfg->imap_max_ranges,
+	};
 	const char *err;
 	if (!imap_search_parse(args, count, &limits, &search, &err)) {
 		imap_tagged(s, c->tag, "BAD", NULL, "%s", err);

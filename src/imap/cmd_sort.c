@@ -284,7 +284,10 @@ static bool parse_charset_and_search(struct imap_session *s, const struct imap_c
 		imap_tagged(s, c->tag, "NO", "BADCHARSET (UTF-8 US-ASCII)", "Use UTF-8, please.");
 		return false;
 	}
-	struct imap_search_limits limits = { .max_depth = 64, .max_ranges = 1000 };
+	struct imap_search_limits limits = {
+		.max_depth = (size_t)s->srv->cfg->imap_max_nesting,
+		.max_ranges = (size_t)s->srv->cfg->imap_max_ranges,
+	};
 	const char *err;
 	if (!imap_search_parse(args + 1, count - 1, &limits, search, &err)) {
 		imap_tagged(s, c->tag, "BAD", NULL, "%s", err);

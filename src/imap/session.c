@@ -25,7 +25,6 @@
 #define OUTPUT_HIGH_WATER 65536
 /* RFC 9051 5.4: an autologout timer of at least 30 minutes. */
 #define IMAP_IDLE_SECONDS 1800
-#define MAX_SEQ_RANGES 1000
 
 static void session_process_input(struct imap_session *s);
 static void session_free(struct imap_session *s);
@@ -137,7 +136,7 @@ bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool 
 	*uids = NULL;
 	*n = 0;
 	struct imap_seqset seq;
-	if (!imap_seqset_parse(set, len, MAX_SEQ_RANGES, &seq, err))
+	if (!imap_seqset_parse(set, len, (size_t)s->srv->cfg->imap_max_ranges, &seq, err))
 		return false;
 	if (seq.last_result) {
 		/* "$": the UIDs the last SEARCH ... RETURN (SAVE) kept that still exist. */
@@ -196,7 +195,7 @@ static bool name_from_wire(struct imap_session *s, const char *in, size_t len, s
 		out->data[--out->len] = '\0';
 	if (strcasecmp(out->data, "INBOX") == 0)
 		memcpy(out->data, "INBOX", 5);
-	return out->len > 0 && !strstr(out->data, "//");
+	return out->len > 0 && out->data[0] != '/' && !strstr(out->data, "//");
 }
 
 static void name_to_wire(struct imap_session *s, const char *name, struct buf *out)
@@ -854,7 +853,8 @@ void imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const 
 {
 	struct vanished_ctx v = { 0 };
 	const char *err;
-	if (known && imap_seqset_parse(known, known_len, 1000, &v.known, &err))
+	if (known && imap_seqset_parse(known, known_len, (size_t)s->srv->cfg->imap_max_ranges,
+				       &v.known, &err))
 		v.have_known = true;
 	s->srv->store->ops->mailbox_vanished(s->srv->store, s->mbox.id, modseq, collect_vanished,
 					     &v);
@@ -1934,6 +1934,8 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	imap_parser_limits_default(&lim);
 	lim.max_literal = (size_t)srv->cfg->max_message_size;
 	lim.max_literal_total = lim.max_literal;
+	lim.max_line = (size_t)srv->cfg->imap_max_line;
+	lim.max_depth = (size_t)srv->cfg->imap_max_nesting;
 	s->parser = imap_parser_new(&lim);
 	if (implicit_tls && srv->tls)
 		session_use_tls(s);

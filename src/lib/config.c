@@ -69,6 +69,12 @@ static const struct setting settings[] = {
 	  "Mailbox quota for new accounts in bytes (0 = unlimited). Full mailboxes get 552 5.2.2." },
 	{ "max-imap-sessions-per-account", NUM(max_imap_sessions_per_account), "50", 1, 100000,
 	  "IMAP sessions one account may have open at once (phones, PCs and webmail together)." },
+	{ "imap-max-line", NUM(imap_max_line), "65536", 1024, 1L << 24,
+	  "Longest IMAP command in bytes, not counting literals; longer gets BAD [LIMIT]." },
+	{ "imap-max-nesting", NUM(imap_max_nesting), "16", 2, 1000,
+	  "Deepest nesting of parenthesised lists (and of SEARCH NOT/OR) in one IMAP command." },
+	{ "imap-max-sequence-ranges", NUM(imap_max_ranges), "1000", 1, 1000000,
+	  "Most ranges in one IMAP sequence set (1,3:5,9 has three)." },
 	{ "pop3-delete", STR(pop3_delete), "per-device", 0, 0,
 	  "per-device: a POP3 delete hides the message only from the device that deleted it (other "
 	  "phones and PCs still get it); expunge: classic POP3, deleted for everybody.",

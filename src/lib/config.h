@@ -19,6 +19,9 @@ struct config {
 	long imap_port;
 	long imaps_port;
 	long max_imap_sessions_per_account;
+	long imap_max_line;
+	long imap_max_nesting;
+	long imap_max_ranges;
 	char *user;
 	char *tls_cert;
 	char *tls_key;

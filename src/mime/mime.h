@@ -357,7 +357,11 @@ bool mime_search_contains(const char *haystack, size_t hay_len, const char *need
 #define MIME_SERIAL_VERSION 1
 
 void mime_message_serialize(const struct mime_message *m, struct buf *out);
-/* NULL if data is not a well-formed version-MIME_SERIAL_VERSION record. */
+/* NULL if data is not a well-formed version-MIME_SERIAL_VERSION record. The result's size is
+ * that of the message the record was made from: if it differs from the bytes at hand, the record
+ * is stale and its offsets meaningless, so parse those bytes instead. (mime_section_fetch() and
+ * mime_search_text() never read outside the bytes they are given; direct use of part offsets
+ * must check them against the message length.) */
 struct mime_message *mime_message_deserialize(const char *data, size_t len);
 
 #endif

@@ -142,12 +142,24 @@ bool sqlite_mailbox_delete(struct store *base, int64_t account_id, const char *n
 {
 	struct sqlite_store *s = S(base);
 	if (is_inbox(name)) {
-		buf_printf(err, "INBOX cannot be deleted.");
+		buf_printf(err, "[CANNOT] INBOX cannot be deleted.");
 		return false;
 	}
 	struct mailbox_info m;
 	if (!sqlite_mailbox_get(base, account_id, name, false, &m)) {
 		buf_printf(err, "[NONEXISTENT] There is no mailbox with that name.");
+		return false;
+	}
+	sqlite3_stmt *kids = prepare(s, "SELECT 1 FROM mailboxes WHERE account_id = ?1"
+					" AND substr(name, 1, length(?2) + 1) = ?2 || '/'");
+	sqlite3_bind_int64(kids, 1, account_id);
+	bind_text(kids, 2, m.name);
+	bool has_kids = sqlite3_step(kids) == SQLITE_ROW;
+	sqlite3_finalize(kids);
+	if (has_kids) {
+		/* RFC 9051 6.3.4 lets a server refuse; keeping the children reachable is simpler
+		 * for people than a parent that is there and not there. */
+		buf_printf(err, "[HASCHILDREN] This mailbox has subfolders; delete or move them first.");
 		return false;
 	}
 	if (!exec(s, "BEGIN IMMEDIATE", err) || !sqlite_doomed_reset(s, err))
