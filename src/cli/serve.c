@@ -26,7 +26,10 @@
  * milliseconds; this bound is for clients that do not read their last reply. */
 #define DRAIN_SECONDS 3
 
-enum service { SERVICE_SMTP, SERVICE_POP3, SERVICE_POP3S, SERVICE_IMAP, SERVICE_IMAPS };
+enum service {
+	SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS, SERVICE_POP3, SERVICE_POP3S,
+	SERVICE_IMAP, SERVICE_IMAPS,
+};
 
 struct daemon;
 
@@ -60,7 +63,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct daemon *d = lis->daemon;
 	switch (lis->service) {
 	case SERVICE_SMTP:
-		smtp_server_accept(&d->smtp, fd, sa);
+		smtp_server_accept(&d->smtp, fd, sa, SMTP_MODE_MX);
+		break;
+	case SERVICE_SUBMISSION:
+		smtp_server_accept(&d->smtp, fd, sa, SMTP_MODE_SUBMISSION);
+		break;
+	case SERVICE_SUBMISSIONS:
+		smtp_server_accept(&d->smtp, fd, sa, SMTP_MODE_SUBMISSIONS);
 		break;
 	case SERVICE_POP3:
 	case SERVICE_POP3S:
@@ -243,6 +252,8 @@ int cmd_serve(struct cli *c)
 		long port;
 	} services[] = {
 		{ SERVICE_SMTP, "smtp", cfg->smtp_port },
+		{ SERVICE_SUBMISSION, "submission", cfg->submission_port },
+		{ SERVICE_SUBMISSIONS, "submissions", cfg->submissions_port },
 		{ SERVICE_POP3, "pop3", cfg->pop3_port },
 		{ SERVICE_POP3S, "pop3s", cfg->pop3s_port },
 		{ SERVICE_IMAP, "imap", cfg->imap_port },
@@ -299,6 +310,7 @@ int cmd_serve(struct cli *c)
 		log_fatal("event=store-unavailable error=\"%s\"", error);
 	d.login = login_service_new(d.base, d.auth_worker, d.smtp.committer);
 	login_set_max_delay(d.login, cfg->auth_max_delay);
+	d.smtp.login = d.login;
 	d.pop3 = (struct pop3_server){
 		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,
 		.writer = d.smtp.committer, .login = d.login, .limits = &d.limits,

@@ -96,3 +96,28 @@ enum route_result route_recipient(struct store *s, const char *local, const char
 		return ROUTE_OVER_QUOTA;
 	return ROUTE_LOCAL;
 }
+
+bool route_sender_allowed(struct store *s, const char *local, const char *domain,
+			  int64_t account_id)
+{
+	if (!domain[0] || !s->ops->domain_exists(s, domain, NULL))
+		return false;
+	/* The account's own address, its plus-addresses and aliases that lead to it; never
+	 * the catch-all, which would let one user send as every unknown name. */
+	struct route_targets t = { .n = 0 };
+	struct expansion x = { .store = s, .out = &t };
+	struct buf address = BUF_INIT;
+	buf_printf(&address, "%s@%s", local, domain);
+	bool found = expand(&x, address.data);
+	const char *plus = strchr(local, '+');
+	if (!found && plus && plus != local) {
+		buf_reset(&address);
+		buf_printf(&address, "%.*s@%s", (int)(plus - local), local, domain);
+		found = expand(&x, address.data);
+	}
+	buf_free(&address);
+	for (size_t i = 0; found && i < t.n; i++)
+		if (t.ids[i] == account_id)
+			return true;
+	return false;
+}

@@ -25,4 +25,9 @@ enum route_result route_recipient(struct store *s, const char *local, const char
 				  const char *default_domain, int64_t incoming_size,
 				  struct route_targets *out);
 
+/* May the logged-in account send with this envelope sender (its address, plus-addresses,
+ * aliases that deliver to it)? */
+bool route_sender_allowed(struct store *s, const char *local, const char *domain,
+			  int64_t account_id);
+
 #endif

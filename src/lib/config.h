@@ -14,6 +14,8 @@ struct config {
 	char *listen;
 	long port_offset;
 	long smtp_port;
+	long submission_port;
+	long submissions_port;
 	long pop3_port;
 	long pop3s_port;
 	long imap_port;

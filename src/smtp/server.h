@@ -9,11 +9,17 @@
 #include <sys/socket.h>
 
 #include "store/committer.h"
+#include "auth/login.h"
 #include "lib/config.h"
 #include "net/connlimit.h"
 #include "store/store.h"
 
 struct smtp_session;
+
+/* Which port a connection came in on: the MX port takes mail for our domains from anyone;
+ * submission (587 with STARTTLS, 465 with TLS from the first byte) takes mail from logged-in
+ * users for anywhere. */
+enum smtp_mode { SMTP_MODE_MX, SMTP_MODE_SUBMISSION, SMTP_MODE_SUBMISSIONS };
 
 struct smtp_server {
 	struct config *cfg;           /* may be swapped on reload: read fields at use time */
@@ -21,6 +27,7 @@ struct smtp_server {
 	SSL_CTX *tls;                 /* NULL: STARTTLS not offered */
 	struct store *store;          /* read connection of the event-loop thread */
 	struct committer *committer;
+	struct login_service *login;  /* AUTH on the submission ports */
 	char *default_domain;         /* where <postmaster> goes */
 	struct conn_limits *limits;   /* shared with the other services */
 	struct smtp_session *sessions; /* every live session, for shutdown */
@@ -28,7 +35,8 @@ struct smtp_server {
 };
 
 /* Takes over fd (accepted, non-blocking). */
-void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *peer);
+void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *peer,
+			enum smtp_mode mode);
 /* Asks every session to finish: idle ones are closed with 421, ones waiting for a commit
  * are closed once it is answered. Returns the number still open. */
 size_t smtp_server_drain(struct smtp_server *srv);

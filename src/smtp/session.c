@@ -2,6 +2,7 @@
  * grammar, this file knows what is allowed when and what to answer). */
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -12,7 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/sasl.h"
 #include "deliver/route.h"
+#include "lib/clock.h"
+#include "mime/mime.h"
+#include "net/connlimit.h"
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/linereader.h"
@@ -30,6 +35,8 @@ enum session_state {
 	ST_DATA,       /* reading DATA content */
 	ST_BDAT,       /* reading a BDAT chunk */
 	ST_COMMITTING, /* message handed to the committer; input paused */
+	ST_AUTH_REPLY, /* AUTH: waiting for the client's next base64 line */
+	ST_AUTH_CHECK, /* AUTH: password being checked; input paused */
 	ST_CLOSING,    /* last reply queued; close once it is written */
 };
 
@@ -54,6 +61,14 @@ struct smtp_session {
 	bool output_blocked; /* replies are piling up unread: input paused until they drain */
 	char helo[256];
 	bool esmtp;
+	enum smtp_mode mode;
+	/* AUTH (submission) */
+	bool authenticated;
+	int64_t account_id;
+	char auth_user[256];
+	char auth_mech[8];       /* "PLAIN" or "LOGIN" while a dialogue is open */
+	char login_user[256];    /* AUTH LOGIN: the user name given first */
+	size_t trace_len;        /* bytes of our trace headers at the start of message */
 	/* transaction */
 	bool have_mail;
 	struct smtp_address sender;
@@ -171,9 +186,13 @@ static void trace_headers(struct smtp_session *s, struct buf *out)
 	localtime_r(&now, &tm);
 	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
 	buf_printf(out, "Return-Path: <%s>\r\n", s->sender.null ? "" : s->sender.text);
-	const char *proto = s->smtputf8 ? (s->tls ? "UTF8SMTPS" : "UTF8SMTP")
-			  : s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP")
-			  : "SMTP";
+	/* RFC 3848 / 6531 protocol names; "A" when the client logged in. */
+	static const char *names[2][2][2] = {
+		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+		{ { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } },
+	};
+	const char *proto = !s->esmtp && !s->smtputf8 ? "SMTP"
+			  : names[s->smtputf8][s->tls][s->authenticated];
 	buf_printf(out, "Received: from %s ([%s])\r\n\tby %s (yubin) with %s", s->helo, s->ip,
 		   cfg(s)->hostname, proto);
 	if (s->tls)
@@ -181,6 +200,42 @@ static void trace_headers(struct smtp_session *s, struct buf *out)
 	if (s->nrcpts == 1)
 		buf_printf(out, "\r\n\tfor <%s>", s->rcpts[0].address);
 	buf_printf(out, ";\r\n\t%s\r\n", date);
+}
+
+/* Submission (RFC 6409 8): a message from a mail app gets the Message-ID and Date it lacks. */
+static void complete_headers(struct smtp_session *s)
+{
+	const char *msg = s->message.data + s->trace_len;
+	size_t len = s->message.len - s->trace_len;
+	size_t hdr = mime_header_block_size(msg, len);
+	struct mime_field f;
+	struct buf add = BUF_INIT;
+	if (!mime_header_find(msg, hdr, "Message-ID", &f)) {
+		unsigned char r[12];
+		RAND_bytes(r, sizeof r);
+		buf_append_str(&add, "Message-ID: <");
+		for (size_t i = 0; i < sizeof r; i++)
+			buf_printf(&add, "%02x", r[i]);
+		buf_printf(&add, "@%s>\r\n", cfg(s)->hostname);
+	}
+	if (!mime_header_find(msg, hdr, "Date", &f)) {
+		char date[64];
+		time_t now = (time_t)clock_now();
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+		buf_printf(&add, "Date: %s\r\n", date);
+	}
+	if (add.len) {
+		/* Insert after our trace headers, before the message's own. */
+		struct buf out = BUF_INIT;
+		buf_append(&out, s->message.data, s->trace_len);
+		buf_append(&out, add.data, add.len);
+		buf_append(&out, msg, len);
+		buf_free(&s->message);
+		s->message = out;
+	}
+	buf_free(&add);
 }
 
 static void message_finish(struct smtp_session *s)
@@ -198,6 +253,8 @@ static void message_finish(struct smtp_session *s)
 	} else if (s->nrcpts == 0) {
 		reply(s, 554, "5.5.1", "No valid recipients; the message was not accepted.");
 	} else {
+		if (s->mode != SMTP_MODE_MX)
+			complete_headers(s);
 		size_t naccounts = 0;
 		for (size_t i = 0; i < s->nrcpts; i++)
 			naccounts += s->rcpts[i].targets.n;
@@ -235,8 +292,18 @@ static void message_start(struct smtp_session *s)
 {
 	buf_reset(&s->message);
 	trace_headers(s, &s->message);
+	s->trace_len = s->message.len;
 	smtp_data_reader_init(&s->data, (size_t)cfg(s)->max_message_size,
 			      (size_t)cfg(s)->max_text_line, (size_t)cfg(s)->max_header_size);
+}
+
+/* Passwords only over TLS, except from this machine when the setting allows it. */
+static bool auth_allowed(struct smtp_session *s)
+{
+	const char *mode = cfg(s)->plaintext_auth;
+	if (s->tls || strcmp(mode, "always") == 0)
+		return true;
+	return strcmp(mode, "loopback") == 0 && net_ip_is_loopback(s->ip);
 }
 
 static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c)
@@ -260,6 +327,8 @@ static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c)
 	buf_append_str(&r, "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n");
 	if (s->srv->tls && !s->tls)
 		buf_append_str(&r, "250-STARTTLS\r\n");
+	if (s->mode != SMTP_MODE_MX && auth_allowed(s))
+		buf_append_str(&r, "250-AUTH PLAIN LOGIN\r\n");
 	buf_append_str(&r, "250-SMTPUTF8\r\n250 CHUNKING\r\n");
 	bufferevent_write(s->bev, r.data, r.len);
 	buf_free(&r);
@@ -274,6 +343,20 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 	}
 	if (s->have_mail) {
 		reply(s, 503, "5.5.1", "A transaction is already open; send RSET to start over.");
+		count_error(s);
+		return;
+	}
+	if (s->mode != SMTP_MODE_MX && !s->authenticated) {
+		reply(s, 530, "5.7.0", "Log in first: turn on \"authentication\" for the outgoing "
+		      "server in the mail app (user name = your mail address).");
+		count_error(s);
+		return;
+	}
+	if (s->mode != SMTP_MODE_MX &&
+	    (c->addr.null || !route_sender_allowed(s->srv->store, c->addr.local, c->addr.domain,
+						   s->account_id))) {
+		reply(s, 550, "5.7.1", "You may send only as your own address <%s> or its aliases, "
+		      "not as <%s>.", s->auth_user, c->addr.null ? "" : c->addr.text);
 		count_error(s);
 		return;
 	}
@@ -327,6 +410,13 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 						s->srv->default_domain, s->declared_size, &r.targets);
 	switch (res) {
 	case ROUTE_NOT_LOCAL:
+		if (s->authenticated) {
+			/* Honest until outbound delivery exists: refuse rather than queue forever. */
+			reply(s, 554, "5.3.3", "This server cannot deliver to other domains yet (%s); "
+			      "only addresses of this server can be reached.", c->addr.domain);
+			count_error(s);
+			return;
+		}
 		reply(s, 554, "5.7.1", "Relay access denied: %s is not a domain of this server, and "
 		      "only authenticated users may send to other domains.",
 		      c->addr.domain[0] ? c->addr.domain : "(none)");
@@ -429,6 +519,130 @@ static void cmd_starttls(struct smtp_session *s)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
+static void auth_done(void *ctx, const struct login_outcome *o)
+{
+	struct smtp_session *s = ctx;
+	s->state = ST_COMMAND;
+	bufferevent_enable(s->bev, EV_READ);
+	if (o->result == LOGIN_OK) {
+		s->authenticated = true;
+		s->account_id = o->account_id;
+		reply(s, 235, "2.7.0", "Logged in (%s).", o->device_label);
+	} else if (o->result == LOGIN_ACCOUNT_PASSWORD_OFF) {
+		reply(s, 535, "5.7.8", "The account password is turned off for mail apps on this "
+		      "account; use this device's app password.");
+		count_error(s);
+	} else if (o->result == LOGIN_TEMPFAIL) {
+		reply(s, 454, "4.7.0", "Logins are not possible just now; try again in a minute.");
+	} else {
+		s->auth_user[0] = '\0';
+		reply(s, 535, "5.7.8", "Wrong user name or password. The user name is your full mail "
+		      "address.");
+		count_error(s);
+	}
+	if (s->state != ST_CLOSING)
+		session_process_input(s);
+}
+
+static void auth_check(struct smtp_session *s, const char *user, const char *password)
+{
+	snprintf(s->auth_user, sizeof s->auth_user, "%s", user);
+	s->auth_mech[0] = '\0';
+	s->state = ST_AUTH_CHECK;
+	bufferevent_disable(s->bev, EV_READ);
+	login_start(s->srv->login, user, password, s->ip, "smtp", s->tls, auth_done, s);
+}
+
+/* One base64 line of an AUTH dialogue (or its initial response). */
+static void auth_step(struct smtp_session *s, const char *b64, size_t len)
+{
+	s->state = ST_COMMAND;
+	if (len == 1 && b64[0] == '*') {
+		s->auth_mech[0] = '\0';
+		reply(s, 501, "5.0.0", "Authentication cancelled.");
+		return;
+	}
+	if (strcmp(s->auth_mech, "PLAIN") == 0) {
+		struct sasl_plain p;
+		const char *why;
+		if (!sasl_plain_decode(b64, len, &p, &why) ||
+		    (p.authzid[0] && strcmp(p.authzid, p.authcid) != 0)) {
+			s->auth_mech[0] = '\0';
+			reply(s, 501, "5.5.2", "%s", p.authzid[0] ? "Logging in as another user is not "
+			      "supported." : why);
+			count_error(s);
+			return;
+		}
+		auth_check(s, p.authcid, p.password);
+		memset(&p, 0, sizeof p);
+		return;
+	}
+	/* LOGIN: first the user name, then the password, each in base64. */
+	unsigned char text[256];
+	size_t n;
+	if (!base64_decode(b64, len, text, sizeof text - 1, &n) || memchr(text, 0, n)) {
+		s->auth_mech[0] = '\0';
+		reply(s, 501, "5.5.2", "That is not valid base64.");
+		count_error(s);
+		return;
+	}
+	text[n] = '\0';
+	if (!s->login_user[0]) {
+		snprintf(s->login_user, sizeof s->login_user, "%s", (const char *)text);
+		s->state = ST_AUTH_REPLY;
+		reply(s, 334, NULL, "UGFzc3dvcmQ6"); /* "Password:" */
+		return;
+	}
+	char user[256];
+	snprintf(user, sizeof user, "%s", s->login_user);
+	s->login_user[0] = '\0';
+	auth_check(s, user, (const char *)text);
+	memset(text, 0, sizeof text);
+}
+
+static void cmd_auth(struct smtp_session *s, const struct smtp_command *c)
+{
+	if (s->mode == SMTP_MODE_MX) {
+		reply(s, 503, "5.5.1", "Logging in is for the submission ports (587 and 465), not "
+		      "for this one.");
+		count_error(s);
+		return;
+	}
+	if (s->authenticated || s->have_mail) {
+		reply(s, 503, "5.5.1", s->authenticated ? "Already logged in."
+			: "AUTH is not allowed during a mail transaction.");
+		count_error(s);
+		return;
+	}
+	if (!auth_allowed(s)) {
+		reply(s, 538, "5.7.11", "Passwords are only accepted over an encrypted connection: "
+		      "turn on SSL/TLS or STARTTLS for the outgoing server in the mail app.");
+		count_error(s);
+		return;
+	}
+	size_t mlen = 0;
+	while (mlen < c->arg_len && c->arg[mlen] != ' ')
+		mlen++;
+	bool plain = mlen == 5 && strncasecmp(c->arg, "PLAIN", 5) == 0;
+	bool login = mlen == 5 && strncasecmp(c->arg, "LOGIN", 5) == 0;
+	if (!plain && !login) {
+		reply(s, 504, "5.5.4", "Unsupported mechanism; use PLAIN or LOGIN.");
+		count_error(s);
+		return;
+	}
+	snprintf(s->auth_mech, sizeof s->auth_mech, "%s", plain ? "PLAIN" : "LOGIN");
+	s->login_user[0] = '\0';
+	if (mlen < c->arg_len) {
+		const char *ir = c->arg + mlen + 1;
+		size_t irlen = c->arg_len - mlen - 1;
+		/* RFC 4954: "=" is an empty initial response. */
+		auth_step(s, ir, irlen == 1 && ir[0] == '=' ? 0 : irlen);
+		return;
+	}
+	s->state = ST_AUTH_REPLY;
+	reply(s, 334, NULL, "%s", plain ? "" : "VXNlcm5hbWU6"); /* "Username:" */
+}
+
 static void session_run_command(struct smtp_session *s, const char *line, size_t len)
 {
 	struct smtp_command c;
@@ -481,8 +695,7 @@ static void session_run_command(struct smtp_session *s, const char *line, size_t
 		cmd_starttls(s);
 		break;
 	case SMTP_AUTH:
-		reply(s, 503, "5.5.1", "Authentication is not offered on this port.");
-		count_error(s);
+		cmd_auth(s, &c);
 		break;
 	case SMTP_UNKNOWN:
 		break;
@@ -539,7 +752,7 @@ static void session_process_input(struct smtp_session *s)
 			session_read_bdat(s, in);
 			continue;
 		}
-		if (s->state != ST_COMMAND || s->starttls_pending)
+		if ((s->state != ST_COMMAND && s->state != ST_AUTH_REPLY) || s->starttls_pending)
 			return;
 		/* A client that pipelines without reading replies must not make us buffer them
 		 * without bound: stop reading until it catches up (on_write resumes). */
@@ -571,7 +784,11 @@ static void session_process_input(struct smtp_session *s)
 		char *line = xstrndup(p, line_strip_eol(p, line_len));
 		size_t len = line_strip_eol(p, line_len);
 		evbuffer_drain(in, consumed);
-		session_run_command(s, line, len);
+		if (s->state == ST_AUTH_REPLY)
+			auth_step(s, line, len);
+		else
+			session_run_command(s, line, len);
+		memset(line, 0, len); /* it may have held a password */
 		free(line);
 		if (s->state == ST_CLOSING)
 			return;
@@ -606,6 +823,8 @@ static void session_start_tls(struct smtp_session *s)
 	/* RFC 3207: forget everything learned before TLS. */
 	transaction_reset(s);
 	s->helo[0] = '\0';
+	s->authenticated = false;
+	s->auth_user[0] = '\0';
 	s->tls = true;
 }
 
@@ -683,6 +902,8 @@ static void session_free(struct smtp_session *s)
 	struct smtp_server *srv = s->srv;
 	if (s->state == ST_COMMITTING)
 		committer_cancel(srv->committer, s);
+	if (s->state == ST_AUTH_CHECK)
+		login_cancel(srv->login, s);
 	log_info("event=disconnect conn=%lu ip=%s messages=%zu errors=%zu", s->id, s->ip,
 		 s->messages, s->errors);
 	if (s->prev)
@@ -705,15 +926,26 @@ static void session_free(struct smtp_session *s)
 	free(s);
 }
 
-void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *peer)
+void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *peer,
+			enum smtp_mode mode)
 {
 	struct smtp_session *s = xcalloc(1, sizeof *s);
 	s->srv = srv;
 	s->fd = fd;
+	s->mode = mode;
 	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, (size_t)srv->cfg->max_command_line);
-	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
+	if (mode == SMTP_MODE_SUBMISSIONS && srv->tls) {
+		/* Port 465: TLS from the first byte (RFC 8314). */
+		s->bev = bufferevent_openssl_socket_new(srv->base, fd, SSL_new(srv->tls),
+							BUFFEREVENT_SSL_ACCEPTING,
+							BEV_OPT_DEFER_CALLBACKS);
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+		s->tls = true;
+	} else {
+		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
+	}
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	struct timeval tv = { srv->cfg->command_timeout, 0 };
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
