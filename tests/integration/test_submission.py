@@ -1,0 +1,173 @@
+"""Submission (RFC 6409) on 587 with STARTTLS and 465 with TLS (RFC 8314): staff's mail apps
+log in (AUTH PLAIN / LOGIN, RFC 4954), may send only as their own addresses, get Message-ID and
+Date added, and can reach local mailboxes. Driven by smtplib, swaks and msmtp."""
+
+import os
+import re
+import smtplib
+import ssl
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (DEFAULT_PASSWORD, ServerTestCase, Server, ensure_debian_package,  # noqa
+                     message, token)
+
+ALICE = 'alice@example.test'
+BOB = 'bob@example.test'
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Submission(ServerTestCase, unittest.TestCase):
+    SERVER_ARGS = dict(accounts=[ALICE, BOB],
+                       setup=lambda srv: srv.run('alias', 'add', 'sales@example.test', ALICE))
+
+    @property
+    def port587(self):
+        return self.srv.port_offset + 587
+
+    @property
+    def port465(self):
+        return self.srv.port_offset + 465
+
+    def starttls(self):
+        s = smtplib.SMTP('127.0.0.1', self.port587, timeout=10)
+        self.addCleanup(s.close)
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        return s
+
+    def test_auth_plain_587_starttls_delivers_locally(self):
+        s = self.starttls()
+        s.ehlo()
+        self.assertIn('PLAIN', s.esmtp_features.get('auth', ''))
+        s.login(ALICE, DEFAULT_PASSWORD)
+        t = token()
+        s.sendmail(ALICE, [BOB], message(t, sender=ALICE, to=BOB))
+        got = self.srv.find(BOB, t)
+        self.assertEqual(len(got), 1)
+        self.assertRegex(got[0].decode(errors='replace'), r'with ESMTPSA')
+
+    def test_auth_login_465_tls(self):
+        s = smtplib.SMTP_SSL('127.0.0.1', self.port465, timeout=10, context=tls_ctx())
+        self.addCleanup(s.close)
+        s.ehlo()
+        s.esmtp_features['auth'] = 'LOGIN'   # make smtplib pick LOGIN
+        s.login(ALICE, DEFAULT_PASSWORD)
+        t = token()
+        s.sendmail('sales@example.test', [BOB], message(t, sender='sales@example.test', to=BOB))
+        self.assertEqual(len(self.srv.find(BOB, t)), 1)
+
+    def test_sender_must_be_own_address(self):
+        s = self.starttls()
+        s.login(ALICE, DEFAULT_PASSWORD)
+        for sender in (BOB, 'nobody@example.test', 'ceo@foreign.test', ''):
+            code, text = s.mail(sender)
+            self.assertEqual(code, 550, (sender, code, text))
+            self.assertTrue(text.startswith(b'5.7.1'), text)
+            self.assertIn(ALICE.encode(), text)
+            s.rset()
+        code, text = s.mail('alice+newsletter@example.test')
+        self.assertEqual(code, 250, text)
+
+    def test_login_required_and_wrong_password(self):
+        s = self.starttls()
+        code, text = s.mail(ALICE)
+        self.assertEqual(code, 530, text)
+        with self.assertRaises(smtplib.SMTPAuthenticationError) as cm:
+            s.login(ALICE, 'wrong password')
+        self.assertEqual(cm.exception.smtp_code, 535)
+        self.assertIn(b'5.7.8', cm.exception.smtp_error)
+
+    def test_other_domains_refused_until_outbound_exists(self):
+        s = self.starttls()
+        s.login(ALICE, DEFAULT_PASSWORD)
+        s.mail(ALICE)
+        code, text = s.rcpt('someone@foreign.test')
+        self.assertEqual(code, 554, text)
+        self.assertTrue(text.startswith(b'5.3.3'), text)
+
+    def test_message_id_and_date_added(self):
+        s = self.starttls()
+        s.login(ALICE, DEFAULT_PASSWORD)
+        t = token()
+        bare = b'From: ' + ALICE.encode() + b'\r\nTo: ' + BOB.encode() + \
+            b'\r\nSubject: ' + t.encode() + b'\r\n\r\nno id, no date\r\n'
+        s.sendmail(ALICE, [BOB], bare)
+        stored = self.srv.find(BOB, t)[0]
+        self.assertRegex(stored, rb'\r\nMessage-ID: <[0-9a-f]{24}@[^>]+>\r\n')
+        self.assertRegex(stored, rb'\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} ')
+        self.assertTrue(stored.endswith(bare))
+        # A message that has them keeps its own.
+        t2 = token()
+        s.sendmail(ALICE, [BOB], message(t2, sender=ALICE, to=BOB))
+        stored = self.srv.find(BOB, t2)[0]
+        self.assertEqual(len(re.findall(rb'\r\nMessage-I[Dd]:', b'\r\n' + stored)), 1)
+
+    def test_no_auth_on_port_25(self):
+        s = smtplib.SMTP('127.0.0.1', self.srv.smtp_port, timeout=10)
+        self.addCleanup(s.close)
+        s.ehlo()
+        self.assertNotIn('auth', s.esmtp_features)
+        code, text = s.docmd('AUTH', 'PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=')
+        self.assertEqual(code, 503, text)
+
+    def test_app_password_and_audit(self):
+        out = self.srv.run('account', 'app-password', 'add', ALICE, '--label', 'Laptop').stdout
+        pw = re.search(rb'password: (\S+)', out).group(1).decode()
+        s = self.starttls()
+        s.login(ALICE, pw)
+        audit = self.srv.run('audit', '--account', ALICE).stdout.decode()
+        self.assertRegex(audit, r'device="Laptop" protocol=smtp ip=127\.0\.0\.1 tls=yes result=ok')
+
+    def test_swaks_and_msmtp(self):
+        t = token()
+        cp = subprocess.run(['swaks', '--server', '127.0.0.1:%d' % self.port587, '-tls',
+                             '--auth', 'PLAIN', '--auth-user', ALICE,
+                             '--auth-password', DEFAULT_PASSWORD, '--from', ALICE, '--to', BOB,
+                             '--header', 'Subject: ' + t], capture_output=True, timeout=30)
+        self.assertEqual(cp.returncode, 0, cp.stdout[-800:])
+        self.assertEqual(len(self.srv.find(BOB, t)), 1)
+        msmtp = ensure_debian_package('msmtp', 'msmtp')
+        self.assertTrue(msmtp, 'msmtp is not installed and could not be')
+        with tempfile.TemporaryDirectory() as home:
+            rc = os.path.join(home, 'msmtprc')
+            with open(rc, 'w') as f:
+                f.write('account default\nhost 127.0.0.1\nport %d\ntls on\ntls_starttls off\n'
+                        'tls_certcheck off\nauth on\nuser %s\npassword %s\nfrom %s\n'
+                        % (self.port465, ALICE, DEFAULT_PASSWORD, ALICE))
+            os.chmod(rc, 0o600)
+            t2 = token()
+            cp = subprocess.run([msmtp, '-C', rc, BOB], input=message(t2, sender=ALICE, to=BOB),
+                                capture_output=True, timeout=30)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(len(self.srv.find(BOB, t2)), 1)
+
+
+class NoPlaintext(ServerTestCase, unittest.TestCase):
+    SERVER_ARGS = dict(accounts=[ALICE], config={'plaintext-auth': 'never'})
+
+    def test_auth_needs_tls(self):
+        s = smtplib.SMTP('127.0.0.1', self.srv.port_offset + 587, timeout=10)
+        self.addCleanup(s.close)
+        s.ehlo()
+        self.assertNotIn('auth', s.esmtp_features)
+        code, text = s.docmd('AUTH', 'PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=')
+        self.assertEqual(code, 538, text)
+        self.assertIn(b'TLS', text)
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        self.assertIn('auth', s.esmtp_features)
+        s.login(ALICE, DEFAULT_PASSWORD)
+
+
+if __name__ == '__main__':
+    unittest.main()
