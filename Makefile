@@ -2,7 +2,7 @@
 # SANITIZE=1 builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 CC ?= cc
-PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 zlib
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 zlib libunbound
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 
@@ -20,7 +20,7 @@ CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wformat=2 -Wno-missing-field-initializers -Werror=implicit-function-declaration $(OPT) $(SAN) -Isrc $(PKG_CFLAGS)
 LDLIBS := $(PKG_LIBS) -lpthread
 
-LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c src/pop3/*.c src/imap/*.c src/mime/*.c \
+LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c src/pop3/*.c src/imap/*.c src/mime/*.c src/outbound/*.c \
 	src/smtp/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -39,5 +39,6 @@ int cmd_export(struct cli *c);
 int cmd_check(struct cli *c);
 int cmd_audit(struct cli *c);
 int cmd_expire(struct cli *c);
+int cmd_queue(struct cli *c);
 
 #endif

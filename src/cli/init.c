@@ -67,9 +67,10 @@ int cmd_init(struct cli *c)
 	const char *cert = cli_option(c, "--cert");
 	const char *key = cli_option(c, "--key");
 	const char *user = cli_option(c, "--user");
+	const char *resolver = cli_option(c, "--resolver");
 	if (!domain || c->argc || (!cert) != (!key)) {
 		cli_error("usage: yubin init --data DIR --domain D [--hostname H] [--listen ADDR] "
-			  "[--port-offset N] [--cert FILE --key FILE] [--user NAME]");
+			  "[--port-offset N] [--cert FILE --key FILE] [--user NAME] [--resolver ADDR@PORT]");
 		return 2;
 	}
 	struct buf host = BUF_INIT, path = BUF_INIT, conf = BUF_INIT, err = BUF_INIT;
@@ -94,7 +95,7 @@ int cmd_init(struct cli *c)
 		rc = 1;
 		goto out;
 	}
-	const char *overrides[16];
+	const char *overrides[20];
 	size_t n = 0;
 	overrides[n++] = "hostname";
 	overrides[n++] = host.data;
@@ -103,6 +104,10 @@ int cmd_init(struct cli *c)
 	if (offset) {
 		overrides[n++] = "port-offset";
 		overrides[n++] = offset;
+	}
+	if (resolver) {
+		overrides[n++] = "resolver";
+		overrides[n++] = resolver;
 	}
 	if (cert) {
 		overrides[n++] = "tls-cert";

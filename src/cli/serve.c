@@ -18,6 +18,7 @@
 #include "auth/login.h"
 #include "lib/clock.h"
 #include "imap/server.h"
+#include "outbound/agent.h"
 #include "pop3/server.h"
 #include "smtp/server.h"
 
@@ -47,6 +48,7 @@ struct daemon {
 	struct imap_server imap;
 	struct conn_limits limits;
 	struct committer *auth_worker;
+	struct outbound *outbound;
 	struct login_service *login;
 	struct event *expire_timer;
 	struct listener listeners[MAX_LISTENERS];
@@ -328,6 +330,10 @@ int cmd_serve(struct cli *c)
 					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fds[i]);
 		evconnlistener_set_error_cb(l->ev, on_accept_error);
 	}
+	d.outbound = outbound_start(d.base, &d.smtp.cfg, d.smtp.store, d.smtp.committer,
+				    d.smtp.default_domain, &err);
+	if (!d.outbound)
+		log_fatal("event=outbound-unavailable error=\"%s\"", err.data);
 	d.expire_timer = event_new(d.base, -1, EV_PERSIST, on_expire_timer, &d);
 	struct timeval hourly = { 3600, 0 };
 	event_add(d.expire_timer, &hourly);
@@ -343,7 +349,9 @@ int cmd_serve(struct cli *c)
 
 	event_base_dispatch(d.base);
 
-	/* Every acknowledged message is already durable; this only waits for queued commits. */
+	/* Every acknowledged message is already durable; this only waits for queued commits.
+	 * Deliveries in flight are dropped: their queue entries are still there. */
+	outbound_stop(d.outbound);
 	committer_stop(d.auth_worker);
 	committer_stop(d.smtp.committer);
 	login_service_free(d.login);

@@ -92,6 +92,19 @@ static const struct setting settings[] = {
 	{ "auth-max-delay", NUM(auth_max_delay), "15", 1, 600,
 	  "Longest pause, in seconds, added after failed logins (it grows with each failure; there "
 	  "is never a lockout)." },
+	{ "resolver", STR(resolver), "", 0, 0,
+	  "DNS server for finding other domains' mail servers: ADDR or ADDR@PORT (empty: the "
+	  "system's /etc/resolv.conf)." },
+	{ "outbound-port", NUM(outbound_port), "25", 1, 65535,
+	  "Port to connect to on other domains' mail servers (only tests change it)." },
+	{ "queue-retry-min", NUM(queue_retry_min), "300", 1, 86400,
+	  "Seconds before the first retry of a message another server did not take; doubles each time." },
+	{ "queue-retry-max", NUM(queue_retry_max), "14400", 1, 604800,
+	  "Longest pause between retries, in seconds." },
+	{ "delay-warning", NUM(delay_warning), "14400", 0, 2592000,
+	  "Seconds until the sender is told a message is delayed (0: never)." },
+	{ "queue-lifetime", NUM(queue_lifetime), "432000", 10, 2592000,
+	  "Seconds until an undeliverable message is returned to the sender (5 days)." },
 	{ "log-level", STR(log_level), "info", 0, 0, "debug, info, warn or error.",
 	  "debug|info|warn|error" },
 };

@@ -42,6 +42,12 @@ struct config {
 	long keep_days;
 	char *plaintext_auth;
 	long auth_max_delay;
+	char *resolver;
+	long outbound_port;
+	long queue_retry_min;
+	long queue_retry_max;
+	long delay_warning;
+	long queue_lifetime;
 	char *log_level;
 };
 

@@ -126,10 +126,13 @@ enum mime_cte {
 	MIME_CTE_UNKNOWN /* x-uuencode and the like: BINARY answers [UNKNOWN-CTE] */
 };
 
+/* Parameters come as Dovecot shows them: plain ones first, in order, then the RFC 2231 ones
+ * sorted by name, their sections joined when they run 0, 1, 2... (RFC 2231 asks IMAP servers to
+ * join them, not to decode them) or kept apart as "name*N" when one is missing. */
 struct mime_param {
-	const char *name;  /* as written (case kept); RFC 2231 "name*" when the value is encoded */
-	const char *value; /* RFC 2231 continuations joined; "charset'lang'%XX.." kept encoded, as
-			    * RFC 2231 asks IMAP servers to (mime_part_param() decodes it) */
+	const char *name;  /* as written (case kept); "name*" when the value is in RFC 2231 form */
+	const char *value; /* quotes removed; "charset'lang'%XX.." kept encoded (mime_part_param()
+			    * decodes it) */
 };
 
 enum mime_env_field {

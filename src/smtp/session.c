@@ -42,7 +42,9 @@ enum session_state {
 
 struct recipient {
 	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 4];
-	struct route_targets targets;
+	char domain[SMTP_DOMAIN_MAX];
+	bool remote;                  /* another domain: goes to the outbound queue */
+	struct route_targets targets; /* local accounts */
 };
 
 struct smtp_session {
@@ -258,6 +260,26 @@ static void message_finish(struct smtp_session *s)
 		size_t naccounts = 0;
 		for (size_t i = 0; i < s->nrcpts; i++)
 			naccounts += s->rcpts[i].targets.n;
+		/* Other domains: one queue entry per domain with its recipients. */
+		struct commit_remote *remote = NULL;
+		size_t nremote = 0;
+		for (size_t i = 0; i < s->nrcpts; i++) {
+			if (!s->rcpts[i].remote)
+				continue;
+			struct commit_remote *r = NULL;
+			for (size_t k = 0; k < nremote; k++)
+				if (strcmp(remote[k].domain, s->rcpts[i].domain) == 0)
+					r = &remote[k];
+			if (!r) {
+				remote = xrealloc(remote, (nremote + 1) * sizeof *remote);
+				r = &remote[nremote++];
+				r->domain = xstrdup(s->rcpts[i].domain);
+				r->rcpts = NULL;
+				r->nrcpts = 0;
+			}
+			r->rcpts = xrealloc(r->rcpts, (r->nrcpts + 1) * sizeof *r->rcpts);
+			r->rcpts[r->nrcpts++] = xstrdup(s->rcpts[i].address);
+		}
 		int64_t *ids = xcalloc(naccounts, sizeof *ids);
 		size_t n = 0;
 		for (size_t i = 0; i < s->nrcpts; i++)
@@ -269,12 +291,17 @@ static void message_finish(struct smtp_session *s)
 				if (!dup)
 					ids[n++] = id;
 			}
-		log_info("event=message conn=%lu from=<%s> recipients=%zu accounts=%zu size=%zu", s->id,
-			 s->sender.null ? "" : s->sender.text, s->nrcpts, n, s->message.len);
+		log_info("event=message conn=%lu from=<%s> recipients=%zu accounts=%zu queued=%zu "
+			 "size=%zu", s->id, s->sender.null ? "" : s->sender.text, s->nrcpts, n, nremote,
+			 s->message.len);
 		struct commit_request req = {
 			.internaldate = (int64_t)time(NULL),
 			.account_ids = ids,
 			.naccounts = n,
+			.remote = remote,
+			.nremote = nremote,
+			.sender = xstrdup(s->sender.null ? "" : s->sender.text),
+			.smtputf8 = s->smtputf8,
 			.done = commit_done,
 			.ctx = s,
 		};
@@ -410,12 +437,10 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 						s->srv->default_domain, s->declared_size, &r.targets);
 	switch (res) {
 	case ROUTE_NOT_LOCAL:
-		if (s->authenticated) {
-			/* Honest until outbound delivery exists: refuse rather than queue forever. */
-			reply(s, 554, "5.3.3", "This server cannot deliver to other domains yet (%s); "
-			      "only addresses of this server can be reached.", c->addr.domain);
-			count_error(s);
-			return;
+		if (s->authenticated && c->addr.domain[0] && c->addr.domain[0] != '[') {
+			r.remote = true;
+			snprintf(r.domain, sizeof r.domain, "%s", c->addr.domain);
+			break;
 		}
 		reply(s, 554, "5.7.1", "Relay access denied: %s is not a domain of this server, and "
 		      "only authenticated users may send to other domains.",
@@ -437,7 +462,10 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 	}
 	s->rcpts = xrealloc(s->rcpts, (s->nrcpts + 1) * sizeof *s->rcpts);
 	s->rcpts[s->nrcpts++] = r;
-	reply(s, 250, "2.1.5", "Recipient OK.");
+	if (r.remote)
+		reply(s, 250, "2.1.5", "Recipient OK; it will be delivered to %s.", r.domain);
+	else
+		reply(s, 250, "2.1.5", "Recipient OK.");
 }
 
 static bool transaction_ready(struct smtp_session *s)

@@ -49,6 +49,19 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 		mime_message_free(&m);
 		d[i].structure = structures[i].data;
 		d[i].structure_len = structures[i].len;
+		d[i].sender = p->req.sender;
+		d[i].smtputf8 = p->req.smtputf8;
+		d[i].is_bounce = p->req.is_bounce;
+		d[i].nremote = p->req.nremote;
+		if (p->req.nremote) {
+			struct store_remote *r = xcalloc(p->req.nremote, sizeof *r);
+			for (size_t k = 0; k < p->req.nremote; k++) {
+				r[k].domain = p->req.remote[k].domain;
+				r[k].rcpts = (const char *const *)p->req.remote[k].rcpts;
+				r[k].nrcpts = p->req.remote[k].nrcpts;
+			}
+			d[i].remote = r;
+		}
 		d[i].data = p->req.data;
 		d[i].len = p->req.len;
 		d[i].internaldate = p->req.internaldate;
@@ -68,8 +81,10 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 						      : (err.data ? err.data : "store error"));
 	}
 	buf_free(&err);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		buf_free(&structures[i]);
+		free((void *)d[i].remote);
+	}
 	free(structures);
 	free(d);
 	free(ok);
@@ -168,6 +183,14 @@ static void pending_free(struct pending *p)
 {
 	free(p->req.data);
 	free(p->req.account_ids);
+	for (size_t i = 0; i < p->req.nremote; i++) {
+		free(p->req.remote[i].domain);
+		for (size_t k = 0; k < p->req.remote[i].nrcpts; k++)
+			free(p->req.remote[i].rcpts[k]);
+		free(p->req.remote[i].rcpts);
+	}
+	free(p->req.remote);
+	free(p->req.sender);
 	free(p->reason);
 	free(p);
 }

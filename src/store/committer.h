@@ -16,12 +16,23 @@ struct committer;
  * or could not be stored (!ok, with a reason for the log). */
 typedef void (*commit_done_fn)(void *ctx, bool ok, const char *reason);
 
+/* Recipients at one other domain (one queue entry). */
+struct commit_remote {
+	char *domain;
+	char **rcpts;
+	size_t nrcpts;
+};
+
 struct commit_request {
 	char *data;            /* the message; owned by the committer once submitted */
 	size_t len;
 	int64_t internaldate;
 	int64_t *account_ids;  /* owned by the committer once submitted */
 	size_t naccounts;
+	struct commit_remote *remote; /* queue entries to create; owned by the committer */
+	size_t nremote;
+	char *sender;                 /* envelope sender for the queue; owned */
+	bool smtputf8, is_bounce;
 	commit_done_fn done;
 	void *ctx;
 };
@@ -40,7 +51,7 @@ struct store_job {
  * event loop call committer_reap (e.g. event_active on a thread-safe libevent event). */
 struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
 				  char **error);
-/* Takes ownership of req->data and req->account_ids. */
+/* Takes ownership of req->data, req->account_ids, req->remote and req->sender. */
 void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
 void committer_submit_job(struct committer *c, struct store_job *job);

@@ -49,9 +49,19 @@ static const char schema[] =
 	"  mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	"  PRIMARY KEY(mailbox_id, uid));"
 	"CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);"
+	"CREATE TABLE IF NOT EXISTS queue("
+	"  id INTEGER PRIMARY KEY, created INTEGER NOT NULL, sender TEXT NOT NULL,"
+	"  domain TEXT NOT NULL, blob_id INTEGER NOT NULL REFERENCES blobs(id),"
+	"  next_attempt INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  warned INTEGER NOT NULL DEFAULT 0, smtputf8 INTEGER NOT NULL DEFAULT 0,"
+	"  is_bounce INTEGER NOT NULL DEFAULT 0, last_reply TEXT);"
+	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_attempt);"
+	"CREATE TABLE IF NOT EXISTS queue_rcpt("
+	"  queue_id INTEGER NOT NULL REFERENCES queue(id), rcpt TEXT NOT NULL,"
+	"  PRIMARY KEY(queue_id, rcpt));"
 	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
 
-#define SCHEMA_VERSION "3"
+#define SCHEMA_VERSION "4"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
@@ -337,6 +347,32 @@ static bool deliver_one(struct sqlite_store *s, sqlite3_stmt *mbox, sqlite3_stmt
 	return sqlite3_step(usage) == SQLITE_DONE;
 }
 
+/* One queue entry with its recipients; inside the delivery transaction. */
+static bool queue_insert(struct sqlite_store *s, const struct store_delivery *d,
+			 const struct store_remote *r, int64_t blob_id)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO queue(created, sender, domain, blob_id, next_attempt,"
+				      " smtputf8, is_bounce) VALUES(?1, ?2, lower(?3), ?4, ?1, ?5, ?6)");
+	sqlite3_bind_int64(st, 1, clock_now());
+	bind_text(st, 2, d->sender ? d->sender : "");
+	bind_text(st, 3, r->domain);
+	sqlite3_bind_int64(st, 4, blob_id);
+	sqlite3_bind_int(st, 5, d->smtputf8);
+	sqlite3_bind_int(st, 6, d->is_bounce);
+	bool ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	st = prepare(s, "INSERT OR IGNORE INTO queue_rcpt(queue_id, rcpt) VALUES(?, ?)");
+	for (size_t i = 0; ok && i < r->nrcpts; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, r->rcpts[i]);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return ok;
+}
+
 static bool sq_deliver_batch(struct store *base, const struct store_delivery *d, size_t n,
 			     bool *ok, struct buf *err)
 {
@@ -357,7 +393,7 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 	bool fine = true;
 	for (size_t i = 0; i < n && fine; i++) {
 		sqlite3_reset(blob);
-		sqlite3_bind_int64(blob, 1, (int64_t)d[i].naccounts);
+		sqlite3_bind_int64(blob, 1, (int64_t)(d[i].naccounts + d[i].nremote));
 		sqlite3_bind_int64(blob, 2, (int64_t)d[i].len);
 		sqlite3_bind_blob64(blob, 3, d[i].data, d[i].len, SQLITE_STATIC);
 		if (d[i].structure)
@@ -374,14 +410,16 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 			if (deliver_one(s, mbox, bump, ins, usage, d[i].account_ids[k],
 					d[i].mailbox ? d[i].mailbox : "INBOX", blob_id, &d[i]))
 				stored++;
-		ok[i] = stored > 0;
+		for (size_t r = 0; r < d[i].nremote && fine; r++)
+			fine = queue_insert(s, &d[i], &d[i].remote[r], blob_id);
+		ok[i] = stored > 0 || d[i].nremote > 0;
 		if (stored != d[i].naccounts) {
 			sqlite3_reset(refs);
-			sqlite3_bind_int64(refs, 1, (int64_t)stored);
+			sqlite3_bind_int64(refs, 1, (int64_t)(stored + d[i].nremote));
 			sqlite3_bind_int64(refs, 2, blob_id);
 			sqlite3_step(refs);
 		}
-		if (stored == 0) {
+		if (stored == 0 && d[i].nremote == 0) {
 			sqlite3_reset(unused);
 			sqlite3_bind_int64(unused, 1, blob_id);
 			sqlite3_step(unused);
@@ -775,7 +813,10 @@ static const struct {
 	  "SELECT m.id FROM messages m JOIN blobs b ON m.blob_id = b.id"
 	  " WHERE m.size != b.size OR b.size != length(b.data)" },
 	{ "blob reference count wrong",
-	  "SELECT b.id FROM blobs b WHERE b.refs != (SELECT count(*) FROM messages m WHERE m.blob_id = b.id)" },
+	  "SELECT b.id FROM blobs b WHERE b.refs != (SELECT count(*) FROM messages m WHERE m.blob_id = b.id)"
+	  " + (SELECT count(*) FROM queue q WHERE q.blob_id = b.id)" },
+	{ "queue entry without recipients",
+	  "SELECT q.id FROM queue q WHERE NOT EXISTS (SELECT 1 FROM queue_rcpt r WHERE r.queue_id = q.id)" },
 	{ "account usage differs from the sum of its messages",
 	  "SELECT a.id FROM accounts a WHERE a.used != (SELECT coalesce(sum(m.size), 0) FROM messages m"
 	  " JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = a.id)" },
@@ -872,6 +913,13 @@ static const struct store_ops sqlite_ops = {
 	.messages_expunge = sqlite_messages_expunge,
 	.messages_copy = sqlite_messages_copy,
 	.message_append = sqlite_message_append,
+	.queue_due = sqlite_queue_due,
+	.queue_all = sqlite_queue_all,
+	.queue_get = sqlite_queue_get,
+	.queue_message = sqlite_queue_message,
+	.queue_update = sqlite_queue_update,
+	.queue_retry = sqlite_queue_retry,
+	.queue_delete = sqlite_queue_delete,
 };
 
 static bool column_exists(struct sqlite_store *s, const char *table, const char *column)

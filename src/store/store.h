@@ -56,7 +56,15 @@ struct audit_entry {
 	const char *result;
 };
 
-/* One message to store for several accounts at once (same bytes, stored once). */
+/* Recipients of one message at one other domain: one queue entry. */
+struct store_remote {
+	const char *domain;
+	const char *const *rcpts;
+	size_t nrcpts;
+};
+
+/* One message to store for several accounts at once (same bytes, stored once), and to queue
+ * for other domains in the same transaction. */
 struct store_delivery {
 	const char *data;
 	size_t len;
@@ -66,6 +74,28 @@ struct store_delivery {
 	const char *mailbox;    /* usually "INBOX" */
 	const char *structure;  /* cached MIME structure (mime_message_serialize), or NULL */
 	size_t structure_len;
+	const struct store_remote *remote; /* queue entries to create */
+	size_t nremote;
+	const char *sender;     /* envelope sender for the queue ("" for <>) */
+	bool smtputf8;          /* the message needs SMTPUTF8 on the way out */
+	bool is_bounce;         /* a DSN: never bounce it again */
+};
+
+/* One queue entry (one message to one other domain). */
+struct queue_entry {
+	int64_t id;
+	int64_t created;
+	char *sender;
+	char *domain;
+	int64_t blob_id;
+	int64_t next_attempt;
+	int64_t attempts;
+	bool warned;
+	bool smtputf8;
+	bool is_bounce;
+	char *last_reply;
+	char **rcpts;
+	size_t nrcpts;
 };
 
 struct store_message {
@@ -215,6 +245,23 @@ struct store_ops {
 	bool (*message_append)(struct store *s, int64_t mailbox_id, const char *data, size_t len,
 			       const struct buf *structure, unsigned flags, const char *keywords,
 			       int64_t internaldate, int64_t *uid, struct buf *err);
+	/* Outbound queue. Entries due at `now` (at most max), oldest first; fn gets each. */
+	bool (*queue_due)(struct store *s, int64_t now, size_t max,
+			  bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
+	/* Every entry, for `yubin queue list`. */
+	bool (*queue_all)(struct store *s, bool (*fn)(void *ctx, const struct queue_entry *e),
+			  void *ctx);
+	bool (*queue_get)(struct store *s, int64_t id, struct queue_entry *out);
+	/* The bytes of an entry's message appended to out. */
+	bool (*queue_message)(struct store *s, int64_t id, struct buf *out);
+	/* After an attempt: drop the recipients that are done (delivered or bounced); when none
+	 * is left the entry goes; else it waits until next_attempt. */
+	bool (*queue_update)(struct store *s, int64_t id, const char *const *done, size_t ndone,
+			     int64_t next_attempt, const char *last_reply, bool warned,
+			     struct buf *err);
+	/* Makes an entry (id 0: every entry) due now. False when there is no such entry. */
+	bool (*queue_retry)(struct store *s, int64_t id, int64_t now);
+	bool (*queue_delete)(struct store *s, int64_t id, struct buf *err);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };
@@ -227,5 +274,6 @@ struct store {
 struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *err);
 void account_free(struct account *a);
 void login_lookup_free(struct login_lookup *l);
+void queue_entry_free(struct queue_entry *e);
 
 #endif

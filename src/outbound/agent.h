@@ -1,0 +1,21 @@
+/* The outbound agent: takes due entries from the queue, finds the receiving servers in DNS,
+ * speaks SMTP to them, and records the outcome: delivered, retry later (with backoff), or
+ * bounced with a DSN the sender can understand. */
+#ifndef YUBIN_AGENT_H
+#define YUBIN_AGENT_H
+#include <event2/event.h>
+
+#include "lib/config.h"
+#include "store/committer.h"
+#include "store/store.h"
+
+struct outbound;
+
+/* cfg points at the daemon's current configuration pointer (it changes on reload). */
+struct outbound *outbound_start(struct event_base *base, struct config *const *cfg,
+				struct store *store, struct committer *writer,
+				const char *default_domain, struct buf *err);
+/* Stops taking new work and drops attempts in flight (their entries stay queued). */
+void outbound_stop(struct outbound *ob);
+
+#endif

@@ -1,0 +1,223 @@
+#include "outbound/dns.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unbound.h>
+
+#include "lib/alloc.h"
+#include "lib/log.h"
+
+#define RR_A 1
+#define RR_MX 15
+#define RR_AAAA 28
+#define CLASS_IN 1
+
+struct dns_resolver {
+	struct ub_ctx *ctx;
+	struct event *ev;
+};
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolver *r = arg;
+	ub_process(r->ctx);
+}
+
+struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwarder,
+				      struct buf *err)
+{
+	struct dns_resolver *r = xcalloc(1, sizeof *r);
+	r->ctx = ub_ctx_create();
+	if (!r->ctx) {
+		buf_printf(err, "cannot start the DNS resolver");
+		free(r);
+		return NULL;
+	}
+	/* Local resolvers (127.0.0.53, a test server) are normal here, not a mistake. Answers
+	 * are read through our event loop (ub_fd); libunbound works in a thread. */
+	int rc = ub_ctx_set_option(r->ctx, "do-not-query-localhost:", "no");
+	if (rc == 0)
+		rc = ub_ctx_async(r->ctx, 1);
+	if (rc == 0)
+		rc = forwarder && forwarder[0] ? ub_ctx_set_fwd(r->ctx, forwarder)
+					       : ub_ctx_resolvconf(r->ctx, NULL);
+	/* libunbound answers the RFC 6761 names (test., invalid., ...) itself with NXDOMAIN;
+	 * test. is what private test zones use, so let the configured server answer it. This
+	 * also finalises the configuration, so it comes last. */
+	if (rc == 0)
+		ub_ctx_zone_remove(r->ctx, "test.");
+	if (rc != 0) {
+		buf_printf(err, "DNS resolver setup failed: %s", ub_strerror(rc));
+		ub_ctx_delete(r->ctx);
+		free(r);
+		return NULL;
+	}
+	r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST, on_readable, r);
+	event_add(r->ev, NULL);
+	return r;
+}
+
+void dns_resolver_free(struct dns_resolver *r)
+{
+	if (!r)
+		return;
+	event_free(r->ev);
+	ub_ctx_delete(r->ctx);
+	free(r);
+}
+
+/* A domain name in DNS wire format (uncompressed, as libunbound gives rdata) to text. */
+static bool wire_name(const unsigned char *p, size_t len, char *out, size_t outlen)
+{
+	size_t i = 0, o = 0;
+	while (i < len) {
+		size_t l = p[i++];
+		if (l == 0) {
+			out[o] = '\0';
+			return true;
+		}
+		if (l > 63 || i + l > len || o + l + 2 > outlen)
+			return false;
+		if (o)
+			out[o++] = '.';
+		memcpy(out + o, p + i, l);
+		o += l;
+		i += l;
+	}
+	return false;
+}
+
+struct mx_query {
+	dns_mx_fn fn;
+	void *ctx;
+};
+
+static int compare_mx(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+	return x->preference - y->preference;
+}
+
+static enum dns_status status_of(int err, struct ub_result *res, const char **why)
+{
+	if (err) {
+		*why = ub_strerror(err);
+		return DNS_TEMPFAIL;
+	}
+	if (res->havedata)
+		return DNS_OK;
+	if (res->nxdomain || res->rcode == 0) {
+		*why = res->nxdomain ? "the domain does not exist" : "no such record";
+		return DNS_NONE;
+	}
+	*why = "the DNS server failed to answer (SERVFAIL)";
+	return DNS_TEMPFAIL;
+}
+
+static void mx_answer(void *arg, int err, struct ub_result *res)
+{
+	struct mx_query *q = arg;
+	const char *why = NULL;
+	enum dns_status st = status_of(err, res, &why);
+	struct dns_mx *mx = NULL;
+	size_t n = 0;
+	if (st == DNS_OK) {
+		for (int i = 0; res->data[i]; i++) {
+			const unsigned char *d = (const unsigned char *)res->data[i];
+			if (res->len[i] < 3)
+				continue;
+			mx = xrealloc(mx, (n + 1) * sizeof *mx);
+			mx[n].preference = (d[0] << 8) | d[1];
+			if (!wire_name(d + 2, (size_t)res->len[i] - 2, mx[n].host, sizeof mx[n].host))
+				continue;
+			n++;
+		}
+		qsort(mx, n, sizeof *mx, compare_mx);
+		if (n == 0)
+			st = DNS_NONE;
+	}
+	q->fn(q->ctx, st, mx, n, why);
+	free(mx);
+	if (res)
+		ub_resolve_free(res);
+	free(q);
+}
+
+void dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_mx_fn fn, void *ctx)
+{
+	struct mx_query *q = xcalloc(1, sizeof *q);
+	q->fn = fn;
+	q->ctx = ctx;
+	if (ub_resolve_async(r->ctx, domain, RR_MX, CLASS_IN, q, mx_answer, NULL) != 0) {
+		fn(ctx, DNS_TEMPFAIL, NULL, 0, "the DNS resolver refused the query");
+		free(q);
+	}
+}
+
+struct addr_query {
+	struct dns_resolver *r;
+	char host[256];
+	dns_addr_fn fn;
+	void *ctx;
+	char **addrs;
+	size_t n;
+	int pending;
+	enum dns_status best;
+	const char *why;
+};
+
+static void addr_finish(struct addr_query *q)
+{
+	if (--q->pending > 0)
+		return;
+	q->fn(q->ctx, q->n ? DNS_OK : q->best, q->addrs, q->n, q->why);
+	for (size_t i = 0; i < q->n; i++)
+		free(q->addrs[i]);
+	free(q->addrs);
+	free(q);
+}
+
+static void addr_answer(void *arg, int err, struct ub_result *res)
+{
+	struct addr_query *q = arg;
+	const char *why = NULL;
+	enum dns_status st = status_of(err, res, &why);
+	if (st == DNS_OK) {
+		for (int i = 0; res->data[i]; i++) {
+			char text[64];
+			int family = res->len[i] == 4 ? AF_INET : res->len[i] == 16 ? AF_INET6 : 0;
+			if (!family || !inet_ntop(family, res->data[i], text, sizeof text))
+				continue;
+			q->addrs = xrealloc(q->addrs, (q->n + 1) * sizeof *q->addrs);
+			q->addrs[q->n++] = xstrdup(text);
+		}
+	} else if (st == DNS_TEMPFAIL || q->best != DNS_TEMPFAIL) {
+		q->best = st;
+		q->why = why;
+	}
+	if (res)
+		ub_resolve_free(res);
+	addr_finish(q);
+}
+
+void dns_lookup_addrs(struct dns_resolver *r, const char *host, dns_addr_fn fn, void *ctx)
+{
+	struct addr_query *q = xcalloc(1, sizeof *q);
+	q->r = r;
+	snprintf(q->host, sizeof q->host, "%s", host);
+	q->fn = fn;
+	q->ctx = ctx;
+	q->best = DNS_NONE;
+	q->why = "no address";
+	q->pending = 2;
+	/* IPv4 first in the list: most small sites have it; IPv6 follows. */
+	int types[2] = { RR_A, RR_AAAA };
+	for (int i = 0; i < 2; i++)
+		if (ub_resolve_async(r->ctx, host, types[i], CLASS_IN, q, addr_answer, NULL) != 0) {
+			q->best = DNS_TEMPFAIL;
+			q->why = "the DNS resolver refused the query";
+			addr_finish(q);
+		}
+}
