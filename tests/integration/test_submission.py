@@ -87,13 +87,23 @@ class Submission(ServerTestCase, unittest.TestCase):
         self.assertEqual(cm.exception.smtp_code, 535)
         self.assertIn(b'5.7.8', cm.exception.smtp_error)
 
-    def test_other_domains_refused_until_outbound_exists(self):
+    def test_other_domains_are_queued(self):
         s = self.starttls()
         s.login(ALICE, DEFAULT_PASSWORD)
         s.mail(ALICE)
         code, text = s.rcpt('someone@foreign.test')
-        self.assertEqual(code, 554, text)
-        self.assertTrue(text.startswith(b'5.3.3'), text)
+        self.assertEqual(code, 250, text)
+        self.assertIn(b'foreign.test', text)
+        code, text = s.rcpt(BOB)
+        self.assertEqual(code, 250, text)
+        t = token()
+        code, text = s.data(message(t, sender=ALICE, to='someone@foreign.test'))
+        self.assertEqual(code, 250, text)
+        # The local copy is there at once; the other one waits in the queue.
+        self.assertEqual(len(self.srv.find(BOB, t)), 1)
+        listing = self.srv.run('queue', 'list').stdout.decode()
+        self.assertRegex(listing, r'\tforeign\.test\t<alice@example\.test>\tsomeone@foreign\.test\t')
+        self.srv.check()
 
     def test_message_id_and_date_added(self):
         s = self.starttls()
