@@ -137,6 +137,11 @@ class Server:
         lines = self.config.items() if isinstance(self.config, dict) else None
         with open(conf, 'a') as f:
             f.write('\n# appended by tests/integration/harness.py\n')
+            # Tests never ask a DNS server off this machine: unless a test brings its own
+            # resolver (the setting below is overridden then), lookups go to a loopback port
+            # where nothing answers, so mail for other domains simply waits in the queue.
+            if '--resolver' not in self.init_args:
+                f.write('resolver = 127.0.0.1@9\n')
             if lines is not None:
                 for k, v in lines:
                     f.write('%s = %s\n' % (k, v))
@@ -236,6 +241,16 @@ class Server:
     def pop3s_port(self):
         """POP3 over implicit TLS: 995 + port offset."""
         return 995 + self.port_offset
+
+    @property
+    def imap_port(self):
+        """IMAP (with STARTTLS): 143 + port offset."""
+        return 143 + self.port_offset
+
+    @property
+    def imaps_port(self):
+        """IMAP over implicit TLS: 993 + port offset."""
+        return 993 + self.port_offset
 
     def log_text(self):
         try:
