@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -135,8 +136,15 @@ class Submission(ServerTestCase, unittest.TestCase):
         pw = re.search(rb'password: (\S+)', out).group(1).decode()
         s = self.starttls()
         s.login(ALICE, pw)
-        audit = self.srv.run('audit', '--account', ALICE).stdout.decode()
-        self.assertRegex(audit, r'device="Laptop" protocol=smtp ip=127\.0\.0\.1 tls=yes result=ok')
+        # The audit line is written by the writer thread just after the reply: allow a moment.
+        pattern = r'device="Laptop" protocol=smtp ip=127\.0\.0\.1 tls=yes result=ok'
+        deadline = time.monotonic() + 3
+        while True:
+            audit = self.srv.run('audit', '--account', ALICE).stdout.decode()
+            if re.search(pattern, audit) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertRegex(audit, pattern)
 
     def test_swaks_and_msmtp(self):
         t = token()
