@@ -69,6 +69,9 @@ static struct mime_message *need_mime(struct fetch_ctx *x, const struct message_
 	if (st->ops->message_structure(st, m->id, &cached))
 		d->mime = mime_message_deserialize(cached.data, cached.len);
 	buf_free(&cached);
+	/* A structure for other bytes than these (it should never happen) is not trusted. */
+	if (d->mime && d->mime->size != (size_t)m->size)
+		mime_message_free(&d->mime);
 	if (!d->mime && need_raw(x, m, d))
 		d->mime = mime_message_parse(d->raw.data ? d->raw.data : "", d->raw.len, NULL);
 	return d->mime;
@@ -95,14 +98,24 @@ static void body_item(struct fetch_ctx *x, const struct message_meta *m, struct 
 	bool binary = b->kind != IMAP_FETCH_BODY_SECTION;
 	if (!mime_section_parse(label.data ? label.data : "", label.len, &sec)) {
 		x->failed = true;
+	} else if (binary && b->section.nparts == 0) {
+		/* BINARY[] is the whole message: nothing above its parts to decode. */
+		bytes = d->raw.data ? d->raw.data : "";
+		len = d->raw.len;
 	} else if (binary) {
 		uint32_t part = mime_section_part(mm, &sec);
 		if (part != MIME_NONE) {
 			const struct mime_part *p = &mm->parts[part];
-			if (!mime_decode_cte(p->cte, d->raw.data + p->body_offset, p->body_size, &data))
-				x->failed = true; /* UNKNOWN-CTE */
-			bytes = data.data ? data.data : "";
-			len = data.len;
+			/* A cached structure must describe these bytes; never read past them. */
+			if (p->body_offset > d->raw.len || p->body_size > d->raw.len - p->body_offset) {
+				x->failed = true;
+			} else {
+				if (!mime_decode_cte(p->cte, d->raw.data + p->body_offset, p->body_size,
+						     &data))
+					x->failed = true; /* UNKNOWN-CTE */
+				bytes = data.data ? data.data : "";
+				len = data.len;
+			}
 		}
 	} else {
 		struct mime_fetch res = { .data = &data };
@@ -192,9 +205,10 @@ static bool fetch_one(void *ctx, const struct message_meta *m)
 		else
 			buf_append_str(out, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
 	}
-	if (f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE)) {
+	for (int ext = 0; ext < 2; ext++) {
+		if (!(f->items & (ext ? IMAP_FETCH_BODYSTRUCTURE : IMAP_FETCH_BODY)))
+			continue;
 		struct mime_message *mm = need_mime(x, m, &d);
-		bool ext = f->items & IMAP_FETCH_BODYSTRUCTURE;
 		buf_printf(out, "%s%s ", SEP(), ext ? "BODYSTRUCTURE" : "BODY");
 		if (mm)
 			mime_imap_bodystructure(mm, 0, ext, out, utf8);

@@ -275,8 +275,10 @@ void imap_sync(struct imap_session *s, bool expunges_allowed)
 		return;
 	}
 	struct sync_ctx x = { .s = s };
+	/* Expunges are looked up always (so the watermark never passes one we have not told),
+	 * and reported only where the RFC allows. */
+	st->ops->mailbox_vanished(st, s->mbox.id, s->known_modseq, sync_vanished, &x);
 	if (expunges_allowed) {
-		st->ops->mailbox_vanished(st, s->mbox.id, s->known_modseq, sync_vanished, &x);
 		if (s->qresync && x.ngone) {
 			/* RFC 7162 3.2.10: QRESYNC clients get UIDs, not sequence numbers. */
 			buf_append_str(&x.out, "* VANISHED ");
@@ -773,6 +775,10 @@ static void cmd_authenticate(struct imap_session *s, const struct imap_command *
 
 static void cmd_enable(struct imap_session *s, const struct imap_command *c)
 {
+	if (c->count == 0) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: ENABLE capability...");
+		return;
+	}
 	struct buf enabled = BUF_INIT;
 	for (size_t i = 0; i < c->count; i++) {
 		if (imap_arg_atom_equals(&c->args[i], "CONDSTORE") && !s->condstore) {
@@ -793,6 +799,11 @@ static void cmd_enable(struct imap_session *s, const struct imap_command *c)
 
 static void cmd_id(struct imap_session *s, const struct imap_command *c)
 {
+	/* RFC 2971: ID (field value ...) or ID NIL. */
+	if (c->count != 1 || (c->args[0].type != IMAP_ARG_LIST && c->args[0].type != IMAP_ARG_NIL)) {
+		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: ID (\"name\" \"value\" ...) or ID NIL");
+		return;
+	}
 	imap_printf(s, "* ID (\"name\" \"yubin\" \"support-url\" \"https://example.invalid/yubin\")");
 	imap_tagged(s, c->tag, "OK", NULL, "ID completed.");
 }
@@ -1085,6 +1096,11 @@ static void cmd_list(struct imap_session *s, const struct imap_command *c, bool 
 				sel_subscribed = ret_subscribed = true;
 			else if (imap_arg_atom_equals(&opts[k], "SPECIAL-USE"))
 				sel_special = true;
+			else if (!imap_arg_atom_equals(&opts[k], "RECURSIVEMATCH") &&
+				 !imap_arg_atom_equals(&opts[k], "REMOTE")) {
+				imap_tagged(s, c->tag, "BAD", NULL, "Unknown LIST selection option.");
+				return;
+			}
 		}
 		i = 1;
 	}
@@ -1115,6 +1131,10 @@ static void cmd_list(struct imap_session *s, const struct imap_command *c, bool 
 					return;
 				}
 				k++;
+			} else if (!imap_arg_atom_equals(&opts[k], "CHILDREN") &&
+				   !imap_arg_atom_equals(&opts[k], "SPECIAL-USE")) {
+				imap_tagged(s, c->tag, "BAD", NULL, "Unknown LIST return option.");
+				return;
 			}
 		}
 	}
@@ -1508,11 +1528,29 @@ static void cmd_quota(struct imap_session *s, const struct imap_command *c, bool
 		imap_tagged(s, c->tag, "NO", "UNAVAILABLE", "The account cannot be read now.");
 		return;
 	}
+	if (!root) {
+		const char *qr;
+		size_t qlen;
+		if (c->count != 1 || !imap_arg_get_astring(&c->args[0], &qr, &qlen) || qlen != 0) {
+			imap_tagged(s, c->tag, "NO", "NONEXISTENT", "The only quota root is \"\".");
+			account_free(&a);
+			return;
+		}
+	}
 	if (root && c->count >= 1) {
-		struct buf line = BUF_INIT;
+		struct buf line = BUF_INIT, wire = BUF_INIT;
 		const char *name;
 		size_t len;
-		imap_arg_get_astring(&c->args[0], &name, &len);
+		struct mailbox_info box;
+		if (!imap_arg_get_astring(&c->args[0], &name, &len) ||
+		    !name_from_wire(s, name, len, &wire) ||
+		    !st->ops->mailbox_get(st, s->account_id, wire.data, false, &box)) {
+			imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
+			buf_free(&wire);
+			account_free(&a);
+			return;
+		}
+		buf_free(&wire);
 		buf_append_str(&line, "* QUOTAROOT ");
 		mime_imap_append_string(&line, name, len, MIME_IMAP_UTF8);
 		buf_append_str(&line, " \"\"");
@@ -1726,7 +1764,11 @@ static void handle_parse_error(struct imap_session *s)
 	const struct imap_parse_error *e = imap_parser_error(s->parser);
 	const char *code = e->code == IMAP_PARSE_ERR_LIMIT	? "LIMIT"
 			   : e->code == IMAP_PARSE_ERR_TOOBIG ? "TOOBIG" : NULL;
-	imap_tagged(s, e->tag ? e->tag : "*", "BAD", code, "%s", e->text);
+	/* A synchronizing literal that is too big is refused with NO (RFC 7888 4); the client
+	 * did not send it, so the session goes on. */
+	bool refusal = e->code == IMAP_PARSE_ERR_TOOBIG && !e->fatal && e->tag &&
+		       strncmp(e->text, "Non-synchronizing", 17) != 0; /* {n+}: BAD (RFC 7888) */
+	imap_tagged(s, e->tag ? e->tag : "*", refusal ? "NO" : "BAD", code, "%s", e->text);
 	if (e->fatal) {
 		imap_printf(s, "* BYE The rest of this input cannot be read safely; closing.");
 		close_after_reply(s);

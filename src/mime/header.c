@@ -536,7 +536,8 @@ static size_t merge_sections(struct mime_arena *a, const struct raw_param *g, si
 	if (!consecutive) {
 		for (size_t i = 0; i < n; i++) {
 			char suffix[8];
-			snprintf(suffix, sizeof suffix, g[i].extended ? "*%d*" : "*%d", g[i].section);
+			snprintf(suffix, sizeof suffix, g[i].extended ? "*%d*" : "*%d",
+				 g[i].section);
 			out[i].name = param_name(a, &g[i], suffix);
 			out[i].value = g[i].value;
 		}
