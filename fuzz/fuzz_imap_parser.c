@@ -116,7 +116,8 @@ static void check_command(const struct config *c, const struct imap_command *cmd
 	INVARIANT(cmd->tag && cmd->tag[0] && !strchr(cmd->tag, '+'));
 	INVARIANT(cmd->name && cmd->name[0]);
 	/* tag SP name, a space before each argument, LF */
-	struct walk w = { &c->lim, 0, 0, strlen(cmd->tag) + 1 + strlen(cmd->name) + cmd->count + 1 };
+	size_t head = strlen(cmd->tag) + 1 + strlen(cmd->name) + cmd->count + 1;
+	struct walk w = { &c->lim, 0, 0, head };
 	buf_printf(log, "DONE %s %s ", cmd->tag, cmd->name);
 	for (size_t i = 0; i < cmd->count; i++)
 		check_arg(&w, &cmd->args[i], 0, log);
@@ -171,7 +172,8 @@ static void run(const struct config *c, const uint8_t *in, size_t len, bool chun
 			INVARIANT(n <= c->lim.max_literal);
 			INVARIANT(imap_parser_tag(p) && imap_parser_name(p));
 			buf_printf(out, "LITERAL %llu %d %s %s\n", (unsigned long long)n,
-				   imap_parser_literal_is8(p), imap_parser_tag(p), imap_parser_name(p));
+				   imap_parser_literal_is8(p), imap_parser_tag(p),
+				   imap_parser_name(p));
 			if ((c->refuse_bits >> (literals++ % 16)) & 1)
 				imap_parser_literal_refuse(p);
 			else

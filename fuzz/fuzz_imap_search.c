@@ -114,7 +114,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_free(&line);
 	if (!cmd)
 		return 0;
-	struct imap_search_limits lim = { .max_depth = 1 + data[0] % 32, .max_ranges = 1 + data[0] };
+	struct imap_search_limits lim = {
+		.max_depth = 1 + data[0] % 32,
+		.max_ranges = 1 + data[0],
+	};
 	struct imap_search s;
 	const char *err = NULL;
 	if (imap_search_parse(cmd->args, cmd->count, &lim, &s, &err)) {

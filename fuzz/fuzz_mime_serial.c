@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_mime_check.h"
 #include "mime/mime.h"
 
 static char message[4096];
@@ -17,9 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	size_t len = m->size < sizeof message ? m->size : sizeof message;
 	struct buf out = BUF_INIT;
-	mime_imap_bodystructure(m, 0, true, &out, 0);
-	mime_imap_bodystructure(m, m->nparts - 1, false, &out, 0);
-	mime_imap_envelope(m, 0, &out, 0);
+	for (uint32_t i = 0; i < m->nparts; i++) {
+		buf_reset(&out);
+		mime_imap_bodystructure(m, i, i & 1, &out, 0);
+		check_imap(&out);
+		buf_reset(&out);
+		mime_imap_envelope(m, i, &out, 0);
+		check_imap(&out);
+	}
 	static const char *const sections[] = {
 		"", "1", "1.1", "2.HEADER", "1.MIME", "TEXT", "HEADER.FIELDS (Subject)",
 		"1.2.HEADER.FIELDS.NOT (To)",

@@ -2,11 +2,13 @@
  * BODYSTRUCTURE, searched, and stored and read back. Checks the invariants the IMAP session relies
  * on: every range lies inside the message, a part's body follows its header, children lie inside
  * their parent's body, and the stored form renders exactly like the parsed tree. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_mime_check.h"
 #include "mime/mime.h"
 
 static void check_tree(const struct mime_message *m, size_t len)
@@ -45,8 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct buf a = BUF_INIT, b = BUF_INIT, ser = BUF_INIT;
 	for (uint32_t i = 0; i < m->nparts; i++) {
-		if (m->parts[i].flags & MIME_PART_ENVELOPE)
-			mime_imap_envelope(m, i, &a, i & 1 ? MIME_IMAP_UTF8 : 0);
+		buf_reset(&a);
+		mime_imap_bodystructure(m, i, i & 1, &a, i & 2 ? MIME_IMAP_UTF8 : 0);
+		check_imap(&a);
+		buf_reset(&a);
+		mime_imap_envelope(m, i, &a, 0);
+		check_imap(&a);
 	}
 	buf_reset(&a);
 	mime_imap_bodystructure(m, 0, true, &a, 0);

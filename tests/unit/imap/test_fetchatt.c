@@ -92,12 +92,12 @@ TEST(imap_fetch_body_sections)
 	CHECK_EQ_STR(fetch("BINARY[1]<0.10>"), "BINARY[1]<0.10>");
 	CHECK_EQ_STR(fetch("BINARY.PEEK[]"), "BINARY.PEEK[]");
 	CHECK_EQ_STR(fetch("BINARY.SIZE[1.2]"), "BINARY.SIZE[1.2]");
-	CHECK_EQ_STR(fetch("(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject "
-			   "Date Message-ID Priority X-Priority References Newsgroups In-Reply-To "
-			   "Content-Type Reply-To)])"),
+	CHECK_EQ_STR(fetch("(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc "
+	                   "Subject Date Message-ID Priority X-Priority References Newsgroups "
+	                   "In-Reply-To Content-Type Reply-To)])"),
 		     "FLAGS UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date "
-		     "Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type "
-		     "Reply-To)]");
+		     "Message-ID Priority X-Priority References Newsgroups In-Reply-To "
+		     "Content-Type Reply-To)]");
 	/* many body items (the array grows) */
 	CHECK_EQ_STR(fetch("(BODY[1] BODY[2] BODY[3] BODY[4] BODY[5] BINARY[6])"),
 		     "BODY[1] BODY[2] BODY[3] BODY[4] BODY[5] BINARY[6]");
@@ -108,16 +108,22 @@ TEST(imap_fetch_modifiers)
 	CHECK_EQ_STR(fetch("(FLAGS) (CHANGEDSINCE 12345)"), "FLAGS MODSEQ changedsince=12345");
 	CHECK_EQ_STR(fetch("(FLAGS) (CHANGEDSINCE 12345 VANISHED)"),
 		     "FLAGS MODSEQ changedsince=12345 vanished");
-	CHECK_EQ_STR(fetch("FLAGS (VANISHED CHANGEDSINCE 1)"), "FLAGS MODSEQ changedsince=1 vanished");
+	CHECK_EQ_STR(fetch("FLAGS (VANISHED CHANGEDSINCE 1)"),
+		     "FLAGS MODSEQ changedsince=1 vanished");
 	CHECK_EQ_STR(fetch("FLAGS (VANISHED)"), "error: VANISHED needs CHANGEDSINCE");
-	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE)"), "error: CHANGEDSINCE needs a mod-sequence number");
-	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE x)"), "error: CHANGEDSINCE needs a mod-sequence number");
-	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)"), "error: CHANGEDSINCE given twice");
-	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE 1 VANISHED VANISHED)"), "error: VANISHED given twice");
+	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE)"),
+		     "error: CHANGEDSINCE needs a mod-sequence number");
+	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE x)"),
+		     "error: CHANGEDSINCE needs a mod-sequence number");
+	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)"),
+		     "error: CHANGEDSINCE given twice");
+	CHECK_EQ_STR(fetch("FLAGS (CHANGEDSINCE 1 VANISHED VANISHED)"),
+		     "error: VANISHED given twice");
 	CHECK_EQ_STR(fetch("FLAGS (FOO)"),
 		     "error: Unknown FETCH modifier (expected CHANGEDSINCE or VANISHED)");
 	CHECK_EQ_STR(fetch("FLAGS ()"), "error: FETCH modifiers must be a non-empty list");
-	CHECK_EQ_STR(fetch("FLAGS CHANGEDSINCE"), "error: FETCH modifiers must be a non-empty list");
+	CHECK_EQ_STR(fetch("FLAGS CHANGEDSINCE"),
+		     "error: FETCH modifiers must be a non-empty list");
 }
 
 TEST(imap_fetch_rejects_with_sentences)
@@ -138,7 +144,8 @@ TEST(imap_fetch_rejects_with_sentences)
 	CHECK_EQ_STR(fetch("BODY[MIME]"), "error: MIME needs a part number (e.g. 1.MIME)");
 	CHECK_EQ_STR(fetch("BODY[FOO]"),
 		     "error: Unknown section (expected HEADER, HEADER.FIELDS, TEXT or MIME)");
-	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS]"), "error: HEADER.FIELDS needs a list of field names");
+	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS]"),
+		     "error: HEADER.FIELDS needs a list of field names");
 	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS ()]"), "error: Empty list of header field names");
 	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS (A:B)]"), "error: Invalid header field name");
 	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS (\"\")]"), "error: Invalid header field name");
@@ -146,7 +153,8 @@ TEST(imap_fetch_rejects_with_sentences)
 		     "error: Missing space between header field names");
 	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS (A B]"),
 		     "error: Missing ')' after the header field names");
-	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS (A) x]"), "error: Unexpected text after the section");
+	CHECK_EQ_STR(fetch("BODY[HEADER.FIELDS (A) x]"),
+		     "error: Unexpected text after the section");
 	CHECK_EQ_STR(fetch("BODY[TEXT x]"), "error: Unexpected text after the section");
 	CHECK_EQ_STR(fetch("BINARY[HEADER]"), "error: BINARY sections take part numbers only");
 	CHECK_EQ_STR(fetch("BINARY.SIZE[1]<0.5>"), "error: BINARY.SIZE takes no partial range");

@@ -8,14 +8,17 @@
 
 static const char *code_name(enum imap_parse_error_code c)
 {
-	return c == IMAP_PARSE_ERR_SYNTAX ? "SYNTAX" : c == IMAP_PARSE_ERR_LIMIT ? "LIMIT" : "TOOBIG";
+	if (c == IMAP_PARSE_ERR_SYNTAX)
+		return "SYNTAX";
+	return c == IMAP_PARSE_ERR_LIMIT ? "LIMIT" : "TOOBIG";
 }
 
 /* Plays a session: bytes arrive `chunk` at a time and the parser is fed whatever it has not
  * used yet. decisions: 'A' (accept) or 'R' (refuse) for each synchronizing literal in turn,
  * accept when they run out. Writes one line per event to log. */
 static void run_chunked(const char *in, size_t len, size_t chunk,
-			const struct imap_parser_limits *lim, const char *decisions, struct buf *log)
+			const struct imap_parser_limits *lim, const char *decisions,
+			struct buf *log)
 {
 	struct imap_parser *p = imap_parser_new(lim);
 	size_t pos = 0, arrived = 0, lits = 0;
@@ -39,7 +42,8 @@ static void run_chunked(const char *in, size_t len, size_t chunk,
 			imap_test_dump_args(log, c->args, c->count);
 			buf_append_char(log, '\n');
 		} else if (st == IMAP_PARSE_LITERAL) {
-			buf_printf(log, "LITERAL %s %s %llu%s\n", imap_parser_tag(p), imap_parser_name(p),
+			buf_printf(log, "LITERAL %s %s %llu%s\n", imap_parser_tag(p),
+				   imap_parser_name(p),
 				   (unsigned long long)imap_parser_literal_size(p),
 				   imap_parser_literal_is8(p) ? " 8" : "");
 			char d = decisions && lits < strlen(decisions) ? decisions[lits] : 'A';
@@ -50,8 +54,8 @@ static void run_chunked(const char *in, size_t len, size_t chunk,
 				imap_parser_literal_accept(p);
 		} else if (st == IMAP_PARSE_ERROR) {
 			const struct imap_parse_error *e = imap_parser_error(p);
-			buf_printf(log, "ERROR %s %s %s%s\n", code_name(e->code), e->tag ? e->tag : "*",
-				   e->text, e->fatal ? " FATAL" : "");
+			buf_printf(log, "ERROR %s %s %s%s\n", code_name(e->code),
+				   e->tag ? e->tag : "*", e->text, e->fatal ? " FATAL" : "");
 			if (e->fatal)
 				break;
 		}
@@ -86,8 +90,8 @@ static const char *run_n(const char *in, size_t len, const struct imap_parser_li
 		struct buf other = BUF_INIT;
 		run_chunked(in, len, chunks[i], lim, decisions, &other);
 		if (strcmp(text_of(&other), text_of(&run_log)) != 0) {
-			printf("  chunk %zu gives:\n%s  whole gives:\n%s", chunks[i], text_of(&other),
-			       text_of(&run_log));
+			printf("  chunk %zu gives:\n%s  whole gives:\n%s", chunks[i],
+			       text_of(&other), text_of(&run_log));
 			test_failures_in_case++;
 		}
 		buf_free(&other);
@@ -136,8 +140,10 @@ TEST(imap_parse_every_argument_kind)
 {
 	CHECK_EQ_STR(run("a X atom NIL nil \"quoted\" \"\" ()\r\n"),
 		     "DONE a X atom NIL NIL \"quoted\" \"\" ()\n");
-	CHECK_EQ_STR(run("a X \"esc \\\" and \\\\ here\"\r\n"), "DONE a X \"esc \" and \\ here\"\n");
-	CHECK_EQ_STR(run("a X \"caf\xc3\xa9 \xe2\x82\xac\"\r\n"), "DONE a X \"caf\xc3\xa9 \xe2\x82\xac\"\n");
+	CHECK_EQ_STR(run("a X \"esc \\\" and \\\\ here\"\r\n"),
+		     "DONE a X \"esc \" and \\ here\"\n");
+	CHECK_EQ_STR(run("a X \"caf\xc3\xa9 \xe2\x82\xac\"\r\n"),
+		     "DONE a X \"caf\xc3\xa9 \xe2\x82\xac\"\n");
 	CHECK_EQ_STR(run("a X (a (b (c)) \"d\") (e)\r\n"), "DONE a X (a (b (c)) \"d\") (e)\n");
 	CHECK_EQ_STR(run("a X ( a  b )\r\n"), "DONE a X (a b)\n");
 	CHECK_EQ_STR(run("a X {5}\r\nhello\r\n"), "LITERAL a X 5\nDONE a X {5}hello\n");
@@ -232,7 +238,8 @@ TEST(imap_parse_limit_line_length)
 		     "ERROR LIMIT * Command line longer than 20 bytes\nDONE b NOOP\n");
 	/* literal data does not count, but everything else of the command does */
 	CHECK_EQ_STR(run_lim("a X {30+}\r\n012345678901234567890123456789\r\n", &l, NULL),
-		     "ERROR TOOBIG a Non-synchronizing literal larger than 20 bytes; send it as {n}\n");
+		     "ERROR TOOBIG a Non-synchronizing literal larger than 20 bytes; send it as "
+		     "{n}\n");
 	l.max_nonsync = 100;
 	CHECK_EQ_STR(run_lim("a X {30+}\r\n012345678901234567890123456789 y\r\n", &l, NULL),
 		     "DONE a X {30}012345678901234567890123456789 y\n");
@@ -260,7 +267,8 @@ TEST(imap_parse_limit_literal_sizes)
 		     "DONE b NOOP\n");
 	/* {n+} over the LITERAL- limit: its data comes anyway and is skipped, CRLFs and all */
 	CHECK_EQ_STR(run_lim("a X {21+}\r\n\r\nb NOOP\r\n0123456789012 c\r\nd NOOP\r\n", &l, NULL),
-		     "ERROR TOOBIG a Non-synchronizing literal larger than 20 bytes; send it as {n}\n"
+		     "ERROR TOOBIG a Non-synchronizing literal larger than 20 bytes; send it as "
+		     "{n}\n"
 		     "DONE d NOOP\n");
 	/* {n+} larger than any literal: not worth reading */
 	CHECK_EQ_STR(run_lim("a X {101+}\r\nb NOOP\r\n", &l, NULL),
@@ -307,7 +315,8 @@ TEST(imap_parse_limit_depth_and_arguments)
 TEST(imap_parse_errors_and_resynchronisation)
 {
 	/* each broken line is reported once, and the next command parses */
-	CHECK_EQ_STR(run("+ NOOP\r\nb NOOP\r\n"), "ERROR SYNTAX * Unexpected '+' in a tag\nDONE b NOOP\n");
+	CHECK_EQ_STR(run("+ NOOP\r\nb NOOP\r\n"),
+		     "ERROR SYNTAX * Unexpected '+' in a tag\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Missing command name after the tag\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a \r\nb NOOP\r\n"),
@@ -323,20 +332,24 @@ TEST(imap_parse_errors_and_resynchronisation)
 	CHECK_EQ_STR(run("a X \"abc\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Missing '\"' before the end of the line\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X \"a\\b\"\r\nb NOOP\r\n"),
-		     "ERROR SYNTAX a Invalid escape in a quoted string (only \\\\ and \\\" are allowed)\n"
+		     "ERROR SYNTAX a Invalid escape in a quoted string (only \\\\ and \\\" are "
+		     "allowed)\n"
 		     "DONE b NOOP\n");
 	CHECK_EQ_STR(run("a X (a\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Missing ')' at the end of the line\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X a)\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Unexpected ')' without '('\nDONE b NOOP\n");
-	CHECK_EQ_STR(run("a X\rY\r\nb NOOP\r\n"), "ERROR SYNTAX a CR not followed by LF\nDONE b NOOP\n");
-	CHECK_EQ_STR(run("\rb NOOP\r\nc NOOP\r\n"), "ERROR SYNTAX * CR not followed by LF\nDONE c NOOP\n");
+	CHECK_EQ_STR(run("a X\rY\r\nb NOOP\r\n"),
+		     "ERROR SYNTAX a CR not followed by LF\nDONE b NOOP\n");
+	CHECK_EQ_STR(run("\rb NOOP\r\nc NOOP\r\n"),
+		     "ERROR SYNTAX * CR not followed by LF\nDONE c NOOP\n");
 	CHECK_EQ_STR(run("a X \x01\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Unexpected byte 0x01 in an argument\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X ab\xc3\xa9\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Unexpected byte 0xc3 in an atom\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X \"\xff\"\r\nb NOOP\r\n"),
-		     "ERROR SYNTAX a Quoted string is not valid UTF-8 (use a literal)\nDONE b NOOP\n");
+		     "ERROR SYNTAX a Quoted string is not valid UTF-8 (use a literal)\n"
+		     "DONE b NOOP\n");
 	CHECK_EQ_STR(RUN_BYTES("a X \"\0\"\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a NUL byte in a quoted string\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X {x}\r\nb NOOP\r\n"),
@@ -347,21 +360,26 @@ TEST(imap_parse_errors_and_resynchronisation)
 		     "ERROR SYNTAX a Invalid literal: expected '}' after '+'\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X {1} y\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a A literal's size must end the line\nDONE b NOOP\n");
-	CHECK_EQ_STR(run("a X {1}\rx\r\nb NOOP\r\n"), "ERROR SYNTAX a CR not followed by LF\nDONE b NOOP\n");
+	CHECK_EQ_STR(run("a X {1}\rx\r\nb NOOP\r\n"),
+		     "ERROR SYNTAX a CR not followed by LF\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X a{1}\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Unexpected '{' in an atom\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a FETCH 1 BODY[HEADER\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Missing ']' before the end of the line\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a FETCH 1 BODY[HEADER.FIELDS {4}\r\nb NOOP\r\n"),
-		     "ERROR SYNTAX a Literals inside a section [...] are not supported\nDONE b NOOP\n");
+		     "ERROR SYNTAX a Literals inside a section [...] are not supported\n"
+		     "DONE b NOOP\n");
 	CHECK_EQ_STR(run("a FETCH 1 BODY[[]\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Unexpected '[' inside a section [...]\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a FETCH 1 BODY[\"\\x\"]\r\nb NOOP\r\n"),
-		     "ERROR SYNTAX a Invalid escape in a quoted string (only \\\\ and \\\" are allowed)\n"
+		     "ERROR SYNTAX a Invalid escape in a quoted string (only \\\\ and \\\" are "
+		     "allowed)\n"
 		     "DONE b NOOP\n");
-	CHECK_EQ_STR(run("a(b NOOP\r\nb NOOP\r\n"), "ERROR SYNTAX * Unexpected '(' in a tag\nDONE b NOOP\n");
+	CHECK_EQ_STR(run("a(b NOOP\r\nb NOOP\r\n"),
+		     "ERROR SYNTAX * Unexpected '(' in a tag\nDONE b NOOP\n");
 	CHECK_EQ_STR(run("a X \"a\xc3\"\r\nb NOOP\r\n"),
-		     "ERROR SYNTAX a Quoted string is not valid UTF-8 (use a literal)\nDONE b NOOP\n");
+		     "ERROR SYNTAX a Quoted string is not valid UTF-8 (use a literal)\n"
+		     "DONE b NOOP\n");
 	CHECK_EQ_STR(run("a FETCH 1 BODY[\t]\r\nb NOOP\r\n"),
 		     "ERROR SYNTAX a Unexpected byte 0x09 in a section [...]\nDONE b NOOP\n");
 }
@@ -404,12 +422,12 @@ TEST(imap_parse_real_client_lines)
 		const char *out;
 	} cases[] = {
 		/* Thunderbird */
-		C("a1 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc "
-		  "Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To "
-		  "Content-Type Reply-To)])\r\n",
-		  "DONE a1 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc "
-		  "Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To "
-		  "Content-Type Reply-To)])\n"),
+		C("a1 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc "
+		  "Bcc Subject Date Message-ID Priority X-Priority References Newsgroups "
+		  "In-Reply-To Content-Type Reply-To)])\r\n",
+		  "DONE a1 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To "
+		  "Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups "
+		  "In-Reply-To Content-Type Reply-To)])\n"),
 		C("3 UID STORE 4 +FLAGS.SILENT (\\Seen)\r\n",
 		  "DONE 3 UID STORE 4 +FLAGS.SILENT (\\Seen)\n"),
 		C("5 ENABLE CONDSTORE QRESYNC UTF8=ACCEPT\r\n",
@@ -427,20 +445,21 @@ TEST(imap_parse_real_client_lines)
 		C("A7 UID fetch 1:3 (UID FLAGS RFC822.SIZE BODY.PEEK[] INTERNALDATE)\r\n",
 		  "DONE A7 UID fetch 1:3 (UID FLAGS RFC822.SIZE BODY.PEEK[] INTERNALDATE)\n"),
 		/* mbsync */
-		C("9 UID FETCH 1:1000000000 (UID FLAGS)\r\n", "DONE 9 UID FETCH 1:1000000000 (UID FLAGS)\n"),
+		C("9 UID FETCH 1:1000000000 (UID FLAGS)\r\n",
+		  "DONE 9 UID FETCH 1:1000000000 (UID FLAGS)\n"),
 		C("10 APPEND \"Sent\" (\\Seen) {3+}\r\nabc\r\n",
 		  "DONE 10 APPEND \"Sent\" (\\Seen) {3}abc\n"),
 		/* offlineimap */
 		C("LPAA4 UID FETCH 1:* (FLAGS UID)\r\n", "DONE LPAA4 UID FETCH 1:* (FLAGS UID)\n"),
 		/* mutt */
-		C("a0005 UID FETCH 1:5 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS "
-		  "(DATE FROM SENDER SUBJECT TO CC MESSAGE-ID REFERENCES CONTENT-TYPE "
-		  "CONTENT-DESCRIPTION IN-REPLY-TO REPLY-TO LINES LIST-POST LIST-SUBSCRIBE "
-		  "LIST-UNSUBSCRIBE X-LABEL X-ORIGINAL-TO)])\r\n",
-		  "DONE a0005 UID FETCH 1:5 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS "
-		  "(DATE FROM SENDER SUBJECT TO CC MESSAGE-ID REFERENCES CONTENT-TYPE "
-		  "CONTENT-DESCRIPTION IN-REPLY-TO REPLY-TO LINES LIST-POST LIST-SUBSCRIBE "
-		  "LIST-UNSUBSCRIBE X-LABEL X-ORIGINAL-TO)])\n"),
+		C("a0005 UID FETCH 1:5 (UID FLAGS INTERNALDATE RFC822.SIZE "
+		  "BODY.PEEK[HEADER.FIELDS (DATE FROM SENDER SUBJECT TO CC MESSAGE-ID REFERENCES "
+		  "CONTENT-TYPE CONTENT-DESCRIPTION IN-REPLY-TO REPLY-TO LINES LIST-POST "
+		  "LIST-SUBSCRIBE LIST-UNSUBSCRIBE X-LABEL X-ORIGINAL-TO)])\r\n",
+		  "DONE a0005 UID FETCH 1:5 (UID FLAGS INTERNALDATE RFC822.SIZE "
+		  "BODY.PEEK[HEADER.FIELDS (DATE FROM SENDER SUBJECT TO CC MESSAGE-ID REFERENCES "
+		  "CONTENT-TYPE CONTENT-DESCRIPTION IN-REPLY-TO REPLY-TO LINES LIST-POST "
+		  "LIST-SUBSCRIBE LIST-UNSUBSCRIBE X-LABEL X-ORIGINAL-TO)])\n"),
 		C("a APPEND INBOX (\\Seen) \"01-Feb-2024 10:00:00 +0000\" {5}\r\nhello\r\n",
 		  "LITERAL a APPEND 5\n"
 		  "DONE a APPEND INBOX (\\Seen) \"01-Feb-2024 10:00:00 +0000\" {5}hello\n"),
@@ -450,18 +469,20 @@ TEST(imap_parse_real_client_lines)
 		  "DONE s SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))\n"),
 		C("a UID SEARCH RETURN (MIN MAX) CHARSET UTF-8 OR SUBJECT \"x\" FROM y UNDELETED "
 		  "SINCE 1-Feb-2024\r\n",
-		  "DONE a UID SEARCH RETURN (MIN MAX) CHARSET UTF-8 OR SUBJECT \"x\" FROM y UNDELETED "
-		  "SINCE 1-Feb-2024\n"),
+		  "DONE a UID SEARCH RETURN (MIN MAX) CHARSET UTF-8 OR SUBJECT \"x\" FROM y "
+		  "UNDELETED SINCE 1-Feb-2024\n"),
 		C("a LOGIN {5}\r\nalice {6}\r\nsecret\r\n", "LITERAL a LOGIN 5\nLITERAL a LOGIN 6\n"
 		  "DONE a LOGIN {5}alice {6}secret\n"),
-		C("b APPEND Drafts ~{4}\r\nab\0c\r\n", "LITERAL b APPEND 4 8\nDONE b APPEND Drafts ~{4}ab\\0c\n"),
+		C("b APPEND Drafts ~{4}\r\nab\0c\r\n",
+		  "LITERAL b APPEND 4 8\nDONE b APPEND Drafts ~{4}ab\\0c\n"),
 		/* IDLE's "DONE" is read by the session's line reader: to the parser it is a tag */
 		C("c IDLE\r\nDONE\r\n",
 		  "DONE c IDLE\nERROR SYNTAX DONE Missing command name after the tag\n"),
 		C("d MOVE 1:3 \"Archive/2024\"\r\n", "DONE d MOVE 1:3 \"Archive/2024\"\n"),
 		C("e UID EXPUNGE 3000:3002\r\n", "DONE e UID EXPUNGE 3000:3002\n"),
 		C("f STATUS \"&AOQ-pfel\" (MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)\r\n",
-		  "DONE f STATUS \"&AOQ-pfel\" (MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)\n"),
+		  "DONE f STATUS \"&AOQ-pfel\" (MESSAGES UIDNEXT UIDVALIDITY UNSEEN "
+		  "HIGHESTMODSEQ)\n"),
 		C("g UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n",
 		  "DONE g UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)\n"),
 	};
@@ -549,7 +570,8 @@ TEST(imap_parse_numbers_and_atoms)
 	CHECK(!imap_parse_number("-1", 2, &n));
 	CHECK(!imap_parse_nz_number("0", 1, &n));
 	CHECK(imap_parse_nz_number("7", 1, &n) && n == 7);
-	CHECK(imap_parse_number64("9223372036854775807", 19, &n64) && n64 == 9223372036854775807ull);
+	CHECK(imap_parse_number64("9223372036854775807", 19, &n64));
+	CHECK(n64 == 9223372036854775807ull);
 	CHECK(!imap_parse_number64("9223372036854775808", 19, &n64));
 	CHECK(imap_is_atom("$Forwarded", 10));
 	CHECK(!imap_is_atom("\\Seen", 5));

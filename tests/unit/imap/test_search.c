@@ -53,7 +53,8 @@ static void dump_key(struct buf *out, const struct imap_search_key *k)
 		if (k->seqset.last_result)
 			buf_append_str(out, " $");
 		for (size_t i = 0; i < k->seqset.count; i++)
-			buf_printf(out, " %u:%u", k->seqset.ranges[i].low, k->seqset.ranges[i].high);
+			buf_printf(out, " %u:%u", k->seqset.ranges[i].low,
+				   k->seqset.ranges[i].high);
 		break;
 	default:
 		break;
@@ -105,8 +106,8 @@ TEST(imap_search_every_key)
 		     "(AND (UNANSWERED) (UNDELETED) (UNDRAFT) (UNFLAGGED) (UNSEEN) (NEW) (OLD) "
 		     "(RECENT))");
 	CHECK_EQ_STR(search("BCC a CC \"b c\" FROM {1}\r\nd TO e SUBJECT f BODY g TEXT \"\""),
-		     "(AND (BCC \"a\") (CC \"b c\") (FROM \"d\") (TO \"e\") (SUBJECT \"f\") "
-		     "(BODY \"g\") (TEXT \"\"))");
+		     "(AND (BCC \"a\") (CC \"b c\") (FROM \"d\") (TO \"e\") (SUBJECT \"f\") (BODY "
+		     "\"g\") (TEXT \"\"))");
 	CHECK_EQ_STR(search("HEADER Message-ID \"<x@y>\" HEADER X-Empty \"\""),
 		     "(AND (HEADER Message-ID \"<x@y>\") (HEADER X-Empty \"\"))");
 	CHECK_EQ_STR(search("KEYWORD $Forwarded UNKEYWORD Junk"),
@@ -132,7 +133,7 @@ TEST(imap_search_every_key)
 TEST(imap_search_return_and_charset)
 {
 	CHECK_EQ_STR(search("RETURN (MIN MAX) CHARSET UTF-8 OR SUBJECT \"x\" FROM y UNDELETED "
-			    "SINCE 1-Feb-2024"),
+	                    "SINCE 1-Feb-2024"),
 		     "return=3 charset=UTF-8 (AND (OR (SUBJECT \"x\") (FROM \"y\")) (UNDELETED) "
 		     "(SINCE 2024-02-01))");
 	CHECK_EQ_STR(search("RETURN () ALL"), "return=4 (AND (ALL))");
@@ -147,7 +148,8 @@ TEST(imap_search_rejects_with_sentences)
 	CHECK_EQ_STR(search("CHARSET UTF-8"), "error: Missing search key");
 	CHECK_EQ_STR(search("CHARSET"), "error: CHARSET needs a charset name");
 	CHECK_EQ_STR(search("CHARSET \"\" ALL"), "error: CHARSET needs a charset name");
-	CHECK_EQ_STR(search("RETURN"), "error: RETURN needs a list of options, e.g. RETURN (MIN MAX)");
+	CHECK_EQ_STR(search("RETURN"),
+		     "error: RETURN needs a list of options, e.g. RETURN (MIN MAX)");
 	CHECK_EQ_STR(search("RETURN MIN ALL"),
 		     "error: RETURN needs a list of options, e.g. RETURN (MIN MAX)");
 	CHECK_EQ_STR(search("RETURN (PARTIAL) ALL"),
@@ -213,7 +215,8 @@ TEST(imap_search_depth_limit_with_groups)
 TEST(imap_dates)
 {
 	struct imap_date d;
-	CHECK(imap_date_parse("1-Feb-1994", 10, &d) && d.year == 1994 && d.month == 2 && d.day == 1);
+	CHECK(imap_date_parse("1-Feb-1994", 10, &d));
+	CHECK(d.year == 1994 && d.month == 2 && d.day == 1);
 	CHECK(imap_date_parse("01-feb-1994", 11, &d) && d.day == 1);
 	CHECK(imap_date_parse("29-Feb-2000", 11, &d));
 	CHECK(!imap_date_parse("29-Feb-1900", 11, &d));

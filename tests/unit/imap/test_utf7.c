@@ -59,8 +59,10 @@ TEST(imap_utf7_rejects_bad_encodings)
 	CHECK_EQ_STR(decode("&AOQ"), "Unterminated base64 run in modified UTF-7 (missing '-')");
 	CHECK_EQ_STR(decode("&"), "Unterminated base64 run in modified UTF-7 (missing '-')");
 	CHECK_EQ_STR(decode("&AOQ-&APw-"), "Two adjacent base64 runs in modified UTF-7 (\"-&\")");
-	CHECK_EQ_STR(decode("&AGE-"), "Printable ASCII must not be base64-encoded in modified UTF-7");
-	CHECK_EQ_STR(decode("&ACY-"), "Printable ASCII must not be base64-encoded in modified UTF-7");
+	CHECK_EQ_STR(decode("&AGE-"),
+		     "Printable ASCII must not be base64-encoded in modified UTF-7");
+	CHECK_EQ_STR(decode("&ACY-"),
+		     "Printable ASCII must not be base64-encoded in modified UTF-7");
 	CHECK_EQ_STR(decode("&AOR-"), "Bad padding at the end of a modified UTF-7 base64 run");
 	CHECK_EQ_STR(decode("&AOQA-"), "Bad padding at the end of a modified UTF-7 base64 run");
 	CHECK_EQ_STR(decode("&AO-"), "Bad padding at the end of a modified UTF-7 base64 run");

@@ -214,8 +214,9 @@ TEST(mime_params_plain_continuations_quoting_and_2047_names)
 TEST(mime_params_rfc2231_gaps_and_mixed_sections)
 {
 	/* A gap: the sections stay apart, as Dovecot shows them. */
-	const char *msg = crlf("Content-Type: text/plain; b*2=\"two\"; B*0=zero; a*=utf-8''%41\n"
-			       "Content-Disposition: inline; n*0*=utf-8''%E6%97%A5; n*1=\"100%\"\n\n");
+	const char *msg =
+	    crlf("Content-Type: text/plain; b*2=\"two\"; B*0=zero; a*=utf-8''%41\n"
+		 "Content-Disposition: inline; n*0*=utf-8''%E6%97%A5; n*1=\"100%\"\n\n");
 	struct mime_message *m = mime_message_parse(msg, strlen(msg), NULL);
 	const struct mime_part *p = &m->parts[0];
 	CHECK_EQ_INT(p->nparams, 3);

@@ -327,3 +327,62 @@ TEST(mime_imap_digest_defaults_and_message_global)
 	    "NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
 	    "\"7bit\" 6 0) 2) \"digest\")");
 }
+
+TEST(mime_imap_japanese_mail_with_attachment)
+{
+	/* As Thunderbird or Outlook send it from a Japanese office: ISO-2022-JP text, encoded-word
+	 * names, an attachment named both the RFC 2047 and the RFC 2231 way. */
+	const char *msg = crlf(
+	    "From: =?ISO-2022-JP?B?GyRCOzNFRBsoQiAbJEJCQE86GyhC?= <taro@example.co.jp>\n"
+	    "To: =?ISO-2022-JP?B?GyRCOjRGIxsoQg==?= <hanako@example.jp>\n"
+	    "Subject: =?ISO-2022-JP?B?GyRCOCtAUT1xJE5Bd0lVGyhC?=\n"
+	    "Date: Mon, 6 Jan 2025 09:30:00 +0900\n"
+	    "Message-ID: <20250106093000.1234@example.co.jp>\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"------------A1B2C3\"\n\n"
+	    "This is a multi-part message in MIME format.\n"
+	    "--------------A1B2C3\n"
+	    "Content-Type: text/plain; charset=ISO-2022-JP\n"
+	    "Content-Transfer-Encoding: 7bit\n\n"
+	    "\x1b$B8+@Q=q$rAw$j$^$9!#\x1b(B\nTaro\n"
+	    "--------------A1B2C3\n"
+	    "Content-Type: application/pdf;\n name=\"=?ISO-2022-JP?B?GyRCOCtAUT1xGyhC?=.pdf\"\n"
+	    "Content-Disposition: attachment;\n"
+	    " filename*=iso-2022-jp''%1B%24B8%2B%40Q%3Dq%1B%28B.pdf\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "JVBERi0xLjQK\n"
+	    "--------------A1B2C3--\n");
+	CHECK_EQ_STR(
+	    envelope_of(msg),
+	    "(\"Mon, 6 Jan 2025 09:30:00 +0900\" \"=?ISO-2022-JP?B?GyRCOCtAUT1xJE5Bd0lVGyhC?=\" "
+	    "((\"=?ISO-2022-JP?B?GyRCOzNFRBsoQiAbJEJCQE86GyhC?=\" NIL \"taro\" "
+	    "\"example.co.jp\")) ((\"=?ISO-2022-JP?B?GyRCOzNFRBsoQiAbJEJCQE86GyhC?=\" NIL "
+	    "\"taro\" \"example.co.jp\")) ((\"=?ISO-2022-JP?B?GyRCOzNFRBsoQiAbJEJCQE86GyhC?=\" "
+	    "NIL \"taro\" \"example.co.jp\")) ((\"=?ISO-2022-JP?B?GyRCOjRGIxsoQg==?=\" NIL "
+	    "\"hanako\" \"example.jp\")) NIL NIL NIL \"<20250106093000.1234@example.co.jp>\")");
+	CHECK_EQ_STR(
+	    bodystructure_of(msg, true),
+	    "((\"text\" \"plain\" (\"charset\" \"ISO-2022-JP\") NIL NIL \"7bit\" 30 1 NIL NIL "
+	    "NIL NIL)(\"application\" \"pdf\" (\"name\" "
+	    "\"=?ISO-2022-JP?B?GyRCOCtAUT1xGyhC?=.pdf\") NIL NIL \"base64\" 12 NIL "
+	    "(\"attachment\" (\"filename*\" \"iso-2022-jp''%1B%24B8%2B%40Q%3Dq%1B%28B.pdf\")) "
+	    "NIL NIL) \"mixed\" (\"boundary\" \"------------A1B2C3\") NIL NIL NIL)");
+	struct mime_message *m = mime_message_parse(msg, strlen(msg), NULL);
+	struct buf b = BUF_INIT;
+	CHECK(mime_part_param(&m->parts[2], true, "filename", &b));
+	CHECK_EQ_STR(buf_cstr(&b), "\xe8\xa6\x8b\xe7\xa9\x8d\xe6\x9b\xb8.pdf");
+	buf_reset(&b);
+	CHECK(mime_part_param(&m->parts[2], false, "name", &b));
+	CHECK_EQ_STR(buf_cstr(&b), "\xe8\xa6\x8b\xe7\xa9\x8d\xe6\x9b\xb8.pdf");
+	buf_reset(&b);
+	mime_search_text(m, msg, strlen(msg), MIME_SEARCH_HEADERS | MIME_SEARCH_BODY, &b);
+	/* Found decoded: a word of the body, the subject, the From name. */
+	CHECK(mime_search_contains(b.data, b.len,
+				   "\xe9\x80\x81\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x99", 12));
+	CHECK(strstr(buf_cstr(&b),
+		     "Subject: \xe8\xa6\x8b\xe7\xa9\x8d\xe6\x9b\xb8\xe3\x81\xae\xe9\x80"
+		     "\x81\xe4\xbb\x98\n") != NULL);
+	CHECK(strstr(buf_cstr(&b), "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e") != NULL);
+	buf_free(&b);
+	mime_message_free(&m);
+}

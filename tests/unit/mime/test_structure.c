@@ -305,3 +305,31 @@ TEST(mime_structure_empty_bodies_before_boundaries)
 	CHECK(c->header_offset + c->header_size <= m->parts[3].body_offset + m->parts[3].body_size);
 	mime_message_free(&m);
 }
+
+TEST(mime_structure_forward_chain_beyond_depth)
+{
+	/* A forward of a forward of ... 80 deep: nested to the limit, then opaque. */
+	struct buf msg = BUF_INIT;
+	for (int i = 0; i < 80; i++)
+		buf_printf(&msg, "Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n", i);
+	buf_append_str(&msg, "Subject: bottom\r\n\r\nbottom text\r\n");
+	struct mime_message *m = mime_message_parse(msg.data, msg.len, NULL);
+	/* Each level is a message/rfc822 part and, from the second on, the message inside it. */
+	CHECK_EQ_INT(m->nparts, MIME_DEFAULT_MAX_DEPTH + 1);
+	const struct mime_part *last = &m->parts[m->nparts - 1];
+	CHECK(last->flags & MIME_PART_TRUNCATED);
+	CHECK(last->flags & MIME_PART_ENVELOPE);
+	CHECK_EQ_INT(last->body_offset + last->body_size, msg.len);
+	CHECK_EQ_STR(m->parts[1].env[MIME_ENV_SUBJECT], "level 1");
+	struct buf bs = BUF_INIT;
+	mime_imap_bodystructure(m, m->nparts - 2, false, &bs, 0);
+	CHECK(strstr(bs.data, "(NIL \"level 50\" NIL") != NULL);
+	buf_reset(&bs);
+	mime_imap_bodystructure(m, m->nparts - 1, false, &bs, 0);
+	CHECK(strncmp(bs.data, "(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" ", 39) == 0);
+	CHECK(strstr(bs.data, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\"") !=
+	      NULL);
+	buf_free(&bs);
+	mime_message_free(&m);
+	buf_free(&msg);
+}
