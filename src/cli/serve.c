@@ -369,6 +369,7 @@ int cmd_serve(struct cli *c)
 	SSL_CTX_free(d.smtp.tls);
 	free(d.smtp.default_domain);
 	conn_limits_free(&d.limits);
+	free(d.smtp.sends);
 	config_free(d.smtp.cfg);
 	free(d.smtp.cfg);
 	event_base_free(d.base);

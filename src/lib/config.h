@@ -44,6 +44,8 @@ struct config {
 	long auth_max_delay;
 	char *resolver;
 	long outbound_port;
+	long outbound_per_domain;
+	long max_user_hour;
 	long queue_retry_min;
 	long queue_retry_max;
 	long delay_warning;

@@ -755,6 +755,13 @@ static bool start_entry(void *ctx, const struct queue_entry *e)
 	struct outbound *ob = ctx;
 	if (is_active(ob, e->id) || ob->nactive >= MAX_ACTIVE)
 		return true;
+	/* Few connections to one domain at a time: a burst of invoices to one customer must not
+	 * look like an attack to their server. */
+	size_t same = 0;
+	for (struct attempt *x = ob->active; x; x = x->next)
+		same += strcmp(x->e.domain, e->domain) == 0;
+	if (same >= (size_t)cfg(ob)->outbound_per_domain)
+		return true;
 	struct attempt *a = xcalloc(1, sizeof *a);
 	a->ob = ob;
 	a->fd = -1;

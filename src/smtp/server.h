@@ -32,6 +32,14 @@ struct smtp_server {
 	struct conn_limits *limits;   /* shared with the other services */
 	struct smtp_session *sessions; /* every live session, for shutdown */
 	bool draining;                /* shutting down: refuse new connections */
+	struct send_count *sends;     /* messages per logged-in account in the current hour */
+	size_t nsends;
+};
+
+struct send_count {
+	int64_t account_id;
+	int64_t hour;                 /* unix time / 3600 */
+	long count;
 };
 
 /* Takes over fd (accepted, non-blocking). */

@@ -92,6 +92,7 @@ struct smtp_session {
 
 static void session_process_input(struct smtp_session *s);
 static void session_free(struct smtp_session *s);
+static struct send_count *send_slot(struct smtp_session *s);
 
 static struct config *cfg(struct smtp_session *s)
 {
@@ -162,6 +163,8 @@ static void commit_done(void *ctx, bool ok, const char *reason)
 	struct smtp_session *s = ctx;
 	if (ok) {
 		s->messages++;
+		if (s->authenticated)
+			send_slot(s)->count++;
 		reply(s, 250, "2.0.0", "Message accepted and stored for %zu recipient%s.", s->nrcpts,
 		      s->nrcpts == 1 ? "" : "s");
 	} else {
@@ -361,6 +364,38 @@ static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c)
 	buf_free(&r);
 }
 
+/* The per-user hourly budget (a compromised password must not send unlimited spam). */
+static struct send_count *send_slot(struct smtp_session *s)
+{
+	struct smtp_server *srv = s->srv;
+	int64_t hour = clock_now() / 3600;
+	for (size_t i = 0; i < srv->nsends; i++)
+		if (srv->sends[i].account_id == s->account_id) {
+			if (srv->sends[i].hour != hour) {
+				srv->sends[i].hour = hour;
+				srv->sends[i].count = 0;
+			}
+			return &srv->sends[i];
+		}
+	/* Drop last hour's entries before growing. */
+	size_t kept = 0;
+	for (size_t i = 0; i < srv->nsends; i++)
+		if (srv->sends[i].hour == hour)
+			srv->sends[kept++] = srv->sends[i];
+	srv->nsends = kept;
+	srv->sends = xrealloc(srv->sends, (srv->nsends + 1) * sizeof *srv->sends);
+	struct send_count *c = &srv->sends[srv->nsends++];
+	c->account_id = s->account_id;
+	c->hour = hour;
+	c->count = 0;
+	return c;
+}
+
+static bool send_allowed(struct smtp_session *s)
+{
+	return cfg(s)->max_user_hour == 0 || send_slot(s)->count < cfg(s)->max_user_hour;
+}
+
 static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 {
 	if (!s->helo[0]) {
@@ -377,6 +412,12 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 		reply(s, 530, "5.7.0", "Log in first: turn on \"authentication\" for the outgoing "
 		      "server in the mail app (user name = your mail address).");
 		count_error(s);
+		return;
+	}
+	if (s->mode != SMTP_MODE_MX && !send_allowed(s)) {
+		reply(s, 451, "4.7.1", "You have sent %ld messages this hour, the most allowed; the "
+		      "mail app will retry later, or ask the administrator to raise the limit.",
+		      cfg(s)->max_user_hour);
 		return;
 	}
 	if (s->mode != SMTP_MODE_MX &&

@@ -170,6 +170,29 @@ class Submission(ServerTestCase, unittest.TestCase):
         self.assertEqual(len(self.srv.find(BOB, t2)), 1)
 
 
+class SendLimit(ServerTestCase, unittest.TestCase):
+    SERVER_ARGS = dict(accounts=[ALICE, BOB], config={'max-messages-per-user-hour': 2})
+
+    def test_hourly_limit_per_user(self):
+        s = smtplib.SMTP('127.0.0.1', self.srv.port_offset + 587, timeout=10)
+        self.addCleanup(s.close)
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        s.login(ALICE, DEFAULT_PASSWORD)
+        for _ in range(2):
+            s.sendmail(ALICE, [BOB], message(token(), sender=ALICE, to=BOB))
+        code, text = s.mail(ALICE)
+        self.assertEqual(code, 451, text)
+        self.assertTrue(text.startswith(b'4.7.1'), text)
+        # Another user is not affected.
+        s2 = smtplib.SMTP('127.0.0.1', self.srv.port_offset + 587, timeout=10)
+        self.addCleanup(s2.close)
+        s2.starttls(context=tls_ctx())
+        s2.ehlo()
+        s2.login(BOB, DEFAULT_PASSWORD)
+        s2.sendmail(BOB, [ALICE], message(token(), sender=BOB, to=ALICE))
+
+
 class NoPlaintext(ServerTestCase, unittest.TestCase):
     SERVER_ARGS = dict(accounts=[ALICE], config={'plaintext-auth': 'never'})
 
