@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "lib/alloc.h"
+#include "lib/utf8.h"
 
 /* ---- Arena: one per command, so a finished command is freed in one go ---------------------- */
 
@@ -317,55 +318,6 @@ static bool is_atom_input_char(unsigned char c)
 static bool is_strict_atom_char(unsigned char c)
 {
 	return c > 0x20 && c < 0x7f && !strchr("(){%*\"\\]", c);
-}
-
-/* Decodes one UTF-8 sequence (no overlongs, surrogates or values past U+10FFFF). Returns its
- * length, or 0 when it is invalid or cut off. */
-static size_t utf8_decode_one(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t v;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		v = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		v = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n >= len)
-		return 0;
-	for (size_t k = 1; k <= n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[k] & 0x3f);
-	}
-	if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
-	    (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return n + 1;
-}
-
-static bool utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t n = utf8_decode_one(u + i, len - i, &cp);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
 }
 
 /* ---- Building the tree ---------------------------------------------------------------------- */
@@ -1055,31 +1007,6 @@ static int b64_value(unsigned char c)
 	return -1;
 }
 
-static void utf8_put(struct buf *out, uint32_t cp)
-{
-	char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	buf_append(out, b, n);
-}
 
 /* Controls are refused in both directions so that decode and encode stay exact inverses. */
 static bool is_control(uint32_t cp)
@@ -1110,7 +1037,7 @@ static bool utf7_decode_run(const unsigned char *s, size_t len, struct buf *out,
 				*err = "Broken UTF-16 surrogate pair in modified UTF-7";
 				return false;
 			}
-			utf8_put(out, 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00));
+			utf8_append(out, 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00));
 			high = 0;
 		} else if (u >= 0xd800 && u <= 0xdbff) {
 			high = u;
@@ -1124,7 +1051,7 @@ static bool utf7_decode_run(const unsigned char *s, size_t len, struct buf *out,
 			*err = "Control character in a mailbox name";
 			return false;
 		} else {
-			utf8_put(out, u);
+			utf8_append(out, u);
 		}
 	}
 	if (high) {

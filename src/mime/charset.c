@@ -4,34 +4,14 @@
 #include <iconv.h>
 #include <string.h>
 
+#include "lib/utf8.h"
 #include "mime/mime_internal.h"
 
 #define REPLACEMENT 0xfffd
 
 void mime_utf8_put(struct buf *out, unsigned cp)
 {
-	char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	buf_append(out, b, n);
+	utf8_append(out, cp);
 }
 
 size_t mime_utf8_get(const unsigned char *s, size_t len, unsigned *cp)
