@@ -248,13 +248,10 @@ static void write_audit(struct login_service *ls, struct pending_login *p)
 	committer_submit_job(ls->writer, &a->job);
 }
 
-/* Loop thread: the worker answered. */
-static void login_job_done(struct store_job *job)
+/* A success clears the counters of the address and the account; a failure adds to both. */
+static void throttle_count(struct login_service *ls, const struct pending_login *p,
+			   const char *ipkey, const char *acctkey)
 {
-	struct pending_login *p = (struct pending_login *)job;
-	struct login_service *ls = p->ls;
-	char ipkey[300], acctkey[300];
-	throttle_keys(p, ipkey, acctkey, sizeof ipkey);
 	int64_t now = clock_now();
 	if (p->out.result == LOGIN_OK) {
 		struct throttle_entry *e;
@@ -262,14 +259,24 @@ static void login_job_done(struct store_job *job)
 			e->failures = 0;
 		if ((e = throttle_find(ls, acctkey, false)))
 			e->failures = 0;
-	} else {
-		struct throttle_entry *e = throttle_find(ls, ipkey, true);
-		e->failures++;
-		e->last_failure = now;
-		e = throttle_find(ls, acctkey, true);
-		e->failures++;
-		e->last_failure = now;
+		return;
 	}
+	struct throttle_entry *e = throttle_find(ls, ipkey, true);
+	e->failures++;
+	e->last_failure = now;
+	e = throttle_find(ls, acctkey, true);
+	e->failures++;
+	e->last_failure = now;
+}
+
+/* Loop thread: the worker answered. */
+static void login_job_done(struct store_job *job)
+{
+	struct pending_login *p = (struct pending_login *)job;
+	struct login_service *ls = p->ls;
+	char ipkey[300], acctkey[300];
+	throttle_keys(p, ipkey, acctkey, sizeof ipkey);
+	throttle_count(ls, p, ipkey, acctkey);
 	log_info("event=login protocol=%s ip=%s account=%s device=\"%s\" tls=%s result=%s", p->protocol,
 		 p->ip, p->address, p->out.device_label, p->tls ? "yes" : "no", result_name(p));
 	write_audit(ls, p);
@@ -342,4 +349,36 @@ void login_service_free(struct login_service *ls)
 	}
 	free(ls->entries);
 	free(ls);
+}
+
+void login_report(struct login_service *ls, const char *address, const char *ip,
+		  const char *protocol, bool tls, const struct login_outcome *o)
+{
+	struct pending_login p;
+	memset(&p, 0, sizeof p);
+	p.ls = ls;
+	p.address = (char *)address;
+	snprintf(p.ip, sizeof p.ip, "%s", ip);
+	snprintf(p.protocol, sizeof p.protocol, "%s", protocol);
+	p.tls = tls;
+	p.out = *o;
+	p.unknown_user = o->result == LOGIN_UNKNOWN_USER;
+	char ipkey[300], acctkey[300];
+	throttle_keys(&p, ipkey, acctkey, sizeof ipkey);
+	throttle_count(ls, &p, ipkey, acctkey);
+	log_info("event=login protocol=%s ip=%s account=%s device=\"%s\" tls=%s result=%s", protocol,
+		 ip, address, o->device_label, tls ? "yes" : "no", result_name(&p));
+	write_audit(ls, &p);
+}
+
+long login_delay_ms(struct login_service *ls, const char *address, const char *ip)
+{
+	struct pending_login p;
+	memset(&p, 0, sizeof p);
+	p.address = (char *)address;
+	snprintf(p.ip, sizeof p.ip, "%s", ip);
+	char ipkey[300], acctkey[300];
+	throttle_keys(&p, ipkey, acctkey, sizeof ipkey);
+	long a = throttle_delay_ms(ls, ipkey), b = throttle_delay_ms(ls, acctkey);
+	return a > b ? a : b;
 }

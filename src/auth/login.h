@@ -41,6 +41,12 @@ void login_set_max_delay(struct login_service *ls, long seconds);
 void login_start(struct login_service *ls, const char *address, const char *password,
 		 const char *ip, const char *protocol, bool tls, login_done_fn done, void *ctx);
 void login_cancel(struct login_service *ls, void *ctx);
+/* For mechanisms checked by the session itself (SCRAM): count the outcome for throttling and
+ * write the audit line, as login_start does. */
+void login_report(struct login_service *ls, const char *address, const char *ip,
+		  const char *protocol, bool tls, const struct login_outcome *o);
+/* Milliseconds a login from ip for address should wait first (growing after failures). */
+long login_delay_ms(struct login_service *ls, const char *address, const char *ip);
 /* Normalised SHA-256 (hex) of an app password: dashes and spaces dropped, lower case. */
 void login_app_secret_hash(const char *password, char out[65]);
 /* A new app password, "xxxx-xxxx-xxxx-xxxx" (lower case letters and digits). */

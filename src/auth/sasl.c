@@ -1,5 +1,6 @@
 #include "auth/sasl.h"
 
+#include <openssl/evp.h>
 #include <string.h>
 
 static int b64_value(unsigned char c)
@@ -88,4 +89,13 @@ bool sasl_plain_decode(const char *b64, size_t len, struct sasl_plain *out, cons
 	}
 	memset(raw, 0, sizeof raw);
 	return true;
+}
+
+void base64_encode(struct buf *out, const void *data, size_t len)
+{
+	size_t need = 4 * ((len + 2) / 3);
+	buf_reserve(out, need);
+	EVP_EncodeBlock((unsigned char *)out->data + out->len, data, (int)len);
+	out->len += need;
+	out->data[out->len] = '\0';
 }

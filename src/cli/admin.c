@@ -6,6 +6,7 @@
 
 #include "auth/login.h"
 #include "auth/password.h"
+#include "auth/scram.h"
 #include "lib/clock.h"
 #include "cli/cli.h"
 #include "lib/buf.h"
@@ -215,6 +216,7 @@ int cmd_account(struct cli *c)
 		}
 		char *pw = cli_read_or_make_password();
 		char *hash = password_hash(pw);
+		char *scram = scram_make_secret(pw);
 		free(pw);
 		if (!hash) {
 			cli_error("cannot hash the password");
@@ -225,12 +227,13 @@ int cmd_account(struct cli *c)
 		if (strcmp(sub, "add") == 0) {
 			struct config cfg;
 			cli_load_config(c, &cfg);
-			ok = s->ops->account_add(s, c->argv[1], hash, cfg.default_quota, &err);
+			ok = s->ops->account_add(s, c->argv[1], hash, scram, cfg.default_quota, &err);
 			config_free(&cfg);
 		} else {
-			ok = s->ops->account_set_password(s, c->argv[1], hash, &err);
+			ok = s->ops->account_set_password(s, c->argv[1], hash, scram, &err);
 		}
 		free(hash);
+		free(scram);
 		if (!ok) {
 			cli_error("%s: %s", c->argv[1], err.data);
 			rc = 1;

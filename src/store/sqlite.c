@@ -61,7 +61,7 @@ static const char schema[] =
 	"  PRIMARY KEY(queue_id, rcpt));"
 	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
 
-#define SCHEMA_VERSION "4"
+#define SCHEMA_VERSION "5"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
@@ -76,6 +76,7 @@ static const struct {
 	  "ALTER TABLE mailboxes ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1" },
 	{ "messages", "keywords", "ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT ''" },
 	{ "blobs", "structure", "ALTER TABLE blobs ADD COLUMN structure BLOB" },
+	{ "accounts", "scram", "ALTER TABLE accounts ADD COLUMN scram TEXT" },
 };
 
 /* Folders every account has, with their RFC 6154 roles. */
@@ -141,17 +142,18 @@ static void sq_domain_list(struct store *base, store_row_fn fn, void *ctx)
 }
 
 static bool sq_account_add(struct store *base, const char *address, const char *hash,
-			   int64_t quota, struct buf *err)
+			   const char *scram, int64_t quota, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
 	if (!exec(s, "BEGIN IMMEDIATE", err))
 		return false;
-	sqlite3_stmt *st = prepare(s, "INSERT INTO accounts(address, password_hash, quota, created)"
-				      " VALUES(lower(?), ?, ?, ?)");
+	sqlite3_stmt *st = prepare(s, "INSERT INTO accounts(address, password_hash, quota, created,"
+				      " scram) VALUES(lower(?), ?, ?, ?, ?)");
 	bind_text(st, 1, address);
 	bind_text(st, 2, hash);
 	sqlite3_bind_int64(st, 3, quota);
 	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	bind_text(st, 5, scram);
 	if (!change(s, st, NULL, err)) {
 		exec(s, "ROLLBACK", NULL);
 		return false;
@@ -225,12 +227,14 @@ static bool sq_account_del(struct store *base, const char *address, struct buf *
 }
 
 static bool sq_account_set_password(struct store *base, const char *address, const char *hash,
-				    struct buf *err)
+				    const char *scram, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	sqlite3_stmt *st = prepare(s, "UPDATE accounts SET password_hash = ? WHERE address = lower(?)");
+	sqlite3_stmt *st = prepare(s, "UPDATE accounts SET password_hash = ?, scram = ?"
+				      " WHERE address = lower(?)");
 	bind_text(st, 1, hash);
-	bind_text(st, 2, address);
+	bind_text(st, 2, scram);
+	bind_text(st, 3, address);
 	return change(s, st, "no such account", err);
 }
 
@@ -240,7 +244,7 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 	/* Called for every RCPT: no per-message work here (counting a big mailbox made routing
 	 * linear in its size). The message count is a separate query for the operator. */
 	sqlite3_stmt *st = prepare(s, "SELECT id, address, password_hash, quota, used, -1,"
-				      " pop3_delete, coalesce(keep_days, -1), account_password_on"
+				      " pop3_delete, coalesce(keep_days, -1), account_password_on, scram"
 				      " FROM accounts WHERE address = lower(?)");
 	bind_text(st, 1, address);
 	bool found = sqlite3_step(st) == SQLITE_ROW;
@@ -255,6 +259,8 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 		a->pop3_delete = policy ? xstrdup(policy) : NULL;
 		a->keep_days = sqlite3_column_int64(st, 7);
 		a->account_password_on = sqlite3_column_int(st, 8) != 0;
+		const char *scram = (const char *)sqlite3_column_text(st, 9);
+		a->scram = scram ? xstrdup(scram) : NULL;
 	}
 	sqlite3_finalize(st);
 	return found;
@@ -1000,7 +1006,8 @@ void account_free(struct account *a)
 	free(a->address);
 	free(a->password_hash);
 	free(a->pop3_delete);
-	a->address = a->password_hash = a->pop3_delete = NULL;
+	free(a->scram);
+	a->address = a->password_hash = a->pop3_delete = a->scram = NULL;
 }
 
 void login_lookup_free(struct login_lookup *l)

@@ -23,6 +23,7 @@ struct account {
 	char *pop3_delete;  /* "per-device", "expunge", or NULL: the configured default */
 	int64_t keep_days;  /* -1: the configured default */
 	bool account_password_on;
+	char *scram;        /* SCRAM-SHA-256 keys of the account password, or NULL */
 };
 
 /* What a login needs to know, found by address and (for app passwords) the password's
@@ -148,10 +149,10 @@ struct store_ops {
 				    struct buf *err);
 	void (*domain_list)(struct store *s, store_row_fn fn, void *ctx);
 	bool (*account_add)(struct store *s, const char *address, const char *password_hash,
-			    int64_t quota, struct buf *err);
+			    const char *scram, int64_t quota, struct buf *err);
 	bool (*account_del)(struct store *s, const char *address, struct buf *err);
 	bool (*account_set_password)(struct store *s, const char *address, const char *hash,
-				     struct buf *err);
+				     const char *scram, struct buf *err);
 	/* Fills acct (caller frees with account_free). False when there is no such account. */
 	bool (*account_get)(struct store *s, const char *address, struct account *acct);
 	void (*account_list)(struct store *s, store_row_fn fn, void *ctx);

@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ServerTestCase  # noqa: E402
-from imap_common import (RawIMAP, assert_status, deliver, imap, logged_in,  # noqa: E402
+from imap_common import (assert_status, deliver, imap, logged_in,  # noqa: E402
                          ok, stored_by_marker)
 
 DOMAIN = 'example.test'

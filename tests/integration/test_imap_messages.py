@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import IO_TIMEOUT, ServerTestCase, assert_stored, message, token  # noqa: E402
-from imap_common import (SENDER, RawIMAP, assert_status, deliver, fetch_items,  # noqa: E402
+from imap_common import (SENDER, assert_status, deliver, fetch_items,  # noqa: E402
                          fetches, imap, logged_in, ok, stored_by_marker)
 
 DOMAIN = 'example.test'

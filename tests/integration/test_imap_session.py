@@ -452,6 +452,37 @@ class ImapInput(ServerTestCase, unittest.TestCase):
         with logged_in(self.srv, ALICE) as c:
             assert_status(self, c.cmd('NOOP'), 'OK')
 
+    def test_uids_stable_and_never_reused(self):
+        # UIDVALIDITY and UIDs survive a restart, and an expunged UID is never given again
+        # (RFC 9051 2.3.1.1): sync clients depend on both.
+        def state(c):
+            r = c.cmd('SELECT Drafts')
+            uv = re.search(r'UIDVALIDITY (\d+)', ' '.join(r.lines('OK'))).group(1)
+            nxt = int(re.search(r'UIDNEXT (\d+)', ' '.join(r.lines('OK'))).group(1))
+            uids = [l.split('UID ')[1].rstrip(')') for l in c.cmd('FETCH 1:* UID').lines()] \
+                if not r.lines('0 EXISTS') else []
+            return uv, nxt, uids
+        msg = b'Subject: draft\r\n\r\nx\r\n'
+        with logged_in(self.srv, ALICE) as c:
+            for _ in range(3):
+                assert_status(self, c.command('APPEND Drafts {%d}' % len(msg), msg, ''), 'OK')
+            before = state(c)
+            self.assertEqual(len(before[2]), 3)
+            assert_status(self, c.cmd('UID STORE %s +FLAGS.SILENT (\\Deleted)' % before[2][-1]),
+                          'OK')
+            assert_status(self, c.cmd('EXPUNGE'), 'OK')
+        self.srv.restart()
+        with logged_in(self.srv, ALICE) as c:
+            after = state(c)
+            self.assertEqual(after[0], before[0], 'UIDVALIDITY changed across a restart')
+            self.assertEqual(after[2], before[2][:2], 'UIDs changed across a restart')
+            self.assertEqual(after[1], before[1], 'UIDNEXT went back after expunging the last '
+                             'message and a restart')
+            r = c.command('APPEND Drafts {%d}' % len(msg), msg, '')
+            assert_status(self, r, 'OK', 'APPENDUID')
+            self.assertEqual(r.code.split()[2], str(before[1]),
+                             'the expunged UID %s was given again' % before[2][-1])
+
     def test_failed_login_audited(self):
         with RawIMAP(self.srv.imap_port, timeout=30) as c:
             r = c.cmd('LOGIN %s wrong-password' % ALICE)

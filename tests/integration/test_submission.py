@@ -170,6 +170,68 @@ class Submission(ServerTestCase, unittest.TestCase):
         self.assertEqual(len(self.srv.find(BOB, t2)), 1)
 
 
+def scram_login(s, user, password, tamper=False):
+    """A SCRAM-SHA-256 client (RFC 5802/7677) on Python's hashlib/hmac (OpenSSL underneath):
+    no Debian mail client speaks it for SMTP. Returns the final SMTP reply."""
+    import base64
+    import hashlib
+    import hmac
+    import secrets
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa
+    cnonce = secrets.token_urlsafe(18)
+    first_bare = 'n=%s,r=%s' % (user, cnonce)
+    code, text = s.docmd('AUTH', 'SCRAM-SHA-256 ' + b64(('n,,' + first_bare).encode()))
+    assert code == 334, (code, text)
+    server_first = base64.b64decode(text).decode()
+    attrs = dict(kv.split('=', 1) for kv in server_first.split(','))
+    assert attrs['r'].startswith(cnonce)
+    salted = hashlib.pbkdf2_hmac('sha256', password.encode(), base64.b64decode(attrs['s']),
+                                 int(attrs['i']))
+    client_key = hmac.new(salted, b'Client Key', 'sha256').digest()
+    stored = hashlib.sha256(client_key).digest()
+    final_wo_proof = 'c=biws,r=' + attrs['r']
+    auth_msg = ','.join((first_bare, server_first, final_wo_proof)).encode()
+    sig = hmac.new(stored, auth_msg, 'sha256').digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, sig))
+    if tamper:
+        proof = bytes([proof[0] ^ 1]) + proof[1:]
+    code, text = s.docmd(b64((final_wo_proof + ',p=' + b64(proof)).encode()))
+    if code != 334:
+        return code, text
+    server_key = hmac.new(salted, b'Server Key', 'sha256').digest()
+    expected = 'v=' + b64(hmac.new(server_key, auth_msg, 'sha256').digest())
+    assert base64.b64decode(text).decode() == expected, 'server signature wrong'
+    return s.docmd('')
+
+
+class Scram(ServerTestCase, unittest.TestCase):
+    SERVER_ARGS = dict(accounts=[ALICE, BOB])
+
+    def test_scram_sha_256(self):
+        s = smtplib.SMTP('127.0.0.1', self.srv.port_offset + 587, timeout=10)
+        self.addCleanup(s.close)
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        self.assertIn('SCRAM-SHA-256', s.esmtp_features.get('auth', ''))
+        code, text = scram_login(s, ALICE, 'wrong')
+        self.assertEqual(code, 535, text)
+        code, text = scram_login(s, ALICE, DEFAULT_PASSWORD, tamper=True)
+        self.assertEqual(code, 535, text)
+        code, text = scram_login(s, 'nobody@example.test', DEFAULT_PASSWORD)
+        self.assertEqual(code, 535, text)
+        code, text = scram_login(s, ALICE, DEFAULT_PASSWORD)
+        self.assertEqual(code, 235, text)
+        t = token()
+        s.sendmail(ALICE, [BOB], message(t, sender=ALICE, to=BOB))
+        self.assertEqual(len(self.srv.find(BOB, t)), 1)
+        # The store keeps salted keys only: nothing in the database logs in by itself.
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.srv.data, 'store.db'))
+        secret = db.execute('SELECT scram FROM accounts WHERE address = ?', (ALICE,)).fetchone()[0]
+        self.assertRegex(secret, r'^4096\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]{44}\$[A-Za-z0-9+/=]{44}$')
+        self.assertNotIn(DEFAULT_PASSWORD, secret)
+
+
 class SendLimit(ServerTestCase, unittest.TestCase):
     SERVER_ARGS = dict(accounts=[ALICE, BOB], config={'max-messages-per-user-hour': 2})
 

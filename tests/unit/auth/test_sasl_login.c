@@ -56,3 +56,26 @@ TEST(argon2_password_roundtrip)
 	CHECK(!password_verify(h, "correct horse "));
 	free(h);
 }
+
+#include "auth/scram.h"
+
+TEST(scram_secret_format_and_unknown_user_shape)
+{
+	char *secret = scram_make_secret("pencil");
+	CHECK(secret != NULL && strncmp(secret, "4096$", 5) == 0);
+	struct scram_server s;
+	const char *err;
+	CHECK(scram_client_first(&s, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", 32, &err));
+	CHECK_EQ_STR(s.user, "user");
+	const char *first = scram_server_first(&s, secret);
+	CHECK(strncmp(first, "r=rOprNGfwEbeRWgbNEkqO", 22) == 0);
+	CHECK(strstr(first, ",i=4096") != NULL);
+	/* A wrong proof fails; channel binding is refused. */
+	char final[200];
+	CHECK(!scram_client_final(&s, "c=biws,r=x,p=AAAA", 17, final, sizeof final));
+	CHECK(!scram_client_first(&s, "p=tls-unique,,n=user,r=abc", 26, &err));
+	/* An unknown user gets an answer of the same shape. */
+	CHECK(scram_client_first(&s, "n,,n=ghost,r=abc", 16, &err));
+	CHECK(strstr(scram_server_first(&s, NULL), ",s=") != NULL);
+	free(secret);
+}

@@ -12,7 +12,7 @@ static struct store *imap_store(char *dir, int64_t *account)
 	struct buf err = BUF_INIT;
 	struct store *s = store_open_sqlite(dir, true, &err);
 	s->ops->domain_add(s, "example.test", &err);
-	s->ops->account_add(s, "a@example.test", "h", 100, &err);
+	s->ops->account_add(s, "a@example.test", "h", NULL, 100, &err);
 	struct account a;
 	s->ops->account_get(s, "a@example.test", &a);
 	*account = a.id;

@@ -50,9 +50,9 @@ TEST(store_delivers_one_blob_to_many_and_checks)
 		return;
 	struct buf err = BUF_INIT;
 	CHECK(s->ops->domain_add(s, "example.test", &err));
-	CHECK(s->ops->account_add(s, "a@example.test", "h", 0, &err));
-	CHECK(s->ops->account_add(s, "b@example.test", "h", 0, &err));
-	CHECK(!s->ops->account_add(s, "A@example.test", "h", 0, &err)); /* case-insensitive */
+	CHECK(s->ops->account_add(s, "a@example.test", "h", NULL, 0, &err));
+	CHECK(s->ops->account_add(s, "b@example.test", "h", NULL, 0, &err));
+	CHECK(!s->ops->account_add(s, "A@example.test", "h", NULL, 0, &err)); /* case-insensitive */
 	struct account a, b;
 	CHECK(s->ops->account_get(s, "a@example.test", &a));
 	CHECK(s->ops->account_get(s, "B@EXAMPLE.TEST", &b));
@@ -103,8 +103,8 @@ TEST(route_plus_alias_catchall_quota)
 	struct buf err = BUF_INIT;
 	s->ops->domain_add(s, "example.test", &err);
 	s->ops->domain_add(s, "other.test", &err);
-	s->ops->account_add(s, "alice@example.test", "h", 0, &err);
-	s->ops->account_add(s, "bob@example.test", "h", 100, &err);
+	s->ops->account_add(s, "alice@example.test", "h", NULL, 0, &err);
+	s->ops->account_add(s, "bob@example.test", "h", NULL, 100, &err);
 	s->ops->alias_add(s, "team@example.test", "alice@example.test", &err);
 	s->ops->alias_add(s, "team@example.test", "bob@example.test", &err);
 	s->ops->alias_add(s, "loop@example.test", "loop@example.test", &err);
@@ -154,7 +154,7 @@ TEST(store_pop3_per_device_deletion_and_expiry)
 		return;
 	struct buf err = BUF_INIT;
 	s->ops->domain_add(s, "example.test", &err);
-	s->ops->account_add(s, "a@example.test", "h", 0, &err);
+	s->ops->account_add(s, "a@example.test", "h", NULL, 0, &err);
 	CHECK(s->ops->device_add(s, "a@example.test", "phone", "secretphone", &err));
 	CHECK(!s->ops->device_add(s, "a@example.test", "phone", "othersecret", &err));
 	struct login_lookup l;
