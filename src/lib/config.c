@@ -99,8 +99,18 @@ static const struct setting settings[] = {
 	  "Port to connect to on other domains' mail servers (only tests change it)." },
 	{ "outbound-per-domain", NUM(outbound_per_domain), "4", 1, 1000,
 	  "Deliveries to one domain at the same time." },
+	{ "restrict-sender", STR(restrict_sender), "yes", 0, 0,
+	  "yes: a logged-in user may send only as their own address, plus-addresses and aliases; "
+	  "no: as anyone (for a relay that trusts its users).", "yes|no" },
 	{ "max-messages-per-user-hour", NUM(max_user_hour), "1000", 0, 10000000,
 	  "Messages one logged-in user may send per hour (0: no limit); more get 451 4.7.1." },
+	{ "smarthost", STR(smarthost), "", 0, 0,
+	  "Send mail for other domains through this relay (HOST:PORT, e.g. smtp.provider.example:587) "
+	  "instead of directly; for networks where port 25 is blocked. Empty: direct." },
+	{ "smarthost-domains", STR(smarthost_domains), "", 0, 0,
+	  "Only these recipient domains (comma separated) go through the smarthost; empty: all." },
+	{ "smarthost-user", STR(smarthost_user), "", 0, 0, "User name at the smarthost." },
+	{ "smarthost-password", STR(smarthost_password), "", 0, 0, "Password at the smarthost." },
 	{ "queue-retry-min", NUM(queue_retry_min), "300", 1, 86400,
 	  "Seconds before the first retry of a message another server did not take; doubles each time." },
 	{ "queue-retry-max", NUM(queue_retry_max), "14400", 1, 604800,

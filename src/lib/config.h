@@ -45,6 +45,11 @@ struct config {
 	char *resolver;
 	long outbound_port;
 	long outbound_per_domain;
+	char *restrict_sender;
+	char *smarthost;
+	char *smarthost_domains;
+	char *smarthost_user;
+	char *smarthost_password;
 	long max_user_hour;
 	long queue_retry_min;
 	long queue_retry_max;

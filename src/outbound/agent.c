@@ -19,6 +19,7 @@
 #include "lib/linereader.h"
 #include "lib/log.h"
 #include "outbound/dns.h"
+#include "auth/sasl.h"
 #include "outbound/dsn.h"
 #include "smtp/parse.h"
 
@@ -40,8 +41,8 @@ struct outbound {
 };
 
 enum attempt_state {
-	A_RESOLVING, A_CONNECTING, A_GREETING, A_EHLO, A_HELO, A_STARTTLS, A_MAIL, A_RCPT, A_DATA,
-	A_BODY, A_QUIT,
+	A_RESOLVING, A_CONNECTING, A_GREETING, A_EHLO, A_HELO, A_STARTTLS, A_AUTH, A_MAIL, A_RCPT,
+	A_DATA, A_BODY, A_QUIT,
 };
 
 /* What became of one recipient in this attempt. */
@@ -69,7 +70,9 @@ struct attempt {
 	enum attempt_state state;
 	struct line_reader lines;
 	struct buf reply;          /* the reply being read, all lines joined */
-	bool ext_starttls, ext_8bit, ext_smtputf8;
+	bool ext_starttls, ext_8bit, ext_smtputf8, ext_auth;
+	bool smarthost;            /* relaying through the configured smarthost */
+	int port;
 	long long size_limit;
 	size_t rcpt_i;
 	bool finished;             /* outcome recorded; freed once the callbacks have returned */
@@ -147,18 +150,40 @@ static void send_line(struct attempt *a, const char *fmt, ...)
 	buf_free(&line);
 }
 
+/* Bufferevents own their socket (BEV_OPT_CLOSE_ON_FREE) and, for TLS, their SSL: libevent
+ * closes the descriptor after it has forgotten it. */
 static void close_connection(struct attempt *a)
 {
-	if (a->bev) {
-		SSL *ssl = a->tls ? bufferevent_openssl_get_ssl(a->bev) : NULL;
+	if (a->bev)
 		bufferevent_free(a->bev);
-		SSL_free(ssl);
-		a->bev = NULL;
-	}
-	if (a->fd >= 0)
-		close(a->fd);
+	a->bev = NULL;
 	a->fd = -1;
 	a->tls = false;
+}
+
+static void quit_written(struct bufferevent *bev, void *ctx)
+{
+	bufferevent_free(bev);
+}
+
+static void quit_event(struct bufferevent *bev, short what, void *ctx)
+{
+	bufferevent_free(bev);
+}
+
+/* RFC 5321 4.1.1.10: say QUIT and close once it is written (or after a few seconds). */
+static void quit_and_close(struct attempt *a)
+{
+	if (!a->bev)
+		return;
+	struct bufferevent *bev = a->bev;
+	a->bev = NULL;
+	a->fd = -1;
+	a->tls = false;
+	bufferevent_setcb(bev, NULL, quit_written, quit_event, NULL);
+	struct timeval tv = { 5, 0 };
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_write(bev, "QUIT\r\n", 6);
 }
 
 /* This address did not work: remember why and go on with the next. */
@@ -241,7 +266,7 @@ static void send_next_rcpt(struct attempt *a)
 		any |= a->results[i].code >= 200 && a->results[i].code < 300;
 	if (!any) {
 		a->state = A_QUIT;
-		send_line(a, "QUIT");
+		quit_and_close(a);
 		attempt_finish(a);
 		return;
 	}
@@ -253,11 +278,11 @@ static void start_tls(struct attempt *a)
 {
 	struct evbuffer *in = bufferevent_get_input(a->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	bufferevent_free(a->bev);
 	SSL *ssl = SSL_new(a->ob->tls);
 	SSL_set_tlsext_host_name(ssl, a->host);
-	a->bev = bufferevent_openssl_socket_new(a->ob->base, a->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-						BEV_OPT_DEFER_CALLBACKS);
+	/* TLS as a filter over the same connection; freeing it frees the SSL and the socket. */
+	a->bev = bufferevent_openssl_filter_new(a->ob->base, a->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	bufferevent_openssl_set_allow_dirty_shutdown(a->bev, 1);
 	a->tls = true;
 }
@@ -287,9 +312,27 @@ static void handle_reply(struct attempt *a, int code, const char *reply)
 			const char *sz = strstr(reply, "SIZE");
 			a->size_limit = sz ? atoll(sz + 4) : 0;
 		}
+		a->ext_auth = strstr(reply, "AUTH") != NULL;
 		if (a->ext_starttls && !a->tls && a->ob->tls) {
 			a->state = A_STARTTLS;
 			send_line(a, "STARTTLS");
+			return;
+		}
+		if (a->smarthost && !a->tls) {
+			/* Never hand a password or mail to a relay over plain text. */
+			return next_address(a, "the smarthost does not offer TLS");
+		}
+		if (a->smarthost && cfg(a->ob)->smarthost_user[0]) {
+			struct buf plain = BUF_INIT, enc = BUF_INIT;
+			buf_append_char(&plain, '\0');
+			buf_append_str(&plain, cfg(a->ob)->smarthost_user);
+			buf_append_char(&plain, '\0');
+			buf_append_str(&plain, cfg(a->ob)->smarthost_password);
+			base64_encode(&enc, plain.data, plain.len);
+			a->state = A_AUTH;
+			send_line(a, "AUTH PLAIN %s", enc.data);
+			buf_free(&plain);
+			buf_free(&enc);
 			return;
 		}
 		send_mail_from(a);
@@ -310,6 +353,20 @@ static void handle_reply(struct attempt *a, int code, const char *reply)
 		a->state = A_EHLO;
 		send_line(a, "EHLO %s", cfg(a->ob)->hostname);
 		return;
+	case A_AUTH:
+		if (code != 235) {
+			/* A wrong relay password is the operator's to fix; keep the mail meanwhile. */
+			char text[700];
+			snprintf(text, sizeof text, "451 4.7.0 the smarthost refused our login (%s); check "
+				 "smarthost-user and smarthost-password", reply);
+			set_pending(a, 451, text, "4.7.0");
+			a->state = A_QUIT;
+			quit_and_close(a);
+			attempt_finish(a);
+			return;
+		}
+		send_mail_from(a);
+		return;
 	case A_MAIL:
 		if (code / 100 == 2) {
 			a->rcpt_i = 0;
@@ -320,7 +377,7 @@ static void handle_reply(struct attempt *a, int code, const char *reply)
 		for (size_t i = 0; i < a->e.nrcpts; i++)
 			a->results[i].from_server = true;
 		a->state = A_QUIT;
-		send_line(a, "QUIT");
+		quit_and_close(a);
 		attempt_finish(a);
 		return;
 	case A_RCPT:
@@ -338,7 +395,7 @@ static void handle_reply(struct attempt *a, int code, const char *reply)
 					a->results[i].from_server = true;
 				}
 			a->state = A_QUIT;
-			send_line(a, "QUIT");
+			quit_and_close(a);
 			attempt_finish(a);
 			return;
 		}
@@ -352,7 +409,7 @@ static void handle_reply(struct attempt *a, int code, const char *reply)
 				a->results[i].from_server = true;
 			}
 		a->state = A_QUIT;
-		send_line(a, "QUIT");
+		quit_and_close(a);
 		attempt_finish(a);
 		return;
 	default:
@@ -496,7 +553,7 @@ static void attempt_try_address(struct attempt *a)
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
 	socklen_t sslen;
-	int port = (int)cfg(a->ob)->outbound_port;
+	int port = a->port;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	if (inet_pton(AF_INET, ip, &in4->sin_addr) == 1) {
@@ -516,7 +573,20 @@ static void attempt_try_address(struct attempt *a)
 		next_address(a, "cannot create a socket");
 		return;
 	}
-	a->bev = bufferevent_socket_new(a->ob->base, a->fd, BEV_OPT_DEFER_CALLBACKS);
+	if (a->smarthost && port == 465) {
+		/* Submission over TLS from the first byte (RFC 8314). */
+		SSL *ssl = SSL_new(a->ob->tls);
+		SSL_set_tlsext_host_name(ssl, a->host);
+		a->bev = bufferevent_openssl_socket_new(a->ob->base, a->fd, ssl,
+							BUFFEREVENT_SSL_CONNECTING,
+							BEV_OPT_CLOSE_ON_FREE |
+							BEV_OPT_DEFER_CALLBACKS);
+		bufferevent_openssl_set_allow_dirty_shutdown(a->bev, 1);
+		a->tls = true;
+	} else {
+		a->bev = bufferevent_socket_new(a->ob->base, a->fd,
+						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	}
 	bufferevent_setcb(a->bev, on_read, NULL, on_event, a);
 	struct timeval tv = { CONNECT_TIMEOUT, 0 };
 	bufferevent_set_timeouts(a->bev, &tv, &tv);
@@ -524,7 +594,7 @@ static void attempt_try_address(struct attempt *a)
 	line_reader_init(&a->lines, 2048);
 	buf_reset(&a->reply);
 	a->state = A_CONNECTING;
-	a->ext_starttls = a->ext_8bit = a->ext_smtputf8 = false;
+	a->ext_starttls = a->ext_8bit = a->ext_smtputf8 = a->ext_auth = false;
 	a->size_limit = 0;
 	log_info("event=outbound-connect queue=%lld host=%s addr=%s port=%d", (long long)a->e.id,
 		 a->host, ip, port);
@@ -750,6 +820,24 @@ static bool is_active(struct outbound *ob, int64_t id)
 	return false;
 }
 
+static bool uses_smarthost(const struct config *c, const char *domain)
+{
+	if (!c->smarthost[0])
+		return false;
+	if (!c->smarthost_domains[0])
+		return true;
+	size_t n = strlen(domain);
+	for (const char *p = c->smarthost_domains; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t len = strcspn(p, ", ");
+		if (len == n && strncasecmp(p, domain, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
 static bool start_entry(void *ctx, const struct queue_entry *e)
 {
 	struct outbound *ob = ctx;
@@ -783,6 +871,36 @@ static bool start_entry(void *ctx, const struct queue_entry *e)
 	ob->nactive++;
 	log_info("event=outbound-start queue=%lld domain=%s recipients=%zu attempt=%lld",
 		 (long long)e->id, e->domain, e->nrcpts, (long long)e->attempts + 1);
+	a->port = (int)cfg(ob)->outbound_port;
+	if (uses_smarthost(cfg(ob), e->domain)) {
+		/* The relay stands in for every MX of the domain. */
+		char host[256];
+		int port = 587;
+		snprintf(host, sizeof host, "%s", cfg(ob)->smarthost);
+		char *colon = strrchr(host, ':');
+		if (colon && !strchr(colon, ']')) {
+			*colon = '\0';
+			port = atoi(colon + 1);
+		}
+		a->smarthost = true;
+		a->port = port;
+		struct dns_mx mx = { .preference = 0 };
+		snprintf(mx.host, sizeof mx.host, "%s", host);
+		a->mx = xcalloc(1, sizeof *a->mx);
+		a->mx[0] = mx;
+		a->nmx = 1;
+		snprintf(a->host, sizeof a->host, "%s", host);
+		struct in_addr v4;
+		struct in6_addr v6;
+		if (inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1) {
+			char *addr = host;
+			addrs_answer(a, DNS_OK, &addr, 1, NULL);
+		} else {
+			a->state = A_RESOLVING;
+			dns_lookup_addrs(ob->dns, host, addrs_answer, a);
+		}
+		return true;
+	}
 	a->state = A_RESOLVING;
 	dns_lookup_mx(ob->dns, e->domain, mx_answer, a);
 	return true;

@@ -103,17 +103,30 @@ void dsn_build(struct buf *out, const char *hostname, const char *mailer_daemon,
 		buf_append_str(out, "\r\nNothing needs to be done now; you will get another message "
 				    "if it finally fails.\r\n");
 	buf_append_str(out, "\r\nThe headers of your message are attached below.\r\n\r\n");
-	buf_printf(out, "--%s.b\r\nContent-Type: message/delivery-status\r\n\r\n", id);
+	/* RFC 6533: UTF-8 addresses or headers need the "global" report types. */
+	bool global = false;
+	for (size_t i = 0; i < n; i++)
+		for (const char *p = r[i].address; *p; p++)
+			global |= (unsigned char)*p >= 0x80;
+	size_t hdr_len = mime_header_block_size(original, original_len);
+	for (size_t i = 0; i < hdr_len; i++)
+		global |= (unsigned char)original[i] >= 0x80;
+	buf_printf(out, "--%s.b\r\nContent-Type: message/%sdelivery-status\r\n\r\n", id,
+		   global ? "global-" : "");
 	buf_printf(out, "Reporting-MTA: dns; %s\r\nArrival-Date: %s\r\n", hostname, arrived);
 	for (size_t i = 0; i < n; i++) {
-		buf_printf(out, "\r\nFinal-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n",
-			   r[i].address, delay ? "delayed" : "failed", r[i].status);
-		if (r[i].remote_mta)
+		buf_printf(out, "\r\nFinal-Recipient: %s; %s\r\nAction: %s\r\nStatus: %s\r\n",
+			   global ? "utf-8" : "rfc822", r[i].address, delay ? "delayed" : "failed",
+			   r[i].status);
+		/* Diagnostic-Code "smtp" is only for what a remote server said. */
+		if (r[i].remote_mta) {
 			buf_printf(out, "Remote-MTA: dns; %s\r\n", r[i].remote_mta);
-		if (r[i].diagnostic)
-			buf_printf(out, "Diagnostic-Code: smtp; %s\r\n", r[i].diagnostic);
+			if (r[i].diagnostic)
+				buf_printf(out, "Diagnostic-Code: smtp; %s\r\n", r[i].diagnostic);
+		}
 	}
-	buf_printf(out, "\r\n--%s.b\r\nContent-Type: text/rfc822-headers\r\n\r\n", id);
+	buf_printf(out, "\r\n--%s.b\r\nContent-Type: %s\r\n\r\n", id,
+		   global ? "message/global-headers" : "text/rfc822-headers");
 	size_t hdr = mime_header_block_size(original, original_len);
 	/* Our own Return-Path line is not part of what the sender wrote. */
 	if (hdr > 13 && strncasecmp(original, "Return-Path:", 12) == 0) {

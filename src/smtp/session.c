@@ -425,7 +425,7 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 		      cfg(s)->max_user_hour);
 		return;
 	}
-	if (s->mode != SMTP_MODE_MX &&
+	if (s->mode != SMTP_MODE_MX && strcmp(cfg(s)->restrict_sender, "yes") == 0 &&
 	    (c->addr.null || !route_sender_allowed(s->srv->store, c->addr.local, c->addr.domain,
 						   s->account_id))) {
 		reply(s, 550, "5.7.1", "You may send only as your own address <%s> or its aliases, "
