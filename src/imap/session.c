@@ -1877,13 +1877,24 @@ static void session_start_tls(struct imap_session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+static void close_when_flushed(evutil_socket_t fd, short what, void *arg)
+{
+	on_write(NULL, arg);
+}
+
 static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct imap_session *s = ctx;
 	if (s->wait == WAIT_CLOSE) {
-		/* Under COMPRESS the last reply may still sit in the socket's buffer. */
-		if (s->raw_bev && evbuffer_get_length(bufferevent_get_output(s->raw_bev)) > 0)
+		/* Under COMPRESS the last reply may still sit in the socket's buffer, and nothing
+		 * calls us again when it drains: look again shortly. */
+		if (s->raw_bev && evbuffer_get_length(bufferevent_get_output(s->raw_bev)) > 0) {
+			struct timeval soon = { 0, 20000 };
+			if (!s->close_timer)
+				s->close_timer = evtimer_new(s->srv->base, close_when_flushed, s);
+			evtimer_add(s->close_timer, &soon);
 			return;
+		}
 		session_free(s);
 		return;
 	}
@@ -1954,6 +1965,8 @@ static void session_free(struct imap_session *s)
 		bufferevent_free(s->bev);
 		SSL_free(ssl);
 	}
+	if (s->close_timer)
+		event_free(s->close_timer);
 	close(s->fd);
 	imap_command_free(&s->cmd);
 	imap_parser_free(&s->parser);

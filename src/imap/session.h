@@ -38,6 +38,7 @@ struct imap_session {
 	bool tls, starttls_pending, output_blocked;
 	bool compress_pending, compressed;
 	struct bufferevent *raw_bev;   /* under the COMPRESS filter, when there is one */
+	struct event *close_timer;     /* COMPRESS: polls until the last reply left */
 	bool rev2, condstore, qresync, utf8;
 	size_t errors;
 	/* after login */

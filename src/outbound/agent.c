@@ -161,7 +161,7 @@ static void close_connection(struct attempt *a)
 	a->tls = false;
 }
 
-static void quit_written(struct bufferevent *bev, void *ctx)
+static void quit_answered(struct bufferevent *bev, void *ctx)
 {
 	bufferevent_free(bev);
 }
@@ -171,7 +171,9 @@ static void quit_event(struct bufferevent *bev, short what, void *ctx)
 	bufferevent_free(bev);
 }
 
-/* RFC 5321 4.1.1.10: say QUIT and close once it is written (or after a few seconds). */
+/* RFC 5321 4.1.1.10: say QUIT, and close when the server answers or hangs up (a few seconds
+ * at most). Waiting for the answer, not for our write, also works under TLS, where "written"
+ * only means handed to the TLS layer. */
 static void quit_and_close(struct attempt *a)
 {
 	if (!a->bev)
@@ -180,7 +182,9 @@ static void quit_and_close(struct attempt *a)
 	a->bev = NULL;
 	a->fd = -1;
 	a->tls = false;
-	bufferevent_setcb(bev, NULL, quit_written, quit_event, NULL);
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+	bufferevent_setcb(bev, quit_answered, NULL, quit_event, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	struct timeval tv = { 5, 0 };
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_write(bev, "QUIT\r\n", 6);

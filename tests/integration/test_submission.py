@@ -274,3 +274,64 @@ class NoPlaintext(ServerTestCase, unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class Smarthost(unittest.TestCase):
+    """Mail for other domains relayed through a smarthost that requires TLS and a login. The
+    smarthost is a second yubin (submission port, restrict-sender = no) that owns the
+    recipient's domain, so arrival can be checked byte for byte."""
+
+    def test_relay_through_smarthost(self):
+        with Server(accounts=['relay@far.test', 'carol@far.test'], domain='far.test',
+                    config={'restrict-sender': 'no'}) as far:
+            relay_port = far.port_offset + 587
+            with Server(accounts=[ALICE], config={
+                    'smarthost': '127.0.0.1:%d' % relay_port,
+                    'smarthost-user': 'relay@far.test',
+                    'smarthost-password': DEFAULT_PASSWORD}) as near:
+                s = smtplib.SMTP('127.0.0.1', near.port_offset + 587, timeout=10)
+                self.addCleanup(s.close)
+                s.starttls(context=tls_ctx())
+                s.ehlo()
+                s.login(ALICE, DEFAULT_PASSWORD)
+                t = token()
+                msg = message(t, sender=ALICE, to='carol@far.test')
+                s.sendmail(ALICE, ['carol@far.test'], msg)
+                deadline = time.monotonic() + 15
+                got = []
+                while time.monotonic() < deadline and not got:
+                    got = far.find('carol@far.test', t)
+                    time.sleep(0.2)
+                self.assertEqual(len(got), 1, 'not relayed; queue: %s' %
+                                 near.run('queue', 'list').stdout.decode())
+                self.assertTrue(got[0].endswith(msg))
+                self.assertIn(b'with ESMTPSA', got[0])
+                # Nothing left in the queue once relayed.
+                deadline = time.monotonic() + 5
+                while near.run('queue', 'list').stdout.strip() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                self.assertEqual(near.run('queue', 'list').stdout.strip(), b'')
+                audit = far.run('audit', '--account', 'relay@far.test').stdout.decode()
+                self.assertIn('protocol=smtp', audit)
+
+    def test_wrong_smarthost_password_keeps_mail(self):
+        with Server(accounts=['relay@far.test', 'carol@far.test'], domain='far.test',
+                    config={'restrict-sender': 'no'}) as far:
+            with Server(accounts=[ALICE], config={
+                    'smarthost': '127.0.0.1:%d' % (far.port_offset + 587),
+                    'smarthost-user': 'relay@far.test',
+                    'smarthost-password': 'wrong'}) as near:
+                s = smtplib.SMTP('127.0.0.1', near.port_offset + 587, timeout=10)
+                self.addCleanup(s.close)
+                s.starttls(context=tls_ctx())
+                s.ehlo()
+                s.login(ALICE, DEFAULT_PASSWORD)
+                s.sendmail(ALICE, ['carol@far.test'], message(token(), sender=ALICE,
+                                                               to='carol@far.test'))
+                deadline = time.monotonic() + 10
+                listing = ''
+                while time.monotonic() < deadline and 'refused our login' not in listing:
+                    listing = near.run('queue', 'list').stdout.decode()
+                    time.sleep(0.2)
+                self.assertIn('refused our login', listing)
+                self.assertIn('smarthost-password', listing)
