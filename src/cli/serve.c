@@ -1,5 +1,7 @@
 /* yubin serve: bind, drop privileges, run the event loop until SIGTERM. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -63,6 +65,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	struct listener *lis = ctx;
 	struct daemon *d = lis->daemon;
+	/* Replies often go out in two writes (TLS records, a literal); without this the second
+	 * waits ~40 ms for the client's delayed acknowledgement. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	switch (lis->service) {
 	case SERVICE_SMTP:
 		smtp_server_accept(&d->smtp, fd, sa, SMTP_MODE_MX);
@@ -135,9 +141,10 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	(void)what;
 	struct daemon *d = ctx;
 	committer_reap(d->auth_worker);
-	committer_reap(d->smtp.committer);
-	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. */
-	imap_server_notify(&d->imap);
+	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. Wakes
+	 * for password checks change no mailbox and notify nobody. */
+	if (committer_reap(d->smtp.committer) > 0)
+		imap_server_notify(&d->imap);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)

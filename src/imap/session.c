@@ -969,6 +969,11 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 	struct keyword_ctx k = { .s = s };
 	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, collect_uid, &k);
 	s->known_modseq = s->mbox.highestmodseq;
+	/* An idle phone keeps this list for hours: no doubling slack. */
+	if (s->capuids > s->nuids + 16) {
+		s->capuids = s->nuids + 16;
+		s->uids = xrealloc(s->uids, s->capuids * sizeof *s->uids);
+	}
 	s->readonly = examine;
 	s->state = IMAP_SELECTED;
 	const char *kw = k.kw.data ? k.kw.data : "";
@@ -1572,6 +1577,8 @@ static void cmd_idle(struct imap_session *s, const struct imap_command *c)
 	s->wait = WAIT_IDLE;
 	imap_printf(s, "+ idling");
 	imap_sync(s, true);
+	/* IDLE can last hours; the parsed command is no longer needed (its tag is copied). */
+	imap_parser_reset(s->parser);
 }
 
 static void cmd_starttls(struct imap_session *s, const struct imap_command *c)

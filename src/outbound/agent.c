@@ -5,6 +5,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -501,15 +502,20 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 /* Connects to the current address, or moves to the next MX when this one has none left. */
 static void attempt_try_address(struct attempt *a);
 
-static void addrs_answer(void *ctx, enum dns_status st, char **addrs, size_t n, const char *why)
+static void addrs_clear(struct attempt *a)
 {
-	struct attempt *a = ctx;
 	for (size_t i = 0; i < a->naddrs; i++)
 		free(a->addrs[i]);
 	free(a->addrs);
 	a->addrs = NULL;
 	a->naddrs = 0;
 	a->addr_i = 0;
+}
+
+static void addrs_answer(void *ctx, enum dns_status st, char **addrs, size_t n, const char *why)
+{
+	struct attempt *a = ctx;
+	addrs_clear(a);
 	if (st == DNS_OK) {
 		a->addrs = xcalloc(n, sizeof *a->addrs);
 		for (size_t i = 0; i < n; i++)
@@ -534,8 +540,7 @@ static void attempt_try_address(struct attempt *a)
 		if (a->naddrs > 0 || a->host[0]) {
 			/* This MX is used up. */
 			a->mx_i++;
-			a->naddrs = 0;
-			a->addr_i = 0;
+			addrs_clear(a);
 		}
 		if (a->mx_i >= a->nmx) {
 			char text[600];
@@ -577,6 +582,8 @@ static void attempt_try_address(struct attempt *a)
 		next_address(a, "cannot create a socket");
 		return;
 	}
+	int one = 1;
+	setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (a->smarthost && port == 465) {
 		/* Submission over TLS from the first byte (RFC 8314). */
 		SSL *ssl = SSL_new(a->ob->tls);
@@ -634,7 +641,7 @@ static void mx_answer(void *ctx, enum dns_status st, const struct dns_mx *mx, si
 	}
 	a->mx_i = 0;
 	a->host[0] = '\0';
-	a->naddrs = a->addr_i = 0;
+	addrs_clear(a);
 	snprintf(a->host, sizeof a->host, "%s", a->mx[0].host);
 	a->state = A_RESOLVING;
 	dns_lookup_addrs(a->ob->dns, a->host, addrs_answer, a);
@@ -711,15 +718,13 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 static void attempt_free(struct attempt *a)
 {
 	close_connection(a);
+	for (size_t i = 0; a->results && i < a->e.nrcpts; i++)
+		free(a->results[i].reply);
 	queue_entry_free(&a->e);
 	buf_free(&a->msg);
 	buf_free(&a->reply);
 	free(a->mx);
-	for (size_t i = 0; i < a->naddrs; i++)
-		free(a->addrs[i]);
-	free(a->addrs);
-	for (size_t i = 0; a->results && i < a->e.nrcpts; i++)
-		free(a->results[i].reply);
+	addrs_clear(a);
 	free(a->results);
 	free(a->last_error);
 	free(a);

@@ -195,8 +195,9 @@ static void pending_free(struct pending *p)
 	free(p);
 }
 
-void committer_reap(struct committer *c)
+size_t committer_reap(struct committer *c)
 {
+	size_t n = 0;
 	pthread_mutex_lock(&c->lock);
 	struct pending *list = c->done;
 	c->done = NULL;
@@ -204,6 +205,7 @@ void committer_reap(struct committer *c)
 	pthread_mutex_unlock(&c->lock);
 	while (list) {
 		struct pending *next = list->next;
+		n++;
 		if (list->job)
 			list->job->done(list->job);
 		else if (list->req.done)
@@ -211,6 +213,7 @@ void committer_reap(struct committer *c)
 		pending_free(list);
 		list = next;
 	}
+	return n;
 }
 
 void committer_cancel(struct committer *c, void *ctx)

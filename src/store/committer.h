@@ -55,8 +55,9 @@ struct committer *committer_start(const char *data_dir, void (*wake)(void *), vo
 void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
 void committer_submit_job(struct committer *c, struct store_job *job);
-/* Runs the completion callbacks of finished requests. Event-loop thread only. */
-void committer_reap(struct committer *c);
+/* Runs the completion callbacks of finished requests; returns how many. Event-loop thread
+ * only. */
+size_t committer_reap(struct committer *c);
 /* Forget the callback of every request (and the ctx of every job) with this ctx (its session is gone); the message is
  * still committed. */
 void committer_cancel(struct committer *c, void *ctx);
