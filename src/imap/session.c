@@ -262,8 +262,11 @@ void imap_sync(struct imap_session *s, bool expunges_allowed)
 		return;
 	struct mailbox_info now;
 	struct store *st = s->srv->store;
-	if (!st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now) ||
-	    now.id != s->mbox.id) {
+	/* Asked twice before concluding it is gone: a passing read error must not end a
+	 * phone's session with a false "mailbox deleted". */
+	bool found = st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now) ||
+		     st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now);
+	if (!found || now.id != s->mbox.id) {
 		imap_printf(s, "* BYE The selected mailbox was deleted or renamed by another session.");
 		close_after_reply(s);
 		return;

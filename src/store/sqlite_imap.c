@@ -79,9 +79,12 @@ bool sqlite_mailbox_get(struct store *base, int64_t account_id, const char *name
 	struct sqlite_store *s = S(base);
 	sqlite3_stmt *st = mailbox_query(s, " AND b.name = ?2", account_id, with_counts);
 	bind_text(st, 2, is_inbox(name) ? "INBOX" : name);
-	bool found = sqlite3_step(st) == SQLITE_ROW;
+	int rc = sqlite3_step(st);
+	bool found = rc == SQLITE_ROW;
 	if (found)
 		mailbox_from_row(st, out);
+	else if (rc != SQLITE_DONE)
+		log_error("event=store-read-failed what=mailbox error=\"%s\"", sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	return found;
 }
