@@ -118,6 +118,7 @@ static void on_expire_timer(evutil_socket_t fd, short what, void *ctx)
 	struct expire_job *e = xcalloc(1, sizeof *e);
 	e->job.run = expire_job_run;
 	e->job.done = expire_job_done;
+	e->job.changes_mailboxes = true;
 	e->keep_days = d->smtp.cfg->keep_days;
 	committer_submit_job(d->smtp.committer, &e->job);
 }
@@ -142,7 +143,7 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	struct daemon *d = ctx;
 	committer_reap(d->auth_worker);
 	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. Wakes
-	 * for password checks change no mailbox and notify nobody. */
+	 * for password checks, audit lines and queue bookkeeping change no mailbox. */
 	if (committer_reap(d->smtp.committer) > 0)
 		imap_server_notify(&d->imap);
 }

@@ -571,6 +571,7 @@ static struct imap_job *job_new(struct imap_session *s, enum job_kind kind)
 	j->job.run = job_run;
 	j->job.done = job_done;
 	j->job.ctx = s;
+	j->job.changes_mailboxes = true;
 	j->kind = kind;
 	j->account_id = s->account_id;
 	j->mailbox_id = s->mbox.id;

@@ -391,6 +391,7 @@ static void cmd_quit(struct pop3_session *s)
 	u->job.run = update_job_run;
 	u->job.done = update_job_done;
 	u->job.ctx = s;
+	u->job.changes_mailboxes = true;
 	u->account_id = s->account_id;
 	u->device_id = s->device_id;
 	u->expunge = s->expunge_policy;

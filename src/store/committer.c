@@ -205,7 +205,8 @@ size_t committer_reap(struct committer *c)
 	pthread_mutex_unlock(&c->lock);
 	while (list) {
 		struct pending *next = list->next;
-		n++;
+		if (!list->job || list->job->changes_mailboxes)
+			n++;
 		if (list->job)
 			list->job->done(list->job);
 		else if (list->req.done)

@@ -45,6 +45,7 @@ struct store_job {
 	void (*done)(struct store_job *job); /* in the loop thread; must free the job. job->ctx
 					       * is NULL when its owner cancelled meanwhile. */
 	void *ctx;
+	bool changes_mailboxes; /* IMAP sessions in IDLE should look for news after it */
 };
 
 /* wake(arg) is called from the committer thread when results are ready; it must make the
@@ -55,8 +56,8 @@ struct committer *committer_start(const char *data_dir, void (*wake)(void *), vo
 void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
 void committer_submit_job(struct committer *c, struct store_job *job);
-/* Runs the completion callbacks of finished requests; returns how many. Event-loop thread
- * only. */
+/* Runs the completion callbacks of finished requests; returns how many of them changed
+ * mailboxes (deliveries, and jobs marked changes_mailboxes). Event-loop thread only. */
 size_t committer_reap(struct committer *c);
 /* Forget the callback of every request (and the ctx of every job) with this ctx (its session is gone); the message is
  * still committed. */
