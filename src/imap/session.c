@@ -19,6 +19,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "mime/mime.h"
+#include "net/conn.h"
 #include "net/deflate.h"
 #include "net/listen.h"
 
@@ -1858,15 +1859,6 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
-static void session_use_tls(struct imap_session *s)
-{
-	SSL *ssl = SSL_new(s->srv->tls);
-	s->bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-						BEV_OPT_DEFER_CALLBACKS);
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	s->tls = true;
-}
-
 static void set_timeouts(struct imap_session *s)
 {
 	long idle = s->srv->cfg->command_timeout > IMAP_IDLE_SECONDS ? s->srv->cfg->command_timeout
@@ -1878,11 +1870,9 @@ static void set_timeouts(struct imap_session *s)
 static void session_start_tls(struct imap_session *s)
 {
 	s->starttls_pending = false;
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	evbuffer_drain(in, evbuffer_get_length(in));
 	imap_parser_reset(s->parser);
-	bufferevent_free(s->bev);
-	session_use_tls(s);
+	s->bev = conn_starttls(s->srv->base, s->bev, s->fd, s->srv->tls);
+	s->tls = true;
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -1970,12 +1960,8 @@ static void session_free(struct imap_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	conn_limits_remove(srv->limits, s->ip);
-	if (s->bev) {
-		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->raw_bev ? s->raw_bev : s->bev) : NULL;
-		/* The COMPRESS filter frees the bufferevent under it. */
-		bufferevent_free(s->bev);
-		SSL_free(ssl);
-	}
+	/* The COMPRESS filter frees the bufferevent under it. */
+	conn_free(s->bev, s->raw_bev, s->tls);
 	if (s->close_timer)
 		event_free(s->close_timer);
 	close(s->fd);
@@ -2003,10 +1989,8 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	lim.max_line = (size_t)srv->cfg->imap_max_line;
 	lim.max_depth = (size_t)srv->cfg->imap_max_nesting;
 	s->parser = imap_parser_new(&lim);
-	if (implicit_tls && srv->tls)
-		session_use_tls(s);
-	else
-		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
+	s->tls = implicit_tls && srv->tls;
+	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	set_timeouts(s);
 	s->next = srv->sessions;

@@ -15,6 +15,7 @@
 #include "lib/clock.h"
 #include "lib/linereader.h"
 #include "lib/log.h"
+#include "net/conn.h"
 #include "net/listen.h"
 #include "pop3/parse.h"
 #include "pop3/server.h"
@@ -579,22 +580,11 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
-static void session_use_tls(struct pop3_session *s)
-{
-	SSL *ssl = SSL_new(s->srv->tls);
-	s->bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-						BEV_OPT_DEFER_CALLBACKS);
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	s->tls = true;
-}
-
 static void session_start_tls(struct pop3_session *s)
 {
 	s->stls_pending = false;
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	evbuffer_drain(in, evbuffer_get_length(in));
-	bufferevent_free(s->bev);
-	session_use_tls(s);
+	s->bev = conn_starttls(s->srv->base, s->bev, s->fd, s->srv->tls);
+	s->tls = true;
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	long idle = cfg(s)->command_timeout > POP3_MIN_IDLE_SECONDS ? cfg(s)->command_timeout
 								    : POP3_MIN_IDLE_SECONDS;
@@ -661,11 +651,7 @@ static void session_free(struct pop3_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	conn_limits_remove(srv->limits, s->ip);
-	if (s->bev) {
-		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
-		bufferevent_free(s->bev);
-		SSL_free(ssl);
-	}
+	conn_free(s->bev, NULL, s->tls);
 	close(s->fd);
 	free(s->msgs);
 	free(s);
@@ -680,10 +666,8 @@ void pop3_server_accept(struct pop3_server *srv, int fd, const struct sockaddr *
 	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, POP3_LINE_MAX);
-	if (implicit_tls && srv->tls)
-		session_use_tls(s);
-	else
-		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
+	s->tls = implicit_tls && srv->tls;
+	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	long idle = srv->cfg->command_timeout > POP3_MIN_IDLE_SECONDS ? srv->cfg->command_timeout
 								      : POP3_MIN_IDLE_SECONDS;

@@ -18,6 +18,7 @@
 #include "deliver/route.h"
 #include "lib/clock.h"
 #include "mime/mime.h"
+#include "net/conn.h"
 #include "net/connlimit.h"
 #include "lib/alloc.h"
 #include "lib/buf.h"
@@ -973,12 +974,7 @@ static void on_write(struct bufferevent *bev, void *ctx);
 static void session_start_tls(struct smtp_session *s)
 {
 	s->starttls_pending = false;
-	evbuffer_drain(bufferevent_get_input(s->bev), evbuffer_get_length(bufferevent_get_input(s->bev)));
-	bufferevent_free(s->bev);
-	SSL *ssl = SSL_new(s->srv->tls);
-	s->bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-						BEV_OPT_DEFER_CALLBACKS);
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	s->bev = conn_starttls(s->srv->base, s->bev, s->fd, s->srv->tls);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	struct timeval tv = { cfg(s)->command_timeout, 0 };
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
@@ -1077,13 +1073,7 @@ static void session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	conn_limits_remove(srv->limits, s->ip);
 	event_free(s->deadline);
-	if (s->bev) {
-		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd across STARTTLS) libevent leaves
-		 * the SSL to us. */
-		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
-		bufferevent_free(s->bev);
-		SSL_free(ssl);
-	}
+	conn_free(s->bev, NULL, s->tls);
 	close(s->fd);
 	transaction_reset(s);
 	free(s->scram);
@@ -1100,16 +1090,9 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, (size_t)srv->cfg->max_command_line);
-	if (mode == SMTP_MODE_SUBMISSIONS && srv->tls) {
-		/* Port 465: TLS from the first byte (RFC 8314). */
-		s->bev = bufferevent_openssl_socket_new(srv->base, fd, SSL_new(srv->tls),
-							BUFFEREVENT_SSL_ACCEPTING,
-							BEV_OPT_DEFER_CALLBACKS);
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-		s->tls = true;
-	} else {
-		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_DEFER_CALLBACKS);
-	}
+	/* Port 465: TLS from the first byte (RFC 8314). */
+	s->tls = mode == SMTP_MODE_SUBMISSIONS && srv->tls;
+	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	struct timeval tv = { srv->cfg->command_timeout, 0 };
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
