@@ -23,7 +23,6 @@
 #include "net/deflate.h"
 #include "net/listen.h"
 
-#define OUTPUT_HIGH_WATER 65536
 /* RFC 9051 5.4: an autologout timer of at least 30 minutes. */
 #define IMAP_IDLE_SECONDS 1800
 
@@ -1739,23 +1738,17 @@ static void run_command(struct imap_session *s, const struct imap_command *c)
 /* IDLE's DONE and AUTHENTICATE responses are lines, not commands. */
 static void read_line(struct imap_session *s, struct evbuffer *in)
 {
-	size_t avail = evbuffer_get_length(in);
-	size_t want = avail < s->lines.max ? avail : s->lines.max;
-	const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-	size_t consumed, line_len;
-	enum line_status st = line_reader_next(&s->lines, p, want, &consumed, &line_len);
-	if (st != LINE_OK) {
-		evbuffer_drain(in, consumed);
-		if (st == LINE_TOO_LONG && s->wait == WAIT_SASL) {
+	char *line;
+	size_t len;
+	enum conn_line st = conn_read_line(in, &s->lines, &line, &len);
+	if (st != CONN_LINE_OK) {
+		if (st == CONN_LINE_TOO_LONG && s->wait == WAIT_SASL) {
 			s->wait = WAIT_NONE;
 			imap_tagged(s, s->tag, "BAD", NULL, "Authentication response too long.");
 			imap_command_free(&s->cmd);
 		}
 		return;
 	}
-	size_t len = line_strip_eol(p, line_len);
-	char *line = xstrndup(p, len);
-	evbuffer_drain(in, consumed);
 	if (s->wait == WAIT_IDLE) {
 		s->wait = WAIT_NONE;
 		if (strcasecmp(line, "DONE") == 0) {
@@ -1817,9 +1810,8 @@ static void session_process_input(struct imap_session *s)
 		    s->wait == WAIT_JOB ||
 		    s->wait == WAIT_CLOSE)
 			return;
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
+		if (conn_output_full(s->bev)) {
 			s->output_blocked = true;
-			bufferevent_disable(s->bev, EV_READ);
 			return;
 		}
 		if (s->wait == WAIT_IDLE || s->wait == WAIT_SASL) {

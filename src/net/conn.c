@@ -1,7 +1,10 @@
 #include "net/conn.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/bufferevent_ssl.h>
+
+#include "lib/alloc.h"
 
 struct bufferevent *conn_open(struct event_base *base, int fd, SSL_CTX *tls)
 {
@@ -32,4 +35,39 @@ void conn_free(struct bufferevent *bev, struct bufferevent *under, bool tls)
 	SSL *ssl = tls ? bufferevent_openssl_get_ssl(under ? under : bev) : NULL;
 	bufferevent_free(bev);
 	SSL_free(ssl);
+}
+
+enum conn_line conn_read_line(struct evbuffer *in, struct line_reader *lr, char **line,
+			      size_t *len)
+{
+	while (evbuffer_get_length(in) > 0) {
+		size_t avail = evbuffer_get_length(in);
+		size_t want = avail < lr->max ? avail : lr->max;
+		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+		size_t consumed, line_len;
+		enum line_status st = line_reader_next(lr, p, want, &consumed, &line_len);
+		if (st == LINE_NEED_MORE) {
+			evbuffer_drain(in, consumed);
+			if (consumed == 0)
+				return CONN_LINE_NONE;
+			continue;
+		}
+		if (st == LINE_TOO_LONG) {
+			evbuffer_drain(in, consumed);
+			return CONN_LINE_TOO_LONG;
+		}
+		*len = line_strip_eol(p, line_len);
+		*line = xstrndup(p, *len);
+		evbuffer_drain(in, consumed);
+		return CONN_LINE_OK;
+	}
+	return CONN_LINE_NONE;
+}
+
+bool conn_output_full(struct bufferevent *bev)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) <= CONN_OUTPUT_HIGH_WATER)
+		return false;
+	bufferevent_disable(bev, EV_READ);
+	return true;
 }

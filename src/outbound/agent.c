@@ -18,6 +18,7 @@
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/linereader.h"
+#include "net/conn.h"
 #include "lib/log.h"
 #include "outbound/dns.h"
 #include "auth/sasl.h"
@@ -427,21 +428,16 @@ static void on_read(struct bufferevent *bev, void *ctx)
 	struct attempt *a = ctx;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (!a->finished && a->bev == bev && evbuffer_get_length(in) > 0) {
-		size_t avail = evbuffer_get_length(in);
-		size_t want = avail < a->lines.max ? avail : a->lines.max;
-		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-		size_t consumed, len;
-		enum line_status st = line_reader_next(&a->lines, p, want, &consumed, &len);
-		if (st != LINE_OK) {
-			evbuffer_drain(in, consumed);
-			if (consumed == 0)
-				return;
-			continue;
-		}
-		size_t text = line_strip_eol(p, len);
+		char *text;
+		size_t n;
+		enum conn_line st = conn_read_line(in, &a->lines, &text, &n);
+		if (st == CONN_LINE_NONE)
+			return;
+		if (st == CONN_LINE_TOO_LONG)
+			continue; /* over-long reply lines are dropped; the code line still comes */
 		char line[1100];
-		snprintf(line, sizeof line, "%.*s", (int)(text < 1000 ? text : 1000), p);
-		evbuffer_drain(in, consumed);
+		snprintf(line, sizeof line, "%.*s", (int)(n < 1000 ? n : 1000), text);
+		free(text);
 		if (strlen(line) < 3) {
 			next_address(a, "the server sent a malformed reply");
 			return;

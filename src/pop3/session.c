@@ -22,7 +22,6 @@
 
 /* Lines longer than a command may come as SASL responses; the parser applies 255 to commands. */
 #define POP3_LINE_MAX 2048
-#define OUTPUT_HIGH_WATER 65536
 /* RFC 1939 3: an autologout timer of at least 10 minutes. */
 #define POP3_MIN_IDLE_SECONDS 600
 
@@ -542,30 +541,19 @@ static void session_process_input(struct pop3_session *s)
 		if ((s->state != ST_AUTHORIZATION && s->state != ST_TRANSACTION &&
 		     s->state != ST_SASL_PLAIN) || s->stls_pending)
 			return;
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
+		if (conn_output_full(s->bev)) {
 			s->output_blocked = true;
-			bufferevent_disable(s->bev, EV_READ);
 			return;
 		}
-		size_t avail = evbuffer_get_length(in);
-		size_t want = avail < s->lines.max ? avail : s->lines.max;
-		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-		size_t consumed, line_len;
-		enum line_status st = line_reader_next(&s->lines, p, want, &consumed, &line_len);
-		if (st == LINE_NEED_MORE) {
-			evbuffer_drain(in, consumed);
-			if (consumed == 0)
-				return;
-			continue;
-		}
-		if (st == LINE_TOO_LONG) {
-			evbuffer_drain(in, consumed);
+		char *line;
+		size_t len;
+		enum conn_line st = conn_read_line(in, &s->lines, &line, &len);
+		if (st == CONN_LINE_NONE)
+			return;
+		if (st == CONN_LINE_TOO_LONG) {
 			error_reply(s, "Command line too long (the limit is 255 bytes).");
 			continue;
 		}
-		size_t len = line_strip_eol(p, line_len);
-		char *line = xstrndup(p, len);
-		evbuffer_drain(in, consumed);
 		run_command(s, line, len);
 		memset(line, 0, len); /* it may have held a password */
 		free(line);

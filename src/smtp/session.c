@@ -29,9 +29,6 @@
 #include "smtp/parse.h"
 #include "smtp/server.h"
 
-/* Unread replies we hold for one client before we stop reading its commands. */
-#define OUTPUT_HIGH_WATER 65536
-
 enum session_state {
 	ST_COMMAND,    /* reading command lines */
 	ST_DATA,       /* reading DATA content */
@@ -920,34 +917,22 @@ static void session_process_input(struct smtp_session *s)
 			return;
 		/* A client that pipelines without reading replies must not make us buffer them
 		 * without bound: stop reading until it catches up (on_write resumes). */
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
+		if (conn_output_full(s->bev)) {
 			s->output_blocked = true;
-			bufferevent_disable(s->bev, EV_READ);
 			return;
 		}
-		size_t avail = evbuffer_get_length(in);
-		size_t want = avail < s->lines.max ? avail : s->lines.max;
-		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-		size_t consumed, line_len;
-		enum line_status st = line_reader_next(&s->lines, p, want, &consumed, &line_len);
-		if (st == LINE_NEED_MORE) {
-			evbuffer_drain(in, consumed);
-			if (consumed == 0)
-				return;
-			continue;
-		}
-		if (st == LINE_TOO_LONG) {
-			evbuffer_drain(in, consumed);
+		char *line;
+		size_t len;
+		enum conn_line st = conn_read_line(in, &s->lines, &line, &len);
+		if (st == CONN_LINE_NONE)
+			return;
+		if (st == CONN_LINE_TOO_LONG) {
 			reply(s, 500, "5.5.2", "Command line too long (limit %ld bytes).",
 			      cfg(s)->max_command_line);
 			if (count_error(s))
 				return;
 			continue;
 		}
-		/* Copy the line out: running it may write to the buffers. */
-		char *line = xstrndup(p, line_strip_eol(p, line_len));
-		size_t len = line_strip_eol(p, line_len);
-		evbuffer_drain(in, consumed);
 		if (s->state == ST_AUTH_REPLY)
 			auth_step(s, line, len);
 		else
