@@ -28,6 +28,7 @@
 #define MAX_ACTIVE 16
 #define CONNECT_TIMEOUT 30
 #define REPLY_TIMEOUT 300
+#define MAX_REPLY 65536 /* bytes of one multi-line reply we keep */
 
 struct outbound {
 	struct event_base *base;
@@ -445,8 +446,15 @@ static void on_read(struct bufferevent *bev, void *ctx)
 		if (a->reply.len)
 			buf_append_char(&a->reply, ' ');
 		buf_append_str(&a->reply, a->reply.len ? line + 4 * (strlen(line) > 4) : line);
-		if (line[3] == '-')
-			continue; /* more lines follow */
+		if (line[3] == '-') {
+			/* More lines follow; a server that never ends its reply is dropped. */
+			if (a->reply.len > MAX_REPLY) {
+				buf_reset(&a->reply);
+				next_address(a, "the server sent an endless reply");
+				return;
+			}
+			continue;
+		}
 		int code = atoi(line);
 		char *reply = buf_steal(&a->reply, NULL);
 		if (code < 200 || code > 599) {
