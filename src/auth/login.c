@@ -235,6 +235,7 @@ static void write_audit(struct login_service *ls, struct pending_login *p)
 	struct audit_job *a = xcalloc(1, sizeof *a);
 	a->job.run = audit_job_run;
 	a->job.done = audit_job_done;
+	a->job.group = true;
 	a->account = xstrdup(p->address);
 	a->device = p->out.device_label[0] ? xstrdup(p->out.device_label) : NULL;
 	a->protocol = xstrdup(p->protocol);

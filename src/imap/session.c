@@ -481,6 +481,10 @@ static void job_done(struct store_job *job)
 		job_free(j);
 		return;
 	}
+	if (job->lost) {
+		j->ok = false;
+		buf_free(&j->err); /* not a response code of the store's: a failed commit */
+	}
 	if (!j->ok) {
 		imap_sync(s, false);
 		tagged_store_error(s, j);
@@ -572,6 +576,7 @@ static struct imap_job *job_new(struct imap_session *s, enum job_kind kind)
 	j->job.done = job_done;
 	j->job.ctx = s;
 	j->job.changes_mailboxes = true;
+	j->job.group = true;
 	j->kind = kind;
 	j->account_id = s->account_id;
 	j->mailbox_id = s->mbox.id;

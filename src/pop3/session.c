@@ -364,7 +364,9 @@ static void update_job_done(struct store_job *job)
 	struct update_job *u = (struct update_job *)job;
 	struct pop3_session *s = job->ctx;
 	if (s) {
-		if (u->ok) {
+		if (u->ok && job->lost)
+			u->error = xstrdup("the transaction could not be committed");
+		if (u->ok && !job->lost) {
 			send_line(s, "+OK Goodbye; %zu message%s deleted%s.", u->n, u->n == 1 ? "" : "s",
 				  u->expunge ? "" : " for this device (the account's other devices keep "
 				  "them until they delete them too)");
@@ -392,6 +394,7 @@ static void cmd_quit(struct pop3_session *s)
 	u->job.done = update_job_done;
 	u->job.ctx = s;
 	u->job.changes_mailboxes = true;
+	u->job.group = true;
 	u->account_id = s->account_id;
 	u->device_id = s->device_id;
 	u->expunge = s->expunge_policy;

@@ -90,6 +90,45 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 	free(ok);
 }
 
+static void mark_lost(struct pending *from, struct pending *to_excl, const char *why)
+{
+	size_t n = 0;
+	for (struct pending *p = from; p != to_excl; p = p->next, n++)
+		p->job->lost = true;
+	if (n)
+		log_error("event=commit-failed jobs=%zu error=\"%s\"", n, why);
+}
+
+/* Runs consecutive grouped jobs in one transaction: each is a savepoint of its own, and one
+ * COMMIT makes them all durable. When the database drops the transaction by itself, the jobs
+ * run in it so far are marked lost and the rest go on in a new one. */
+static void run_job_group(struct committer *c, struct pending *batch)
+{
+	struct store *s = c->store;
+	struct buf err = BUF_INIT;
+	bool open = s->ops->batch_begin(s, &err);
+	struct pending *first = batch;
+	for (struct pending *p = batch; p; p = p->next) {
+		if (!open) {
+			p->job->run(s, p->job); /* no batch: it commits on its own */
+			first = p->next;
+			continue;
+		}
+		p->job->run(s, p->job);
+		if (!s->ops->batch_intact(s)) {
+			buf_free(&err);
+			s->ops->batch_end(s, &err);
+			mark_lost(first, p->next, err.data ? err.data : "rolled back");
+			buf_free(&err);
+			first = p->next;
+			open = p->next && s->ops->batch_begin(s, &err);
+		}
+	}
+	if (open && !s->ops->batch_end(s, &err))
+		mark_lost(first, NULL, err.data ? err.data : "commit failed");
+	buf_free(&err);
+}
+
 static void *committer_main(void *arg)
 {
 	struct committer *c = arg;
@@ -99,11 +138,14 @@ static void *committer_main(void *arg)
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (!c->queue && c->stopping)
 			break;
-		/* Take up to BATCH_MAX deliveries: everything that queued while we were syncing.
-		 * A job runs alone, in queue order. */
+		/* Take up to BATCH_MAX deliveries, or grouped jobs: everything of the kind that
+		 * queued while we were syncing. Any other job runs alone, in queue order. */
 		struct pending *batch = c->queue, *last = batch;
 		size_t n = 1;
-		while (!batch->job && last->next && !last->next->job && n < BATCH_MAX) {
+		bool grouped = batch->job && batch->job->group;
+		while (last->next && n < BATCH_MAX &&
+		       (grouped ? last->next->job && last->next->job->group
+				: !batch->job && !last->next->job)) {
 			last = last->next;
 			n++;
 		}
@@ -114,7 +156,9 @@ static void *committer_main(void *arg)
 		c->inflight = batch;
 		pthread_mutex_unlock(&c->lock);
 
-		if (batch->job)
+		if (grouped)
+			run_job_group(c, batch);
+		else if (batch->job)
 			batch->job->run(c->store, batch->job);
 		else
 			commit_batch(c, batch, n);

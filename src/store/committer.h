@@ -46,6 +46,12 @@ struct store_job {
 					       * is NULL when its owner cancelled meanwhile. */
 	void *ctx;
 	bool changes_mailboxes; /* IMAP sessions in IDLE should look for news after it */
+	/* May share one transaction (one fsync) with the grouped jobs queued next to it. Only
+	 * for the writer, and only for jobs whose run is one store operation or a few. */
+	bool group;
+	/* Set by the committer when the shared transaction failed after run returned: the job's
+	 * changes were not stored, whatever run reported. done must say so. */
+	bool lost;
 };
 
 /* wake(arg) is called from the committer thread when results are ready; it must make the

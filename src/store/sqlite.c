@@ -90,8 +90,43 @@ static const char special_folders_sql[] =
 static void sq_close(struct store *base)
 {
 	struct sqlite_store *s = S(base);
+	stmt_cache_clear(s);
 	sqlite3_close(s->db);
 	free(s);
+}
+
+static bool sq_batch_begin(struct store *base, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!exec(s, "BEGIN IMMEDIATE", err))
+		return false;
+	s->in_batch = true;
+	return true;
+}
+
+/* False when SQLite has rolled the whole batch back on its own (a full disk, an I/O error):
+ * the operations run in it so far are lost. */
+static bool sq_batch_intact(struct store *base)
+{
+	struct sqlite_store *s = S(base);
+	return s->in_batch && !sqlite3_get_autocommit(s->db);
+}
+
+static bool sq_batch_end(struct store *base, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	bool intact = sq_batch_intact(base);
+	s->in_batch = false;
+	if (!intact) {
+		buf_printf(err, "the database rolled the batch back");
+		return false;
+	}
+	/* COMMIT with synchronous=FULL: the WAL is fsync'd before this returns. */
+	if (!exec(s, "COMMIT", err)) {
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	return true;
 }
 
 static bool sq_domain_add(struct store *base, const char *domain, struct buf *err)
@@ -120,7 +155,7 @@ static bool sq_domain_exists(struct store *base, const char *domain, char **catc
 		const char *c = found ? (const char *)sqlite3_column_text(st, 0) : NULL;
 		*catchall = c ? xstrdup(c) : NULL;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -145,7 +180,7 @@ static bool sq_account_add(struct store *base, const char *address, const char *
 			   const char *scram, int64_t quota, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	sqlite3_stmt *st = prepare(s, "INSERT INTO accounts(address, password_hash, quota, created,"
 				      " scram) VALUES(lower(?), ?, ?, ?, ?)");
@@ -155,7 +190,7 @@ static bool sq_account_add(struct store *base, const char *address, const char *
 	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
 	bind_text(st, 5, scram);
 	if (!change(s, st, NULL, err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
 	int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -164,30 +199,30 @@ static bool sq_account_add(struct store *base, const char *address, const char *
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
 	if (!change(s, st, NULL, err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
 	st = prepare(s, special_folders_sql);
 	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
 	sqlite3_bind_int64(st, 2, id);
 	if (!change(s, st, NULL, err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
 	st = prepare(s, "INSERT INTO devices(account_id, label, created) VALUES(?, 'account password', ?)");
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, clock_now());
 	if (!change(s, st, NULL, err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 static bool sq_account_del(struct store *base, const char *address, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	const char *steps[] = {
 		"UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m JOIN mailboxes b"
@@ -213,17 +248,17 @@ static bool sq_account_del(struct store *base, const char *address, struct buf *
 		if (sqlite3_bind_parameter_count(st) > 0)
 			bind_text(st, 1, address);
 		if (!change(s, st, NULL, err)) {
-			exec(s, "ROLLBACK", NULL);
+			tx_rollback(s);
 			return false;
 		}
 	}
 	sqlite3_stmt *st = prepare(s, "DELETE FROM accounts WHERE address = lower(?)");
 	bind_text(st, 1, address);
 	if (!change(s, st, "no such account", err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 static bool sq_account_set_password(struct store *base, const char *address, const char *hash,
@@ -262,7 +297,7 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 		const char *scram = (const char *)sqlite3_column_text(st, 9);
 		a->scram = scram ? xstrdup(scram) : NULL;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -304,7 +339,7 @@ static size_t sq_alias_targets(struct store *base, const char *alias, store_row_
 		fn(ctx, &t, 1);
 		n++;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return n;
 }
 
@@ -366,7 +401,7 @@ static bool queue_insert(struct sqlite_store *s, const struct store_delivery *d,
 	sqlite3_bind_int(st, 5, d->smtputf8);
 	sqlite3_bind_int(st, 6, d->is_bounce);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	finish(s, st);
 	int64_t id = sqlite3_last_insert_rowid(s->db);
 	st = prepare(s, "INSERT OR IGNORE INTO queue_rcpt(queue_id, rcpt) VALUES(?, ?)");
 	for (size_t i = 0; ok && i < r->nrcpts; i++) {
@@ -375,7 +410,7 @@ static bool queue_insert(struct sqlite_store *s, const struct store_delivery *d,
 		bind_text(st, 2, r->rcpts[i]);
 		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return ok;
 }
 
@@ -383,7 +418,7 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 			     bool *ok, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	sqlite3_stmt *blob = prepare(s, "INSERT INTO blobs(refs, size, data, structure)"
 				       " VALUES(?, ?, ?, ?)");
@@ -433,19 +468,19 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 	}
 	if (!fine)
 		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-	sqlite3_finalize(blob);
-	sqlite3_finalize(mbox);
-	sqlite3_finalize(bump);
-	sqlite3_finalize(ins);
-	sqlite3_finalize(usage);
-	sqlite3_finalize(refs);
-	sqlite3_finalize(unused);
+	finish(s, blob);
+	finish(s, mbox);
+	finish(s, bump);
+	finish(s, ins);
+	finish(s, usage);
+	finish(s, refs);
+	finish(s, unused);
 	if (!fine) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
 	/* COMMIT with synchronous=FULL: the WAL is fsync'd before this returns. */
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 static bool sq_mailbox_messages(struct store *base, const char *address, const char *mailbox,
@@ -458,11 +493,11 @@ static bool sq_mailbox_messages(struct store *base, const char *address, const c
 	bind_text(st, 2, mailbox);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		buf_printf(err, "no mailbox %s for %s", mailbox, address);
-		sqlite3_finalize(st);
+		finish(s, st);
 		return false;
 	}
 	int64_t mailbox_id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	finish(s, st);
 	st = prepare(s, "SELECT m.uid, m.modseq, m.internaldate, m.flags, b.data FROM messages m"
 			" JOIN blobs b ON m.blob_id = b.id WHERE m.mailbox_id = ? ORDER BY m.uid");
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -478,7 +513,7 @@ static bool sq_mailbox_messages(struct store *base, const char *address, const c
 		if (!fn(ctx, &m))
 			break;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return true;
 }
 
@@ -541,7 +576,7 @@ static bool sq_login_lookup(struct store *base, const char *address, const char 
 		const char *label = (const char *)sqlite3_column_text(st, 6);
 		out->app_device_label = label ? xstrdup(label) : NULL;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -619,7 +654,7 @@ static int64_t sq_account_messages(struct store *base, int64_t account_id)
 				      " ON m.mailbox_id = b.id WHERE b.account_id = ?");
 	sqlite3_bind_int64(st, 1, account_id);
 	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	finish(s, st);
 	return n;
 }
 
@@ -635,7 +670,7 @@ static void sq_deleted_kept(struct store *base, int64_t account_id, int64_t *cou
 		*count = sqlite3_column_int64(st, 0);
 		*bytes = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 }
 
 static bool sq_pop3_maildrop(struct store *base, int64_t account_id, int64_t device_id,
@@ -664,7 +699,7 @@ static bool sq_pop3_maildrop(struct store *base, int64_t account_id, int64_t dev
 		e->uid = sqlite3_column_int64(st, 2);
 		e->size = sqlite3_column_int64(st, 3);
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return rc == SQLITE_DONE;
 }
 
@@ -677,7 +712,7 @@ static bool sq_message_read(struct store *base, int64_t message_id, struct buf *
 	bool found = sqlite3_step(st) == SQLITE_ROW;
 	if (found)
 		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -728,7 +763,7 @@ static bool sq_pop3_delete(struct store *base, int64_t account_id, int64_t devic
 			   const int64_t *ids, size_t n, bool expunge, int64_t now, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	bool ok = sqlite_doomed_reset(s, err);
 	/* Only messages of this account's INBOX: a session can never touch another account. */
@@ -748,29 +783,29 @@ static bool sq_pop3_delete(struct store *base, int64_t account_id, int64_t devic
 		}
 		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	if (ok && !expunge) {
 		st = prepare(s, fully_deleted_sql);
 		sqlite3_bind_int64(st, 1, account_id);
 		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
+		finish(s, st);
 	}
 	if (ok)
 		ok = sqlite_expunge_doomed(s, err);
 	if (!ok) {
 		if (!err->len)
 			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 static int64_t sq_expire(struct store *base, int64_t now, int64_t default_keep_days)
 {
 	struct sqlite_store *s = S(base);
 	struct buf err = BUF_INIT;
-	if (!exec(s, "BEGIN IMMEDIATE", &err)) {
+	if (!tx_begin(s, &err)) {
 		log_error("event=expire-failed error=\"%s\"", err.data);
 		buf_free(&err);
 		return -1;
@@ -779,7 +814,7 @@ static int64_t sq_expire(struct store *base, int64_t now, int64_t default_keep_d
 	sqlite3_stmt *st = prepare(s, fully_deleted_sql);
 	sqlite3_bind_int64(st, 1, 0);
 	ok = ok && sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	finish(s, st);
 	st = prepare(s, "INSERT OR IGNORE INTO temp.doomed SELECT m.id FROM messages m"
 			" JOIN mailboxes b ON m.mailbox_id = b.id JOIN accounts a ON b.account_id = a.id"
 			" WHERE coalesce(a.keep_days, ?2) > 0 AND (SELECT min(deleted_at) FROM pop3_deleted d"
@@ -787,16 +822,16 @@ static int64_t sq_expire(struct store *base, int64_t now, int64_t default_keep_d
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, default_keep_days);
 	ok = ok && sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	finish(s, st);
 	int64_t count = 0;
 	st = prepare(s, "SELECT count(*) FROM temp.doomed");
 	if (ok && sqlite3_step(st) == SQLITE_ROW)
 		count = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	finish(s, st);
 	ok = ok && sqlite_expunge_doomed(s, &err);
-	if (!ok || !exec(s, "COMMIT", &err)) {
+	if (!ok || !tx_commit(s, &err)) {
 		log_error("event=expire-failed error=\"%s\"", err.len ? err.data : sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		count = -1;
 	}
 	buf_free(&err);
@@ -852,13 +887,13 @@ static bool sq_check(struct store *base, struct buf *report, int64_t *nmessages,
 			ok = false;
 		}
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	for (size_t i = 0; i < sizeof invariants / sizeof invariants[0]; i++) {
 		st = prepare(s, invariants[i].sql);
 		int64_t count = 0;
 		while (sqlite3_step(st) == SQLITE_ROW)
 			count++;
-		sqlite3_finalize(st);
+		finish(s, st);
 		if (count) {
 			buf_printf(report, "%lld x %s\n", (long long)count, invariants[i].what);
 			ok = false;
@@ -869,12 +904,15 @@ static bool sq_check(struct store *base, struct buf *report, int64_t *nmessages,
 		*nmessages = sqlite3_column_int64(st, 0);
 		*nmailboxes = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return ok;
 }
 
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
+	.batch_begin = sq_batch_begin,
+	.batch_intact = sq_batch_intact,
+	.batch_end = sq_batch_end,
 	.domain_add = sq_domain_add,
 	.domain_del = sq_domain_del,
 	.domain_exists = sq_domain_exists,
@@ -935,7 +973,7 @@ static bool column_exists(struct sqlite_store *s, const char *table, const char 
 	sqlite3_stmt *st = prepare(s, sql);
 	bind_text(st, 1, column);
 	bool found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -945,15 +983,15 @@ static bool migrate(struct sqlite_store *s, struct buf *err)
 	sqlite3_stmt *st = prepare(s, "SELECT value FROM meta WHERE key = 'schema'");
 	bool current = sqlite3_step(st) == SQLITE_ROW &&
 		       strcmp((const char *)sqlite3_column_text(st, 0), SCHEMA_VERSION) == 0;
-	sqlite3_finalize(st);
+	finish(s, st);
 	if (current)
 		return true;
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	for (size_t i = 0; i < sizeof added_columns / sizeof added_columns[0]; i++)
 		if (!column_exists(s, added_columns[i].table, added_columns[i].column) &&
 		    !exec(s, added_columns[i].ddl, err)) {
-			exec(s, "ROLLBACK", NULL);
+			tx_rollback(s);
 			return false;
 		}
 	if (!exec(s, schema, err) ||
@@ -961,17 +999,17 @@ static bool migrate(struct sqlite_store *s, struct buf *err)
 		     " created FROM accounts WHERE id NOT IN (SELECT account_id FROM devices"
 		     " WHERE secret_sha256 IS NULL);"
 		     "UPDATE meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema'", err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
 	st = prepare(s, special_folders_sql);
 	sqlite3_bind_int64(st, 1, clock_now());
 	sqlite3_bind_int64(st, 2, 0);
 	if (!change(s, st, NULL, err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *err)
@@ -994,6 +1032,7 @@ struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *e
 	if (!exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
 		  err) ||
 	    (create && !exec(s, schema, err)) || !migrate(s, err)) {
+		stmt_cache_clear(s);
 		sqlite3_close(s->db);
 		free(s);
 		return NULL;

@@ -64,7 +64,7 @@ bool sqlite_mailbox_list(struct store *base, int64_t account_id, bool with_count
 		if (!fn(ctx, &m))
 			break;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
@@ -85,7 +85,7 @@ bool sqlite_mailbox_get(struct store *base, int64_t account_id, const char *name
 		mailbox_from_row(st, out);
 	else if (rc != SQLITE_DONE)
 		log_error("event=store-read-failed what=mailbox error=\"%s\"", sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -112,7 +112,7 @@ bool sqlite_mailbox_create(struct store *base, int64_t account_id, const char *n
 		buf_printf(err, "[ALREADYEXISTS] INBOX always exists.");
 		return false;
 	}
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	/* Create missing parents too (RFC 9051 6.3.4: "foo/bar" makes "foo" if needed). */
 	struct buf part = BUF_INIT;
@@ -134,10 +134,10 @@ bool sqlite_mailbox_create(struct store *base, int64_t account_id, const char *n
 	}
 	buf_free(&why);
 	if (!ok) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 bool sqlite_mailbox_delete(struct store *base, int64_t account_id, const char *name,
@@ -158,14 +158,14 @@ bool sqlite_mailbox_delete(struct store *base, int64_t account_id, const char *n
 	sqlite3_bind_int64(kids, 1, account_id);
 	bind_text(kids, 2, m.name);
 	bool has_kids = sqlite3_step(kids) == SQLITE_ROW;
-	sqlite3_finalize(kids);
+	finish(s, kids);
 	if (has_kids) {
 		/* RFC 9051 6.3.4 lets a server refuse; keeping the children reachable is simpler
 		 * for people than a parent that is there and not there. */
 		buf_printf(err, "[HASCHILDREN] This mailbox has subfolders; delete or move them first.");
 		return false;
 	}
-	if (!exec(s, "BEGIN IMMEDIATE", err) || !sqlite_doomed_reset(s, err))
+	if (!tx_begin(s, err) || !sqlite_doomed_reset(s, err))
 		return false;
 	sqlite3_stmt *st = prepare(s, "INSERT INTO temp.doomed SELECT id FROM messages"
 				      " WHERE mailbox_id = ?");
@@ -182,10 +182,10 @@ bool sqlite_mailbox_delete(struct store *base, int64_t account_id, const char *n
 		ok = change(s, st, NULL, err);
 	}
 	if (!ok) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 bool sqlite_mailbox_rename(struct store *base, int64_t account_id, const char *from,
@@ -201,7 +201,7 @@ bool sqlite_mailbox_rename(struct store *base, int64_t account_id, const char *f
 		buf_printf(err, "[ALREADYEXISTS] A mailbox with the new name already exists.");
 		return false;
 	}
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	bool ok;
 	if (is_inbox(from)) {
@@ -256,10 +256,10 @@ bool sqlite_mailbox_rename(struct store *base, int64_t account_id, const char *f
 		}
 	}
 	if (!ok) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 bool sqlite_mailbox_subscribe(struct store *base, int64_t account_id, const char *name,
@@ -299,7 +299,7 @@ bool sqlite_mailbox_scan(struct store *base, int64_t mailbox_id, int64_t uid_min
 		if (!fn(ctx, &m))
 			break;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
@@ -315,7 +315,7 @@ bool sqlite_mailbox_vanished(struct store *base, int64_t mailbox_id, int64_t sin
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (!fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)))
 			break;
-	sqlite3_finalize(st);
+	finish(s, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
@@ -372,7 +372,7 @@ bool sqlite_messages_set_flags(struct store *base, int64_t mailbox_id, const int
 	struct sqlite_store *s = S(base);
 	*failed = NULL;
 	*nfailed = 0;
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	sqlite3_stmt *sel = prepare(s, "SELECT flags, keywords, modseq FROM messages"
 				       " WHERE mailbox_id = ? AND uid = ?");
@@ -381,7 +381,7 @@ bool sqlite_messages_set_flags(struct store *base, int64_t mailbox_id, const int
 	sqlite3_stmt *hms = prepare(s, "SELECT highestmodseq FROM mailboxes WHERE id = ?");
 	sqlite3_bind_int64(hms, 1, mailbox_id);
 	int64_t modseq = sqlite3_step(hms) == SQLITE_ROW ? sqlite3_column_int64(hms, 0) : 0;
-	sqlite3_finalize(hms);
+	finish(s, hms);
 	bool changed_any = false, ok = true;
 	struct buf kw = BUF_INIT;
 	for (size_t i = 0; i < n && ok; i++) {
@@ -416,8 +416,8 @@ bool sqlite_messages_set_flags(struct store *base, int64_t mailbox_id, const int
 		ok = sqlite3_step(upd) == SQLITE_DONE;
 	}
 	buf_free(&kw);
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
+	finish(s, sel);
+	finish(s, upd);
 	if (ok && changed_any) {
 		sqlite3_stmt *st = prepare(s, "UPDATE mailboxes SET highestmodseq = ? WHERE id = ?");
 		sqlite3_bind_int64(st, 1, modseq);
@@ -427,17 +427,17 @@ bool sqlite_messages_set_flags(struct store *base, int64_t mailbox_id, const int
 	if (!ok) {
 		if (!err->len)
 			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 bool sqlite_messages_expunge(struct store *base, int64_t mailbox_id, const int64_t *uids,
 				size_t n, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err) || !sqlite_doomed_reset(s, err))
+	if (!tx_begin(s, err) || !sqlite_doomed_reset(s, err))
 		return false;
 	bool ok = true;
 	sqlite3_stmt *st = prepare(s, "INSERT OR IGNORE INTO temp.doomed SELECT id FROM messages"
@@ -448,15 +448,15 @@ bool sqlite_messages_expunge(struct store *base, int64_t mailbox_id, const int64
 		sqlite3_bind_int64(st, 2, uids ? uids[i] : 0);
 		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	ok = ok && sqlite_expunge_doomed(s, err);
 	if (!ok) {
 		if (!err->len)
 			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 /* Room for `bytes` more in the account owning mailbox_id? */
@@ -476,7 +476,7 @@ static bool quota_allows(struct sqlite_store *s, int64_t mailbox_id, int64_t byt
 	} else {
 		buf_printf(err, "[NONEXISTENT] The mailbox no longer exists.");
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return ok;
 }
 
@@ -496,7 +496,7 @@ static bool add_message_row(struct sqlite_store *s, int64_t mailbox_id, int64_t 
 		modseq = sqlite3_column_int64(st, 1);
 		account_id = sqlite3_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	if (!ok)
 		return false;
 	st = prepare(s, "INSERT INTO messages(mailbox_id, uid, modseq, flags, keywords, internaldate,"
@@ -510,14 +510,14 @@ static bool add_message_row(struct sqlite_store *s, int64_t mailbox_id, int64_t 
 	sqlite3_bind_int64(st, 7, size);
 	sqlite3_bind_int64(st, 8, blob_id);
 	ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	finish(s, st);
 	if (!ok)
 		return false;
 	st = prepare(s, "UPDATE accounts SET used = used + ? WHERE id = ?");
 	sqlite3_bind_int64(st, 1, size);
 	sqlite3_bind_int64(st, 2, account_id);
 	ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	finish(s, st);
 	return ok;
 }
 
@@ -526,7 +526,7 @@ bool sqlite_message_append(struct store *base, int64_t mailbox_id, const char *d
 			      const char *keywords, int64_t internaldate, int64_t *uid, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	bool ok = quota_allows(s, mailbox_id, (int64_t)len, err);
 	if (ok) {
@@ -537,17 +537,17 @@ bool sqlite_message_append(struct store *base, int64_t mailbox_id, const char *d
 		if (structure && structure->len)
 			sqlite3_bind_blob64(st, 3, structure->data, structure->len, SQLITE_STATIC);
 		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
+		finish(s, st);
 	}
 	ok = ok && add_message_row(s, mailbox_id, sqlite3_last_insert_rowid(s->db), (int64_t)len,
 				   flags, keywords, internaldate, uid);
 	if (!ok) {
 		if (!err->len)
 			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 bool sqlite_messages_copy(struct store *base, int64_t from_mailbox, const int64_t *uids,
@@ -555,7 +555,7 @@ bool sqlite_messages_copy(struct store *base, int64_t from_mailbox, const int64_
 			     struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err) || !sqlite_doomed_reset(s, err))
+	if (!tx_begin(s, err) || !sqlite_doomed_reset(s, err))
 		return false;
 	/* Quota counts the copies (a move within one account changes nothing). */
 	bool ok = true;
@@ -569,7 +569,7 @@ bool sqlite_messages_copy(struct store *base, int64_t from_mailbox, const int64_
 			if (sqlite3_step(sz) == SQLITE_ROW)
 				total += sqlite3_column_int64(sz, 0);
 		}
-		sqlite3_finalize(sz);
+		finish(s, sz);
 		ok = quota_allows(s, to_mailbox, total, err);
 	}
 	sqlite3_stmt *sel = prepare(s, "SELECT id, blob_id, size, flags, keywords, internaldate"
@@ -598,17 +598,17 @@ bool sqlite_messages_copy(struct store *base, int64_t from_mailbox, const int64_
 			ok = sqlite3_step(doom) == SQLITE_DONE;
 		}
 	}
-	sqlite3_finalize(sel);
-	sqlite3_finalize(ref);
-	sqlite3_finalize(doom);
+	finish(s, sel);
+	finish(s, ref);
+	finish(s, doom);
 	ok = ok && (!move || sqlite_expunge_doomed(s, err));
 	if (!ok) {
 		if (!err->len)
 			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 
@@ -621,6 +621,6 @@ bool sqlite_message_structure(struct store *base, int64_t message_id, struct buf
 	bool found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB;
 	if (found)
 		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }

@@ -3,6 +3,7 @@
 #ifndef YUBIN_SQLITE_INTERNAL_H
 #define YUBIN_SQLITE_INTERNAL_H
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +12,25 @@
 #include "lib/log.h"
 #include "store/store.h"
 
+/* Prepared statements kept for reuse, keyed by their SQL text: preparing costs more CPU than
+ * running most of our statements. A statement in use is "busy"; a second user of the same SQL
+ * at the same time (a nested call) gets a fresh one that is finalized after use. */
+#define STMT_CACHE_SIZE 96
+
+struct stmt_slot {
+	char *sql;
+	uint32_t hash;
+	bool busy;
+	sqlite3_stmt *st;
+};
+
 struct sqlite_store {
 	struct store base;
 	sqlite3 *db;
+	/* Inside store_batch_begin/end, each operation's transaction is a SAVEPOINT in the
+	 * batch's transaction, so one COMMIT (one fsync) makes many operations durable. */
+	bool in_batch;
+	struct stmt_slot stmts[STMT_CACHE_SIZE];
 };
 
 static inline struct sqlite_store *S(struct store *s)
@@ -33,7 +50,15 @@ static inline bool exec(struct sqlite_store *s, const char *sql, struct buf *err
 	return true;
 }
 
-static inline sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql)
+static inline uint32_t sql_hash(const char *sql)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+static inline sqlite3_stmt *prepare_fresh(struct sqlite_store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -41,6 +66,76 @@ static inline sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql)
 		abort(); /* our own SQL is wrong: a bug */
 	}
 	return st;
+}
+
+/* A ready statement for sql; give it back with finish(). */
+static inline sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql)
+{
+	uint32_t h = sql_hash(sql);
+	struct stmt_slot *free_slot = NULL;
+	for (size_t i = 0; i < STMT_CACHE_SIZE; i++) {
+		struct stmt_slot *slot = &s->stmts[i];
+		if (!slot->sql) {
+			if (!free_slot)
+				free_slot = slot;
+		} else if (slot->hash == h && strcmp(slot->sql, sql) == 0) {
+			if (slot->busy)
+				return prepare_fresh(s, sql);
+			slot->busy = true;
+			return slot->st;
+		}
+	}
+	sqlite3_stmt *st = prepare_fresh(s, sql);
+	if (free_slot) {
+		free_slot->sql = xstrdup(sql);
+		free_slot->hash = h;
+		free_slot->st = st;
+		free_slot->busy = true;
+	}
+	return st;
+}
+
+/* Ends the use of a statement from prepare(): reset for the next user (which also ends its
+ * read of the database) or, when it is not a cached one, finalized. */
+static inline void finish(struct sqlite_store *s, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < STMT_CACHE_SIZE; i++)
+		if (s->stmts[i].st == st && s->stmts[i].busy) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->stmts[i].busy = false;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+static inline void stmt_cache_clear(struct sqlite_store *s)
+{
+	for (size_t i = 0; i < STMT_CACHE_SIZE; i++) {
+		sqlite3_finalize(s->stmts[i].st);
+		free(s->stmts[i].sql);
+		memset(&s->stmts[i], 0, sizeof s->stmts[i]);
+	}
+}
+
+/* One operation's transaction: BEGIN IMMEDIATE ... COMMIT on its own, a SAVEPOINT inside a
+ * batch (rolled back alone when the operation fails). */
+static inline bool tx_begin(struct sqlite_store *s, struct buf *err)
+{
+	return exec(s, s->in_batch ? "SAVEPOINT op" : "BEGIN IMMEDIATE", err);
+}
+
+static inline bool tx_commit(struct sqlite_store *s, struct buf *err)
+{
+	return exec(s, s->in_batch ? "RELEASE op" : "COMMIT", err);
+}
+
+static inline void tx_rollback(struct sqlite_store *s)
+{
+	if (s->in_batch)
+		exec(s, "ROLLBACK TO op; RELEASE op", NULL);
+	else
+		exec(s, "ROLLBACK", NULL);
 }
 
 static inline void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -66,13 +161,12 @@ static inline bool change(struct sqlite_store *s, sqlite3_stmt *st, const char *
 		buf_printf(err, "%s", nothing_msg);
 		ok = false;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return ok;
 }
 
 static inline void rows(struct sqlite_store *s, sqlite3_stmt *st, store_row_fn fn, void *ctx)
 {
-	(void)s;
 	int n = sqlite3_column_count(st);
 	const char *cols[16];
 	if (n > 16)
@@ -82,7 +176,7 @@ static inline void rows(struct sqlite_store *s, sqlite3_stmt *st, store_row_fn f
 			cols[i] = (const char *)sqlite3_column_text(st, i);
 		fn(ctx, cols, (size_t)n);
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 }
 
 /* temp.doomed holds message ids to remove for everybody (usage, blob references, MODSEQ

@@ -29,7 +29,7 @@ static void entry_from_row(struct sqlite_store *s, sqlite3_stmt *st, struct queu
 		e->rcpts = xrealloc(e->rcpts, (e->nrcpts + 1) * sizeof *e->rcpts);
 		e->rcpts[e->nrcpts++] = xstrdup((const char *)sqlite3_column_text(r, 0));
 	}
-	sqlite3_finalize(r);
+	finish(s, r);
 }
 
 void queue_entry_free(struct queue_entry *e)
@@ -55,7 +55,7 @@ static bool each_entry(struct sqlite_store *s, sqlite3_stmt *st,
 		if (!more)
 			break;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
@@ -94,7 +94,7 @@ bool sqlite_queue_get(struct store *base, int64_t id, struct queue_entry *out)
 	bool found = sqlite3_step(st) == SQLITE_ROW;
 	if (found)
 		entry_from_row(s, st, out);
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -107,7 +107,7 @@ bool sqlite_queue_message(struct store *base, int64_t id, struct buf *out)
 	bool found = sqlite3_step(st) == SQLITE_ROW;
 	if (found)
 		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-	sqlite3_finalize(st);
+	finish(s, st);
 	return found;
 }
 
@@ -117,7 +117,7 @@ static bool entry_remove(struct sqlite_store *s, int64_t id, struct buf *err)
 	sqlite3_stmt *st = prepare(s, "SELECT blob_id FROM queue WHERE id = ?");
 	sqlite3_bind_int64(st, 1, id);
 	int64_t blob = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	finish(s, st);
 	if (!blob) {
 		buf_printf(err, "no queue entry %lld", (long long)id);
 		return false;
@@ -140,7 +140,7 @@ bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done
 			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	sqlite3_stmt *st = prepare(s, "DELETE FROM queue_rcpt WHERE queue_id = ? AND rcpt = ?");
 	bool ok = true;
@@ -150,11 +150,11 @@ bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done
 		bind_text(st, 2, done[i]);
 		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
-	sqlite3_finalize(st);
+	finish(s, st);
 	st = prepare(s, "SELECT count(*) FROM queue_rcpt WHERE queue_id = ?");
 	sqlite3_bind_int64(st, 1, id);
 	int64_t left = ok && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	finish(s, st);
 	if (ok && left == 0) {
 		ok = entry_remove(s, id, err);
 	} else if (ok) {
@@ -169,10 +169,10 @@ bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done
 	if (!ok) {
 		if (!err->len)
 			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }
 
 bool sqlite_queue_retry(struct store *base, int64_t id, int64_t now)
@@ -190,11 +190,11 @@ bool sqlite_queue_retry(struct store *base, int64_t id, int64_t now)
 bool sqlite_queue_delete(struct store *base, int64_t id, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
+	if (!tx_begin(s, err))
 		return false;
 	if (!entry_remove(s, id, err)) {
-		exec(s, "ROLLBACK", NULL);
+		tx_rollback(s);
 		return false;
 	}
-	return exec(s, "COMMIT", err);
+	return tx_commit(s, err);
 }

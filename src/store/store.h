@@ -142,6 +142,13 @@ typedef void (*store_row_fn)(void *ctx, const char *const *columns, size_t ncolu
 
 struct store_ops {
 	void (*close)(struct store *s);
+	/* Group commit: the operations between batch_begin and batch_end share one transaction
+	 * (one fsync), each still all-or-nothing on its own. batch_intact is false once the
+	 * database has dropped the batch by itself; batch_end false: nothing since batch_begin
+	 * was stored. */
+	bool (*batch_begin)(struct store *s, struct buf *err);
+	bool (*batch_intact)(struct store *s);
+	bool (*batch_end)(struct store *s, struct buf *err);
 	bool (*domain_add)(struct store *s, const char *domain, struct buf *err);
 	bool (*domain_del)(struct store *s, const char *domain, struct buf *err);
 	bool (*domain_exists)(struct store *s, const char *domain, char **catchall);
