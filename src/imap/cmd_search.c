@@ -151,12 +151,12 @@ static bool match(struct search_ctx *x, struct candidate *c, const struct imap_s
 	case IMAP_SEARCH_SEQSET:
 		if (k->seqset.last_result)
 			return in_saved(s, (uint32_t)m->uid);
-		return imap_seqset_contains(&k->seqset, c->seq, (uint32_t)s->nuids);
+		return imap_seqset_contains(&k->seqset, c->seq, uidmap_count(&s->uids));
 	case IMAP_SEARCH_UID:
 		if (k->seqset.last_result)
 			return in_saved(s, (uint32_t)m->uid);
 		return imap_seqset_contains(&k->seqset, (uint32_t)m->uid,
-					    s->nuids ? s->uids[s->nuids - 1] : 0);
+					    uidmap_last(&s->uids));
 	case IMAP_SEARCH_ANSWERED: return m->flags & STORE_FLAG_ANSWERED;
 	case IMAP_SEARCH_DELETED: return m->flags & STORE_FLAG_DELETED;
 	case IMAP_SEARCH_DRAFT: return m->flags & STORE_FLAG_DRAFT;

@@ -119,15 +119,7 @@ void imap_append_uid_set(struct buf *out, const uint32_t *v, size_t n)
 
 uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid)
 {
-	size_t lo = 0, hi = s->nuids;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (s->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->nuids && s->uids[lo] == uid ? (uint32_t)lo + 1 : 0;
+	return uidmap_seq(&s->uids, uid);
 }
 
 bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool uid,
@@ -151,21 +143,23 @@ bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool 
 		/* Sequence numbers must exist (RFC 9051 6.4.4: a number beyond EXISTS is an error). */
 		for (size_t r = 0; r < seq.count; r++) {
 			uint32_t lo, hi;
-			imap_seq_range_resolve(&seq.ranges[r], (uint32_t)s->nuids, &lo, &hi);
-			if (s->nuids == 0 || hi > s->nuids || lo == 0) {
+			imap_seq_range_resolve(&seq.ranges[r], uidmap_count(&s->uids), &lo, &hi);
+			if (uidmap_count(&s->uids) == 0 || hi > uidmap_count(&s->uids) || lo == 0) {
 				*err = "Invalid message sequence number (see EXISTS).";
 				imap_seqset_free(&seq);
 				return false;
 			}
 		}
 	}
-	uint32_t star = uid ? (s->nuids ? s->uids[s->nuids - 1] : 0) : (uint32_t)s->nuids;
-	*uids = xcalloc(s->nuids ? s->nuids : 1, sizeof **uids);
-	for (size_t i = 0; i < s->nuids; i++) {
-		uint32_t key = uid ? s->uids[i] : (uint32_t)i + 1;
-		if (s->nuids && imap_seqset_contains(&seq, key, star))
-			(*uids)[(*n)++] = s->uids[i];
-	}
+	const struct uidmap *m = &s->uids;
+	uint32_t star = uid ? uidmap_last(m) : uidmap_count(m);
+	*uids = xcalloc(uidmap_count(m) ? uidmap_count(m) : 1, sizeof **uids);
+	for (uint32_t r = 0; r < m->nruns; r++)
+		for (uint32_t k = 0, run_len = uidmap_run_len(m, r); k < run_len; k++) {
+			uint32_t u = m->runs[r].uid + k;
+			if (imap_seqset_contains(&seq, uid ? u : m->runs[r].seq + k, star))
+				(*uids)[(*n)++] = u;
+		}
 	imap_seqset_free(&seq);
 	return true;
 }
@@ -235,12 +229,7 @@ static bool sync_changed(void *ctx, const struct message_meta *m)
 	struct sync_ctx *x = ctx;
 	struct imap_session *s = x->s;
 	uint32_t uid = (uint32_t)m->uid;
-	if (s->nuids == 0 || uid > s->uids[s->nuids - 1]) {
-		if (s->nuids == s->capuids) {
-			s->capuids = s->capuids ? s->capuids * 2 : 64;
-			s->uids = xrealloc(s->uids, s->capuids * sizeof *s->uids);
-		}
-		s->uids[s->nuids++] = uid;
+	if (uidmap_append(&s->uids, uid)) {
 		x->added = true;
 		return true;
 	}
@@ -295,14 +284,14 @@ void imap_sync(struct imap_session *s, bool expunges_allowed)
 				continue;
 			if (!s->qresync)
 				buf_printf(&x.out, "* %u EXPUNGE\r\n", seq);
-			memmove(&s->uids[seq - 1], &s->uids[seq], (s->nuids - seq) * sizeof *s->uids);
-			s->nuids--;
+			uidmap_remove(&s->uids, seq);
 		}
 	}
-	size_t before = s->nuids;
+	uint32_t before = uidmap_count(&s->uids);
 	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, s->known_modseq, sync_changed, &x);
-	if (x.added || s->nuids != before)
-		buf_printf(&x.out, "* %zu EXISTS\r\n", s->nuids);
+	if (x.added || uidmap_count(&s->uids) != before)
+		buf_printf(&x.out, "* %u EXISTS\r\n", uidmap_count(&s->uids));
+	uidmap_compact(&s->uids);
 	/* Expunges we may not report yet keep the watermark where it is, so they come later;
 	 * flag changes may then be repeated, which clients accept. */
 	if (expunges_allowed || x.ngone == 0)
@@ -327,9 +316,7 @@ void imap_server_notify(struct imap_server *srv)
 static void unselect(struct imap_session *s)
 {
 	s->state = IMAP_AUTH;
-	free(s->uids);
-	s->uids = NULL;
-	s->nuids = s->capuids = 0;
+	uidmap_clear(&s->uids);
 	free(s->saved);
 	s->saved = NULL;
 	s->nsaved = 0;
@@ -826,11 +813,7 @@ static bool collect_uid(void *ctx, const struct message_meta *m)
 {
 	struct keyword_ctx *k = ctx;
 	struct imap_session *s = k->s;
-	if (s->nuids == s->capuids) {
-		s->capuids = s->capuids ? s->capuids * 2 : 64;
-		s->uids = xrealloc(s->uids, s->capuids * sizeof *s->uids);
-	}
-	s->uids[s->nuids++] = (uint32_t)m->uid;
+	uidmap_append(&s->uids, (uint32_t)m->uid);
 	for (const char *p = m->keywords; p && *p;) {
 		size_t len = strcspn(p, " ");
 		bool seen = false;
@@ -978,15 +961,12 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 	struct keyword_ctx k = { .s = s };
 	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, collect_uid, &k);
 	s->known_modseq = s->mbox.highestmodseq;
-	/* An idle phone keeps this list for hours: no doubling slack. */
-	if (s->capuids > s->nuids + 16) {
-		s->capuids = s->nuids + 16;
-		s->uids = xrealloc(s->uids, s->capuids * sizeof *s->uids);
-	}
+	/* An idle phone keeps this map for hours: no doubling slack. */
+	uidmap_compact(&s->uids);
 	s->readonly = examine;
 	s->state = IMAP_SELECTED;
 	const char *kw = k.kw.data ? k.kw.data : "";
-	imap_printf(s, "* %zu EXISTS", s->nuids);
+	imap_printf(s, "* %u EXISTS", uidmap_count(&s->uids));
 	if (!s->rev2)
 		imap_printf(s, "* 0 RECENT");
 	imap_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%s)", kw[0] ? " " : "",
@@ -1964,7 +1944,7 @@ static void session_free(struct imap_session *s)
 	close(s->fd);
 	imap_command_free(&s->cmd);
 	imap_parser_free(&s->parser);
-	free(s->uids);
+	uidmap_clear(&s->uids);
 	free(s->saved);
 	free(s->silent);
 	free(s);

@@ -3,6 +3,8 @@
 #ifndef YUBIN_IMAP_SESSION_H
 #define YUBIN_IMAP_SESSION_H
 #include <event2/bufferevent.h>
+
+#include "imap/uidmap.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,8 +50,7 @@ struct imap_session {
 	/* selected mailbox */
 	struct mailbox_info mbox;
 	bool readonly;
-	uint32_t *uids;                /* sequence number n is uids[n - 1] */
-	size_t nuids, capuids;
+	struct uidmap uids;            /* sequence numbers and UIDs */
 	int64_t known_modseq;
 	uint32_t *saved;               /* SEARCHRES "$" */
 	size_t nsaved;

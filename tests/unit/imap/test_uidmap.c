@@ -1,0 +1,83 @@
+/* The run-length UID map, checked against a plain array under random appends and removals. */
+#include <stdlib.h>
+
+#include "imap/uidmap.h"
+#include "test.h"
+
+static void check_same(const struct uidmap *m, const uint32_t *model, uint32_t n)
+{
+	CHECK_EQ_INT(uidmap_count(m), n);
+	CHECK_EQ_INT(uidmap_last(m), n ? model[n - 1] : 0);
+	for (uint32_t i = 0; i < n; i++) {
+		CHECK_EQ_INT(uidmap_uid(m, i + 1), model[i]);
+		CHECK_EQ_INT(uidmap_seq(m, model[i]), i + 1);
+	}
+	CHECK_EQ_INT(uidmap_uid(m, 0), 0);
+	CHECK_EQ_INT(uidmap_uid(m, n + 1), 0);
+	/* UIDs in the gaps are absent. */
+	for (uint32_t i = 0; i + 1 < n; i++)
+		for (uint32_t u = model[i] + 1; u < model[i + 1] && u < model[i] + 4; u++)
+			CHECK_EQ_INT(uidmap_seq(m, u), 0);
+	/* Runs are maximal: two runs never continue each other. */
+	for (uint32_t r = 0; r + 1 < m->nruns; r++)
+		CHECK(m->runs[r].uid + uidmap_run_len(m, r) < m->runs[r + 1].uid);
+}
+
+TEST(imap_uidmap_runs)
+{
+	struct uidmap m = { 0 };
+	CHECK_EQ_INT(uidmap_seq(&m, 1), 0);
+	CHECK(uidmap_append(&m, 1));
+	CHECK(uidmap_append(&m, 2));
+	CHECK(uidmap_append(&m, 3));
+	CHECK_EQ_INT(m.nruns, 1);
+	CHECK(!uidmap_append(&m, 3)); /* not above the last */
+	CHECK(!uidmap_append(&m, 0));
+	CHECK(uidmap_append(&m, 10));
+	CHECK_EQ_INT(m.nruns, 2);
+	uint32_t model[] = { 1, 2, 3, 10 };
+	check_same(&m, model, 4);
+	uidmap_remove(&m, 2); /* splits 1..3 into 1 and 3 */
+	uint32_t model2[] = { 1, 3, 10 };
+	check_same(&m, model2, 3);
+	CHECK_EQ_INT(m.nruns, 3);
+	uidmap_remove(&m, 3);
+	uidmap_remove(&m, 1);
+	uint32_t model3[] = { 3 };
+	check_same(&m, model3, 1);
+	uidmap_remove(&m, 1);
+	check_same(&m, model3, 0);
+	CHECK_EQ_INT(m.nruns, 0);
+	CHECK(uidmap_append(&m, 4)); /* after emptying, a new first UID */
+	check_same(&m, (uint32_t[]){ 4 }, 1);
+	uidmap_compact(&m);
+	CHECK_EQ_INT(m.cap, 1);
+	uidmap_clear(&m);
+	CHECK_EQ_INT(uidmap_count(&m), 0);
+}
+
+TEST(imap_uidmap_random_against_array)
+{
+	srand(7);
+	for (int round = 0; round < 50; round++) {
+		struct uidmap m = { 0 };
+		uint32_t model[400];
+		uint32_t n = 0, next = 1;
+		for (int op = 0; op < 600; op++) {
+			if (n < 400 && (n == 0 || rand() % 3)) {
+				next += (uint32_t)(rand() % 4 == 0 ? 1 + rand() % 5 : 0);
+				CHECK(uidmap_append(&m, next));
+				model[n++] = next++;
+			} else {
+				uint32_t seq = 1 + (uint32_t)rand() % n;
+				uidmap_remove(&m, seq);
+				memmove(&model[seq - 1], &model[seq], (n - seq) * sizeof *model);
+				n--;
+			}
+			if (op % 37 == 0)
+				uidmap_compact(&m);
+		}
+		check_same(&m, model, n);
+		uidmap_clear(&m);
+	}
+}
