@@ -127,7 +127,7 @@ static int account_set(struct cli *c, struct store *s)
 {
 	if (c->argc != 4) {
 		cli_error("usage: yubin account set ADDRESS pop3-delete per-device|expunge|default | "
-			  "account-password on|off | keep-days N|default");
+			  "account-password on|off | keep-days N|default | save-sent on|off|default");
 		return 2;
 	}
 	const char *key = c->argv[2], *value = c->argv[3];
@@ -136,6 +136,8 @@ static int account_set(struct cli *c, struct store *s)
 		       !strcmp(value, "default"))) ||
 		     (strcmp(key, "account-password") == 0 &&
 		      (!strcmp(value, "on") || !strcmp(value, "off"))) ||
+		     (strcmp(key, "save-sent") == 0 &&
+		      (!strcmp(value, "on") || !strcmp(value, "off") || !strcmp(value, "default"))) ||
 		     (strcmp(key, "keep-days") == 0 &&
 		      (!strcmp(value, "default") || strspn(value, "0123456789") == strlen(value)));
 	if (!valid || !value[0]) {
@@ -178,6 +180,10 @@ static int account_show(struct cli *c, struct store *s)
 	else
 		printf("keep-days: %ld (the server's default)\n", cfg.keep_days);
 	printf("account-password: %s\n", a.account_password_on ? "on" : "off");
+	if (a.save_sent >= 0)
+		printf("save-sent: %s\n", a.save_sent ? "on" : "off");
+	else
+		printf("save-sent: %s (the server's default)\n", cfg.save_sent);
 	s->ops->device_list(s, a.address, print_device_row, "device: ");
 	int64_t count, bytes;
 	s->ops->deleted_kept(s, a.id, &count, &bytes);

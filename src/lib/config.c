@@ -102,6 +102,10 @@ static const struct setting settings[] = {
 	{ "restrict-sender", STR(restrict_sender), "yes", 0, 0,
 	  "yes: a logged-in user may send only as their own address, plus-addresses and aliases; "
 	  "no: as anyone (for a relay that trusts its users).", "yes|no" },
+	{ "save-sent", STR(save_sent), "off", 0, 0,
+	  "on: a copy of every message a logged-in user sends is stored, marked as read, in their "
+	  "Sent folder (for mail apps that do not upload one themselves). Per account: yubin "
+	  "account set ADDRESS save-sent on|off|default.", "off|on" },
 	{ "max-messages-per-user-hour", NUM(max_user_hour), "1000", 0, 10000000,
 	  "Messages one logged-in user may send per hour (0: no limit); more get 451 4.7.1." },
 	{ "smarthost", STR(smarthost), "", 0, 0,

@@ -46,6 +46,7 @@ struct config {
 	long outbound_port;
 	long outbound_per_domain;
 	char *restrict_sender;
+	char *save_sent;
 	char *smarthost;
 	char *smarthost_domains;
 	char *smarthost_user;

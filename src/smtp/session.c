@@ -246,6 +246,20 @@ static void complete_headers(struct smtp_session *s)
 	buf_free(&add);
 }
 
+/* The account that should find a copy of this message in its Sent mailbox (0: none): a
+ * logged-in sender, when the account or else the server setting says so. */
+static int64_t sent_copy_account(struct smtp_session *s)
+{
+	if (s->mode == SMTP_MODE_MX || !s->authenticated)
+		return 0;
+	struct account a;
+	if (!s->srv->store->ops->account_get(s->srv->store, s->auth_user, &a))
+		return 0;
+	bool on = a.save_sent >= 0 ? a.save_sent == 1 : strcmp(cfg(s)->save_sent, "on") == 0;
+	account_free(&a);
+	return on ? s->account_id : 0;
+}
+
 static void message_finish(struct smtp_session *s)
 {
 	struct smtp_data_reader *d = &s->data;
@@ -308,6 +322,7 @@ static void message_finish(struct smtp_session *s)
 			.nremote = nremote,
 			.sender = xstrdup(s->sender.null ? "" : s->sender.text),
 			.smtputf8 = s->smtputf8,
+			.sent_account_id = sent_copy_account(s),
 			.done = commit_done,
 			.ctx = s,
 		};
