@@ -278,7 +278,9 @@ static bool sq_alias_add(struct store *base, const char *alias, const char *targ
 			 struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	sqlite3_stmt *st = prepare(s, "INSERT INTO aliases VALUES(lower(?), lower(?))");
+	/* The target as given: the local part of an address in another domain may be
+	 * case-sensitive there (RFC 5321 2.4); local targets are looked up case-insensitively. */
+	sqlite3_stmt *st = prepare(s, "INSERT INTO aliases VALUES(lower(?), ?)");
 	bind_text(st, 1, alias);
 	bind_text(st, 2, target);
 	return change(s, st, NULL, err);
@@ -289,7 +291,7 @@ static bool sq_alias_del(struct store *base, const char *alias, const char *targ
 {
 	struct sqlite_store *s = S(base);
 	sqlite3_stmt *st = prepare(s, "DELETE FROM aliases WHERE alias = lower(?1)"
-				      " AND (?2 IS NULL OR target = lower(?2))");
+				      " AND (?2 IS NULL OR lower(target) = lower(?2))");
 	bind_text(st, 1, alias);
 	bind_text(st, 2, target);
 	return change(s, st, "no such alias", err);
