@@ -968,6 +968,8 @@ struct outbound *outbound_start(struct event_base *base, struct config *const *c
 	ob->timer = event_new(base, -1, EV_PERSIST, on_timer, ob);
 	struct timeval second = { 1, 0 };
 	event_add(ob->timer, &second);
+	/* What is due (after a crash: what was in flight) starts now, not a second later. */
+	event_active(ob->timer, EV_TIMEOUT, 1);
 	return ob;
 }
 
