@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "deliver/route.h"
@@ -156,7 +157,7 @@ TEST(route_forwarding_alias_to_other_domains)
 	CHECK_EQ_INT(route_recipient(s, "info", "example.test", "example.test", 0, &t), ROUTE_LOCAL);
 	CHECK_EQ_INT(t.n, 1);
 	CHECK_EQ_INT(t.nremote, 1);
-	CHECK_EQ_STR(t.nremote ? t.remote[0] : "", "owner@gmail.example");
+	CHECK(t.nremote == 1 && strcasecmp(t.remote[0], "owner@gmail.example") == 0);
 	route_targets_free(&t);
 	/* Nested, plus-addressed; alice is full, but the forwards still take it. */
 	CHECK_EQ_INT(route_recipient(s, "sales+x", "example.test", "example.test", 100, &t),
