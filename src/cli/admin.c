@@ -1,4 +1,5 @@
 /* yubin account / alias / domain / check: the operator's view of the store. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,7 @@ static int account_set(struct cli *c, struct store *s)
 {
 	if (c->argc != 4) {
 		cli_error("usage: yubin account set ADDRESS pop3-delete per-device|expunge|default | "
-			  "account-password on|off | keep-days N|default");
+			  "account-password on|off | keep-days N|default | save-sent on|off|default");
 		return 2;
 	}
 	const char *key = c->argv[2], *value = c->argv[3];
@@ -136,6 +137,8 @@ static int account_set(struct cli *c, struct store *s)
 		       !strcmp(value, "default"))) ||
 		     (strcmp(key, "account-password") == 0 &&
 		      (!strcmp(value, "on") || !strcmp(value, "off"))) ||
+		     (strcmp(key, "save-sent") == 0 &&
+		      (!strcmp(value, "on") || !strcmp(value, "off") || !strcmp(value, "default"))) ||
 		     (strcmp(key, "keep-days") == 0 &&
 		      (!strcmp(value, "default") || strspn(value, "0123456789") == strlen(value)));
 	if (!valid || !value[0]) {
@@ -178,6 +181,10 @@ static int account_show(struct cli *c, struct store *s)
 	else
 		printf("keep-days: %ld (the server's default)\n", cfg.keep_days);
 	printf("account-password: %s\n", a.account_password_on ? "on" : "off");
+	if (a.save_sent >= 0)
+		printf("save-sent: %s\n", a.save_sent ? "on" : "off");
+	else
+		printf("save-sent: %s (the server's default)\n", cfg.save_sent);
 	s->ops->device_list(s, a.address, print_device_row, "device: ");
 	int64_t count, bytes;
 	s->ops->deleted_kept(s, a.id, &count, &bytes);
@@ -258,16 +265,17 @@ done:
 	return rc;
 }
 
-/* A target is fine when it is a local account or alias (forwarding to other domains needs
- * outbound delivery, which this server does not do yet). */
+/* A catch-all target must be local: a catch-all forwarding to another domain would pass on
+ * mail for every made-up name, spam included. */
 static bool target_valid(struct store *s, const char *target)
 {
 	struct smtp_address a;
 	if (!address_valid(target, &a))
 		return false;
 	if (!domain_is_local(s, a.domain)) {
-		cli_error("%s is not in a domain of this server; forwarding to other domains is not "
-			  "supported yet", target);
+		cli_error("%s is not in a domain of this server; a catch-all must be a local account "
+			  "or alias (make an alias that forwards, and point the catch-all at it, if "
+			  "you really mean it)", target);
 		return false;
 	}
 	return true;
@@ -307,20 +315,35 @@ int cmd_alias(struct cli *c)
 			goto done;
 		}
 		for (int i = 2; i < c->argc; i++) {
-			if (!target_valid(s, c->argv[i])) {
+			struct smtp_address ta;
+			if (!address_valid(c->argv[i], &ta)) {
 				rc = 1;
 				continue;
 			}
 			size_t n = 0;
 			struct account t;
-			bool exists = s->ops->account_get(s, c->argv[i], &t);
+			bool local = domain_is_local(s, ta.domain);
+			if (!local && ta.domain[0] == '[') {
+				cli_error("%s: forwarding needs a domain name, not an address literal",
+					  c->argv[i]);
+				rc = 1;
+				continue;
+			}
+			bool exists = local && s->ops->account_get(s, c->argv[i], &t);
 			if (exists)
 				account_free(&t);
-			else
+			else if (local)
 				s->ops->alias_targets(s, c->argv[i], count_row, &n);
-			if (!exists && n == 0)
+			if (!local)
+				printf("note: mail to %s will be forwarded to %s in another domain, with the "
+				       "original sender (no SRS: the receiving server's SPF check may fail "
+				       "for senders whose domain publishes SPF)\n", c->argv[1], c->argv[i]);
+			else if (!exists && n == 0)
 				printf("note: %s is neither an account nor an alias yet\n", c->argv[i]);
 			buf_reset(&err);
+			if (local)
+				for (char *p = c->argv[i]; *p; p++)
+					*p = (char)tolower((unsigned char)*p);
 			if (!s->ops->alias_add(s, c->argv[1], c->argv[i], &err)) {
 				cli_error("%s -> %s: %s", c->argv[1], c->argv[i], err.data);
 				rc = 1;

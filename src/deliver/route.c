@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/alloc.h"
 #include "lib/buf.h"
@@ -35,6 +36,19 @@ static void add_target(struct expansion *x, const struct account *a)
 	x->out->ids[x->out->n++] = a->id;
 }
 
+/* A forwarding target in another domain: the message is queued for it. */
+static void add_remote(struct expansion *x, const char *address)
+{
+	for (size_t i = 0; i < x->out->nremote; i++)
+		if (strcasecmp(x->out->remote[i], address) == 0)
+			return;
+	if (x->out->nremote == ROUTE_REMOTE_MAX) {
+		log_warn("event=alias-too-wide forward=%s", address);
+		return;
+	}
+	x->out->remote[x->out->nremote++] = xstrdup(address);
+}
+
 static bool expand(struct expansion *x, const char *address);
 
 static void expand_alias_target(void *ctx, const char *const *cols, size_t n)
@@ -42,6 +56,11 @@ static void expand_alias_target(void *ctx, const char *const *cols, size_t n)
 	struct expansion *x = ctx;
 	if (n < 1 || !cols[0])
 		return;
+	const char *at = strrchr(cols[0], '@');
+	if (at && !x->store->ops->domain_exists(x->store, at + 1, NULL)) {
+		add_remote(x, cols[0]);
+		return;
+	}
 	if (!expand(x, cols[0]))
 		log_warn("event=alias-target-unknown target=%s", cols[0]);
 }
@@ -60,10 +79,10 @@ static bool expand(struct expansion *x, const char *address)
 		return true;
 	}
 	x->depth++;
-	size_t before = x->out->n;
+	size_t before = x->out->n, before_remote = x->out->nremote;
 	size_t targets = x->store->ops->alias_targets(x->store, address, expand_alias_target, x);
 	x->depth--;
-	return targets > 0 && (x->out->n > before || x->full > 0);
+	return targets > 0 && (x->out->n > before || x->out->nremote > before_remote || x->full > 0);
 }
 
 enum route_result route_recipient(struct store *s, const char *local, const char *domain,
@@ -71,6 +90,7 @@ enum route_result route_recipient(struct store *s, const char *local, const char
 				  struct route_targets *out)
 {
 	out->n = 0;
+	out->nremote = 0;
 	if (!domain[0])
 		domain = default_domain;
 	char *catchall = NULL;
@@ -92,9 +112,39 @@ enum route_result route_recipient(struct store *s, const char *local, const char
 	buf_free(&address);
 	if (!found)
 		return ROUTE_UNKNOWN_USER;
-	if (x.full > 0 && x.full >= out->n)
+	if (x.full > 0 && x.full >= out->n && out->nremote == 0)
 		return ROUTE_OVER_QUOTA;
 	return ROUTE_LOCAL;
+}
+
+void route_targets_free(struct route_targets *t)
+{
+	for (size_t i = 0; i < t->nremote; i++)
+		free(t->remote[i]);
+	t->nremote = 0;
+	t->n = 0;
+}
+
+void route_queue_add(struct commit_remote **remote, size_t *n, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	const char *domain = at ? at + 1 : "";
+	struct commit_remote *r = NULL;
+	for (size_t k = 0; k < *n && !r; k++)
+		if (strcasecmp((*remote)[k].domain, domain) == 0)
+			r = &(*remote)[k];
+	if (!r) {
+		*remote = xrealloc(*remote, (*n + 1) * sizeof **remote);
+		r = &(*remote)[(*n)++];
+		r->domain = xstrdup(domain);
+		r->rcpts = NULL;
+		r->nrcpts = 0;
+	}
+	for (size_t k = 0; k < r->nrcpts; k++)
+		if (strcasecmp(r->rcpts[k], address) == 0)
+			return;
+	r->rcpts = xrealloc(r->rcpts, (r->nrcpts + 1) * sizeof *r->rcpts);
+	r->rcpts[r->nrcpts++] = xstrdup(address);
 }
 
 bool route_sender_allowed(struct store *s, const char *local, const char *domain,
@@ -104,7 +154,7 @@ bool route_sender_allowed(struct store *s, const char *local, const char *domain
 		return false;
 	/* The account's own address, its plus-addresses and aliases that lead to it; never
 	 * the catch-all, which would let one user send as every unknown name. */
-	struct route_targets t = { .n = 0 };
+	struct route_targets t = { .n = 0, .nremote = 0 };
 	struct expansion x = { .store = s, .out = &t };
 	struct buf address = BUF_INIT;
 	buf_printf(&address, "%s@%s", local, domain);
@@ -116,8 +166,9 @@ bool route_sender_allowed(struct store *s, const char *local, const char *domain
 		found = expand(&x, address.data);
 	}
 	buf_free(&address);
+	bool allowed = false;
 	for (size_t i = 0; found && i < t.n; i++)
-		if (t.ids[i] == account_id)
-			return true;
-	return false;
+		allowed |= t.ids[i] == account_id;
+	route_targets_free(&t);
+	return allowed;
 }

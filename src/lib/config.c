@@ -59,6 +59,9 @@ static const struct setting settings[] = {
 	  "Longest line inside a message; a longer one gets 500 5.5.2 after the data." },
 	{ "max-header-size", NUM(max_header_size), "262144", 1024, 1L << 30,
 	  "Largest header block of a message in bytes; larger gets 552 5.3.4." },
+	{ "max-hops", NUM(max_hops), "50", 5, 1000,
+	  "Most Received headers a message may carry (ours included); more means it is going round "
+	  "in a loop between servers and gets 554 5.4.6." },
 	{ "max-connections", NUM(max_connections), "1000", 1, 1000000,
 	  "Simultaneous SMTP connections in total; more get 421 4.7.0." },
 	{ "max-connections-per-ip", NUM(max_connections_per_ip), "50", 1, 1000000,
@@ -102,6 +105,10 @@ static const struct setting settings[] = {
 	{ "restrict-sender", STR(restrict_sender), "yes", 0, 0,
 	  "yes: a logged-in user may send only as their own address, plus-addresses and aliases; "
 	  "no: as anyone (for a relay that trusts its users).", "yes|no" },
+	{ "save-sent", STR(save_sent), "off", 0, 0,
+	  "on: a copy of every message a logged-in user sends is stored, marked as read, in their "
+	  "Sent folder (for mail apps that do not upload one themselves). Per account: yubin "
+	  "account set ADDRESS save-sent on|off|default.", "off|on" },
 	{ "max-messages-per-user-hour", NUM(max_user_hour), "1000", 0, 10000000,
 	  "Messages one logged-in user may send per hour (0: no limit); more get 451 4.7.1." },
 	{ "smarthost", STR(smarthost), "", 0, 0,

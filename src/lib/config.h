@@ -32,6 +32,7 @@ struct config {
 	long max_command_line;
 	long max_text_line;
 	long max_header_size;
+	long max_hops;
 	long max_connections;
 	long max_connections_per_ip;
 	long max_errors;
@@ -46,6 +47,7 @@ struct config {
 	long outbound_port;
 	long outbound_per_domain;
 	char *restrict_sender;
+	char *save_sent;
 	char *smarthost;
 	char *smarthost_domains;
 	char *smarthost_user;

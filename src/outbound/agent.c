@@ -684,19 +684,32 @@ static void update_done(struct store_job *job)
 	free(u);
 }
 
-/* Hands a DSN to the sender's mailbox through the same durable path as any mail. */
+/* Hands a DSN to the sender through the same durable path as any mail: to their mailbox,
+ * or, for a sender in another domain (mail that a forwarding alias passed on), to the queue
+ * with an empty envelope sender. */
 static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipient *r, size_t n)
 {
 	if (!a->e.sender[0] || a->e.is_bounce)
 		return; /* no bounce to <>, never a bounce of a bounce */
 	struct smtp_address addr;
 	size_t used;
-	struct route_targets targets;
-	if (!smtp_parse_path(a->e.sender, strlen(a->e.sender), false, &addr, &used) ||
-	    route_recipient(a->ob->store, addr.local, addr.domain, a->ob->default_domain, 0,
-			    &targets) != ROUTE_LOCAL) {
+	struct route_targets targets = { .n = 0, .nremote = 0 };
+	enum route_result where = ROUTE_UNKNOWN_USER;
+	if (smtp_parse_path(a->e.sender, strlen(a->e.sender), false, &addr, &used) &&
+	    !addr.null && addr.domain[0])
+		where = route_recipient(a->ob->store, addr.local, addr.domain,
+					a->ob->default_domain, 0, &targets);
+	struct commit_remote *remote = NULL;
+	size_t nremote = 0;
+	if (where == ROUTE_NOT_LOCAL)
+		route_queue_add(&remote, &nremote, a->e.sender);
+	for (size_t i = 0; where == ROUTE_LOCAL && i < targets.nremote; i++)
+		route_queue_add(&remote, &nremote, targets.remote[i]);
+	if ((where != ROUTE_LOCAL && where != ROUTE_NOT_LOCAL) ||
+	    (targets.n == 0 && nremote == 0)) {
 		log_warn("event=dsn-undeliverable queue=%lld sender=<%s>", (long long)a->e.id,
 			 a->e.sender);
+		route_targets_free(&targets);
 		return;
 	}
 	struct buf dsn = BUF_INIT, mailer = BUF_INIT;
@@ -706,17 +719,21 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 		  a->msg.data ? a->msg.data : "", a->msg.len, a->e.created, clock_now());
 	struct commit_request req = {
 		.internaldate = clock_now(),
-		.account_ids = xcalloc(targets.n, sizeof(int64_t)),
+		.account_ids = xcalloc(targets.n ? targets.n : 1, sizeof(int64_t)),
 		.naccounts = targets.n,
+		.remote = remote,
+		.nremote = nremote,
 		.sender = xstrdup(""),
+		.smtputf8 = a->e.smtputf8,
 		.is_bounce = true,
 	};
 	memcpy(req.account_ids, targets.ids, targets.n * sizeof(int64_t));
 	req.data = buf_steal(&dsn, &req.len);
 	committer_submit(a->ob->writer, &req);
 	buf_free(&mailer);
-	log_info("event=dsn queue=%lld sender=<%s> kind=%s recipients=%zu", (long long)a->e.id,
-		 a->e.sender, delay ? "delay" : "failure", n);
+	log_info("event=dsn queue=%lld sender=<%s> kind=%s recipients=%zu queued=%zu",
+		 (long long)a->e.id, a->e.sender, delay ? "delay" : "failure", n, nremote);
+	route_targets_free(&targets);
 }
 
 static void attempt_free(struct attempt *a)
@@ -951,6 +968,8 @@ struct outbound *outbound_start(struct event_base *base, struct config *const *c
 	ob->timer = event_new(base, -1, EV_PERSIST, on_timer, ob);
 	struct timeval second = { 1, 0 };
 	event_add(ob->timer, &second);
+	/* What is due (after a crash: what was in flight) starts now, not a second later. */
+	event_active(ob->timer, EV_TIMEOUT, 1);
 	return ob;
 }
 

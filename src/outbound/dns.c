@@ -14,10 +14,39 @@
 #define RR_AAAA 28
 #define CLASS_IN 1
 
+/* Every query in flight is listed, so a resolver freed with answers outstanding (shutdown)
+ * frees them too: ub_ctx_delete drops pending callbacks without calling them. */
+struct dns_query {
+	struct dns_query *prev, *next;
+	struct dns_resolver *r;
+	void (*release)(struct dns_query *q); /* frees the whole query */
+};
+
 struct dns_resolver {
 	struct ub_ctx *ctx;
 	struct event *ev;
+	struct dns_query *pending;
 };
+
+static void query_track(struct dns_resolver *r, struct dns_query *q)
+{
+	q->r = r;
+	q->prev = NULL;
+	q->next = r->pending;
+	if (r->pending)
+		r->pending->prev = q;
+	r->pending = q;
+}
+
+static void query_untrack(struct dns_query *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		q->r->pending = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+}
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -65,6 +94,12 @@ void dns_resolver_free(struct dns_resolver *r)
 		return;
 	event_free(r->ev);
 	ub_ctx_delete(r->ctx);
+	/* Their callers are gone too (the agent frees its attempts first); only memory is left. */
+	while (r->pending) {
+		struct dns_query *q = r->pending;
+		r->pending = q->next;
+		q->release(q);
+	}
 	free(r);
 }
 
@@ -90,9 +125,15 @@ static bool wire_name(const unsigned char *p, size_t len, char *out, size_t outl
 }
 
 struct mx_query {
+	struct dns_query link; /* first: the pending list frees queries through it */
 	dns_mx_fn fn;
 	void *ctx;
 };
+
+static void mx_query_release(struct dns_query *q)
+{
+	free(q);
+}
 
 static int compare_mx(const void *a, const void *b)
 {
@@ -138,6 +179,7 @@ static void mx_answer(void *arg, int err, struct ub_result *res)
 		if (n == 0)
 			st = DNS_NONE;
 	}
+	query_untrack(&q->link);
 	q->fn(q->ctx, st, mx, n, why);
 	free(mx);
 	if (res)
@@ -153,11 +195,14 @@ void dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_mx_fn fn, voi
 	if (ub_resolve_async(r->ctx, domain, RR_MX, CLASS_IN, q, mx_answer, NULL) != 0) {
 		fn(ctx, DNS_TEMPFAIL, NULL, 0, "the DNS resolver refused the query");
 		free(q);
+		return;
 	}
+	q->link.release = mx_query_release;
+	query_track(r, &q->link);
 }
 
 struct addr_query {
-	struct dns_resolver *r;
+	struct dns_query link; /* first: the pending list frees queries through it */
 	char host[256];
 	dns_addr_fn fn;
 	void *ctx;
@@ -168,15 +213,22 @@ struct addr_query {
 	const char *why;
 };
 
-static void addr_finish(struct addr_query *q)
+static void addr_query_release(struct dns_query *link)
 {
-	if (--q->pending > 0)
-		return;
-	q->fn(q->ctx, q->n ? DNS_OK : q->best, q->addrs, q->n, q->why);
+	struct addr_query *q = (struct addr_query *)link;
 	for (size_t i = 0; i < q->n; i++)
 		free(q->addrs[i]);
 	free(q->addrs);
 	free(q);
+}
+
+static void addr_finish(struct addr_query *q)
+{
+	if (--q->pending > 0)
+		return;
+	query_untrack(&q->link);
+	q->fn(q->ctx, q->n ? DNS_OK : q->best, q->addrs, q->n, q->why);
+	addr_query_release(&q->link);
 }
 
 static void addr_answer(void *arg, int err, struct ub_result *res)
@@ -205,7 +257,8 @@ static void addr_answer(void *arg, int err, struct ub_result *res)
 void dns_lookup_addrs(struct dns_resolver *r, const char *host, dns_addr_fn fn, void *ctx)
 {
 	struct addr_query *q = xcalloc(1, sizeof *q);
-	q->r = r;
+	q->link.release = addr_query_release;
+	query_track(r, &q->link);
 	snprintf(q->host, sizeof q->host, "%s", host);
 	q->fn = fn;
 	q->ctx = ctx;

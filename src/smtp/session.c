@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +44,7 @@ struct recipient {
 	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 4];
 	char domain[SMTP_DOMAIN_MAX];
 	bool remote;                  /* another domain: goes to the outbound queue */
-	struct route_targets targets; /* local accounts */
+	struct route_targets targets; /* local accounts, and addresses aliases forward to */
 };
 
 struct smtp_session {
@@ -153,6 +154,8 @@ static void transaction_reset(struct smtp_session *s)
 	s->have_mail = false;
 	s->smtputf8 = false;
 	s->body = SMTP_BODY_NONE;
+	for (size_t i = 0; i < s->nrcpts; i++)
+		route_targets_free(&s->rcpts[i].targets);
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = 0;
@@ -246,6 +249,36 @@ static void complete_headers(struct smtp_session *s)
 	buf_free(&add);
 }
 
+/* RFC 5321 6.3: counting Received headers (ours included) is how a loop between forwarding
+ * servers is stopped. The header block is bounded by max-header-size. */
+static bool hops_exceeded(struct smtp_session *s)
+{
+	size_t hdr = mime_header_block_size(s->message.data, s->message.len);
+	struct mime_header_iter it;
+	struct mime_field f;
+	long hops = 0;
+	mime_header_iter_init(&it, s->message.data, hdr, 0);
+	while (mime_header_next(&it, &f))
+		if (f.name_len == 8 && strncasecmp(f.name, "Received", 8) == 0 &&
+		    ++hops > cfg(s)->max_hops)
+			return true;
+	return false;
+}
+
+/* The account that should find a copy of this message in its Sent mailbox (0: none): a
+ * logged-in sender, when the account or else the server setting says so. */
+static int64_t sent_copy_account(struct smtp_session *s)
+{
+	if (s->mode == SMTP_MODE_MX || !s->authenticated)
+		return 0;
+	struct account a;
+	if (!s->srv->store->ops->account_get(s->srv->store, s->auth_user, &a))
+		return 0;
+	bool on = a.save_sent >= 0 ? a.save_sent == 1 : strcmp(cfg(s)->save_sent, "on") == 0;
+	account_free(&a);
+	return on ? s->account_id : 0;
+}
+
 static void message_finish(struct smtp_session *s)
 {
 	struct smtp_data_reader *d = &s->data;
@@ -260,31 +293,27 @@ static void message_finish(struct smtp_session *s)
 		      "program must wrap long lines.", cfg(s)->max_text_line);
 	} else if (s->nrcpts == 0) {
 		reply(s, 554, "5.5.1", "No valid recipients; the message was not accepted.");
+	} else if (hops_exceeded(s)) {
+		log_warn("event=mail-loop conn=%lu from=<%s>", s->id,
+			 s->sender.null ? "" : s->sender.text);
+		reply(s, 554, "5.4.6", "Mail loop: the message has passed through more than %ld mail "
+		      "servers (Received headers); check the forwarding (aliases) of its recipients "
+		      "here and at the next server.", cfg(s)->max_hops);
 	} else {
 		if (s->mode != SMTP_MODE_MX)
 			complete_headers(s);
 		size_t naccounts = 0;
 		for (size_t i = 0; i < s->nrcpts; i++)
 			naccounts += s->rcpts[i].targets.n;
-		/* Other domains: one queue entry per domain with its recipients. */
+		/* Other domains (recipients of a logged-in user, and where forwarding aliases
+		 * lead): one queue entry per domain with its recipients. */
 		struct commit_remote *remote = NULL;
 		size_t nremote = 0;
 		for (size_t i = 0; i < s->nrcpts; i++) {
-			if (!s->rcpts[i].remote)
-				continue;
-			struct commit_remote *r = NULL;
-			for (size_t k = 0; k < nremote; k++)
-				if (strcmp(remote[k].domain, s->rcpts[i].domain) == 0)
-					r = &remote[k];
-			if (!r) {
-				remote = xrealloc(remote, (nremote + 1) * sizeof *remote);
-				r = &remote[nremote++];
-				r->domain = xstrdup(s->rcpts[i].domain);
-				r->rcpts = NULL;
-				r->nrcpts = 0;
-			}
-			r->rcpts = xrealloc(r->rcpts, (r->nrcpts + 1) * sizeof *r->rcpts);
-			r->rcpts[r->nrcpts++] = xstrdup(s->rcpts[i].address);
+			if (s->rcpts[i].remote)
+				route_queue_add(&remote, &nremote, s->rcpts[i].address);
+			for (size_t k = 0; k < s->rcpts[i].targets.nremote; k++)
+				route_queue_add(&remote, &nremote, s->rcpts[i].targets.remote[k]);
 		}
 		int64_t *ids = xcalloc(naccounts, sizeof *ids);
 		size_t n = 0;
@@ -308,6 +337,7 @@ static void message_finish(struct smtp_session *s)
 			.nremote = nremote,
 			.sender = xstrdup(s->sender.null ? "" : s->sender.text),
 			.smtputf8 = s->smtputf8,
+			.sent_account_id = sent_copy_account(s),
 			.done = commit_done,
 			.ctx = s,
 		};
@@ -492,11 +522,13 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 		count_error(s);
 		return;
 	case ROUTE_UNKNOWN_USER:
+		route_targets_free(&r.targets);
 		reply(s, 550, "5.1.1", "There is no mailbox <%s> here; check the spelling of the "
 		      "address.", c->addr.text);
 		count_error(s);
 		return;
 	case ROUTE_OVER_QUOTA:
+		route_targets_free(&r.targets);
 		reply(s, 552, "5.2.2", "The mailbox of <%s> is full; the recipient must delete some "
 		      "mail before it can receive more.", c->addr.text);
 		count_error(s);

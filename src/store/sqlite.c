@@ -61,7 +61,7 @@ static const char schema[] =
 	"  PRIMARY KEY(queue_id, rcpt));"
 	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
 
-#define SCHEMA_VERSION "5"
+#define SCHEMA_VERSION "6"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
@@ -77,6 +77,7 @@ static const struct {
 	{ "messages", "keywords", "ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT ''" },
 	{ "blobs", "structure", "ALTER TABLE blobs ADD COLUMN structure BLOB" },
 	{ "accounts", "scram", "ALTER TABLE accounts ADD COLUMN scram TEXT" },
+	{ "accounts", "save_sent", "ALTER TABLE accounts ADD COLUMN save_sent INTEGER" },
 };
 
 /* Folders every account has, with their RFC 6154 roles. */
@@ -279,8 +280,8 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 	/* Called for every RCPT: no per-message work here (counting a big mailbox made routing
 	 * linear in its size). The message count is a separate query for the operator. */
 	sqlite3_stmt *st = prepare(s, "SELECT id, address, password_hash, quota, used, -1,"
-				      " pop3_delete, coalesce(keep_days, -1), account_password_on, scram"
-				      " FROM accounts WHERE address = lower(?)");
+				      " pop3_delete, coalesce(keep_days, -1), account_password_on, scram,"
+				      " coalesce(save_sent, -1) FROM accounts WHERE address = lower(?)");
 	bind_text(st, 1, address);
 	bool found = sqlite3_step(st) == SQLITE_ROW;
 	if (found) {
@@ -296,6 +297,7 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 		a->account_password_on = sqlite3_column_int(st, 8) != 0;
 		const char *scram = (const char *)sqlite3_column_text(st, 9);
 		a->scram = scram ? xstrdup(scram) : NULL;
+		a->save_sent = sqlite3_column_int(st, 10);
 	}
 	finish(s, st);
 	return found;
@@ -311,7 +313,9 @@ static bool sq_alias_add(struct store *base, const char *alias, const char *targ
 			 struct buf *err)
 {
 	struct sqlite_store *s = S(base);
-	sqlite3_stmt *st = prepare(s, "INSERT INTO aliases VALUES(lower(?), lower(?))");
+	/* The target as given: the local part of an address in another domain may be
+	 * case-sensitive there (RFC 5321 2.4); local targets are looked up case-insensitively. */
+	sqlite3_stmt *st = prepare(s, "INSERT INTO aliases VALUES(lower(?), ?)");
 	bind_text(st, 1, alias);
 	bind_text(st, 2, target);
 	return change(s, st, NULL, err);
@@ -322,7 +326,7 @@ static bool sq_alias_del(struct store *base, const char *alias, const char *targ
 {
 	struct sqlite_store *s = S(base);
 	sqlite3_stmt *st = prepare(s, "DELETE FROM aliases WHERE alias = lower(?1)"
-				      " AND (?2 IS NULL OR target = lower(?2))");
+				      " AND (?2 IS NULL OR lower(target) = lower(?2))");
 	bind_text(st, 1, alias);
 	bind_text(st, 2, target);
 	return change(s, st, "no such alias", err);
@@ -350,10 +354,12 @@ static void sq_alias_list(struct store *base, store_row_fn fn, void *ctx)
 			   " ORDER BY alias"), fn, ctx);
 }
 
-/* Inserts one message for one account; false when the account or mailbox is gone. */
+/* Inserts one message for one account into the mailbox mbox finds (by name or by special
+ * use); false when the account or mailbox is gone. */
 static bool deliver_one(struct sqlite_store *s, sqlite3_stmt *mbox, sqlite3_stmt *bump,
 			sqlite3_stmt *ins, sqlite3_stmt *usage, int64_t account_id,
-			const char *mailbox, int64_t blob_id, const struct store_delivery *d)
+			const char *mailbox, unsigned flags, int64_t blob_id,
+			const struct store_delivery *d)
 {
 	sqlite3_reset(mbox);
 	sqlite3_bind_int64(mbox, 1, account_id);
@@ -379,6 +385,7 @@ static bool deliver_one(struct sqlite_store *s, sqlite3_stmt *mbox, sqlite3_stmt
 	sqlite3_bind_int64(ins, 4, d->internaldate);
 	sqlite3_bind_int64(ins, 5, (int64_t)d->len);
 	sqlite3_bind_int64(ins, 6, blob_id);
+	sqlite3_bind_int(ins, 7, (int)flags);
 	if (sqlite3_step(ins) != SQLITE_DONE)
 		return false;
 
@@ -426,15 +433,19 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 				       " WHERE account_id = ? AND name = ?");
 	sqlite3_stmt *bump = prepare(s, "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?"
 				       " WHERE id = ?");
+	/* The sender's copy goes to the mailbox with the \Sent role, whatever its name. */
+	sqlite3_stmt *sent = prepare(s, "SELECT id, uidnext, highestmodseq FROM mailboxes"
+				       " WHERE account_id = ? AND special_use = ? ORDER BY id LIMIT 1");
 	sqlite3_stmt *ins = prepare(s, "INSERT INTO messages(mailbox_id, uid, modseq, internaldate,"
-				      " size, blob_id) VALUES(?, ?, ?, ?, ?, ?)");
+				      " size, blob_id, flags) VALUES(?, ?, ?, ?, ?, ?, ?)");
 	sqlite3_stmt *usage = prepare(s, "UPDATE accounts SET used = used + ? WHERE id = ?");
 	sqlite3_stmt *refs = prepare(s, "UPDATE blobs SET refs = ? WHERE id = ?");
 	sqlite3_stmt *unused = prepare(s, "DELETE FROM blobs WHERE id = ?");
 	bool fine = true;
 	for (size_t i = 0; i < n && fine; i++) {
 		sqlite3_reset(blob);
-		sqlite3_bind_int64(blob, 1, (int64_t)(d[i].naccounts + d[i].nremote));
+		size_t wanted = d[i].naccounts + d[i].nremote + (d[i].sent_account_id != 0);
+		sqlite3_bind_int64(blob, 1, (int64_t)wanted);
 		sqlite3_bind_int64(blob, 2, (int64_t)d[i].len);
 		sqlite3_bind_blob64(blob, 3, d[i].data, d[i].len, SQLITE_STATIC);
 		if (d[i].structure)
@@ -449,18 +460,29 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 		size_t stored = 0;
 		for (size_t k = 0; k < d[i].naccounts; k++)
 			if (deliver_one(s, mbox, bump, ins, usage, d[i].account_ids[k],
-					d[i].mailbox ? d[i].mailbox : "INBOX", blob_id, &d[i]))
+					d[i].mailbox ? d[i].mailbox : "INBOX", 0, blob_id, &d[i]))
 				stored++;
 		for (size_t r = 0; r < d[i].nremote && fine; r++)
 			fine = queue_insert(s, &d[i], &d[i].remote[r], blob_id);
 		ok[i] = stored > 0 || d[i].nremote > 0;
-		if (stored != d[i].naccounts) {
+		/* The Sent copy only with the message itself: a refused message is retried by the
+		 * client, and must not leave a copy each time. Missing Sent mailbox: no copy. */
+		size_t copies = stored + d[i].nremote;
+		if (ok[i] && d[i].sent_account_id) {
+			if (deliver_one(s, sent, bump, ins, usage, d[i].sent_account_id, "\\Sent",
+					STORE_FLAG_SEEN, blob_id, &d[i]))
+				copies++;
+			else
+				log_warn("event=sent-copy-skipped account_id=%lld reason=\"no mailbox "
+					 "with the Sent role\"", (long long)d[i].sent_account_id);
+		}
+		if (copies != wanted) {
 			sqlite3_reset(refs);
-			sqlite3_bind_int64(refs, 1, (int64_t)(stored + d[i].nremote));
+			sqlite3_bind_int64(refs, 1, (int64_t)copies);
 			sqlite3_bind_int64(refs, 2, blob_id);
 			sqlite3_step(refs);
 		}
-		if (stored == 0 && d[i].nremote == 0) {
+		if (copies == 0) {
 			sqlite3_reset(unused);
 			sqlite3_bind_int64(unused, 1, blob_id);
 			sqlite3_step(unused);
@@ -470,6 +492,7 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
 	finish(s, blob);
 	finish(s, mbox);
+	finish(s, sent);
 	finish(s, bump);
 	finish(s, ins);
 	finish(s, usage);
@@ -637,6 +660,8 @@ static bool sq_account_set(struct store *base, const char *address, const char *
 		sql = "UPDATE accounts SET keep_days = CAST(? AS INTEGER) WHERE address = lower(?)";
 	else if (strcmp(key, "account-password") == 0)
 		sql = "UPDATE accounts SET account_password_on = (? = 'on') WHERE address = lower(?)";
+	else if (strcmp(key, "save-sent") == 0)
+		sql = "UPDATE accounts SET save_sent = (? = 'on') WHERE address = lower(?)";
 	else {
 		buf_printf(err, "unknown account setting %s", key);
 		return false;

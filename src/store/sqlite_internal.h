@@ -179,6 +179,10 @@ static inline void rows(struct sqlite_store *s, sqlite3_stmt *st, store_row_fn f
 	finish(s, st);
 }
 
+/* Statements come from prepare() and go back with finish(): finalizing a cached one would
+ * leave the cache pointing at freed memory. */
+#define sqlite3_finalize(st) use_finish_not_sqlite3_finalize(st)
+
 /* temp.doomed holds message ids to remove for everybody (usage, blob references, MODSEQ
  * and the expunged log kept right). Both run inside the caller's transaction. */
 bool sqlite_doomed_reset(struct sqlite_store *s, struct buf *err);

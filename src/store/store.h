@@ -24,6 +24,7 @@ struct account {
 	int64_t keep_days;  /* -1: the configured default */
 	bool account_password_on;
 	char *scram;        /* SCRAM-SHA-256 keys of the account password, or NULL */
+	int save_sent;      /* 1 on, 0 off, -1: the configured default (save-sent) */
 };
 
 /* What a login needs to know, found by address and (for app passwords) the password's
@@ -80,6 +81,8 @@ struct store_delivery {
 	const char *sender;     /* envelope sender for the queue ("" for <>) */
 	bool smtputf8;          /* the message needs SMTPUTF8 on the way out */
 	bool is_bounce;         /* a DSN: never bounce it again */
+	int64_t sent_account_id; /* also store a copy, \Seen, in this account's \Sent mailbox
+				  * (0: none); only when the delivery itself succeeds */
 };
 
 /* One queue entry (one message to one other domain). */
@@ -190,7 +193,7 @@ struct store_ops {
 	void (*audit_list)(struct store *s, const char *address, int64_t limit, store_row_fn fn,
 			   void *ctx);
 	/* key: pop3-delete (value per-device|expunge|NULL), keep-days (number or NULL),
-	 * account-password (on|off). */
+	 * account-password (on|off), save-sent (on|off|NULL). */
 	bool (*account_set)(struct store *s, const char *address, const char *key, const char *value,
 			    struct buf *err);
 	/* Messages in all mailboxes of the account (walks its index: not for hot paths). */

@@ -1002,33 +1002,135 @@ class Outbound(OutboundCase):
             self.fail('%d of %d sessions closed without QUIT:\n%s'
                       % (len(no_quit), len(ours), '\n'.join(no_quit)))
 
-    def test_null_sender_never_bounced(self):
-        """A message with an empty envelope sender that cannot be delivered is dropped, not
-        bounced (nobody to tell). The only way for such a message to reach the queue from
-        outside is a forwarding alias to another domain; with submission refusing MAIL FROM:<>
-        there is no other."""
-        t = token()
-        fwd = 'fwd-%s@example.test' % t
-        target = 'n-%s@nullmx.test' % t
-        cp = self.srv.run('alias', 'add', fwd, target, check=False)
-        if cp.returncode != 0 and b'not supported yet' in cp.stdout + cp.stderr:
-            self.skipTest('needs: forwarding to another domain (`yubin alias add %s %s` says: '
-                          '%s), the only way a MAIL FROM:<> message reaches the queue' % (
-                              fwd, target,
-                              (cp.stdout + cp.stderr).decode(errors='replace').strip()))
+    # ---- forwarding aliases (an alias whose target is in another domain) --------------------
+    def forward(self, alias, *targets):
+        cp = self.srv.run('alias', 'add', alias, *targets, check=False)
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
-        self.addCleanup(self.srv.run, 'alias', 'del', fwd, check=False)
+        self.addCleanup(self.srv.run, 'alias', 'del', alias, check=False)
+        return cp
+
+    def send_mx(self, sender, rcpts, msg):
+        """Over port 25 as another server would, without logging in; returns the final reply."""
         with RawSMTP(self.srv.smtp_port) as c:
             c.ehlo()
-            self.assertEqual(c.cmd('MAIL FROM:<>').code, 250)
-            r = c.cmd('RCPT TO:<%s>' % fwd)
-            self.assertEqual(r.code, 250, r)
+            self.assertEqual(c.cmd('MAIL FROM:<%s>' % sender).code, 250)
+            for r in rcpts:
+                rr = c.cmd('RCPT TO:<%s>' % r)
+                self.assertEqual(rr.code, 250, (r, rr))
             self.assertEqual(c.cmd('DATA').code, 354)
-            c.send(dot_stuff(compose(t, 'mailer-daemon@remote.test', [fwd])) + b'.\r\n')
-            self.assertEqual(c.reply().code, 250)
+            c.send(dot_stuff(msg) + b'.\r\n')
+            return c.reply()
+
+    def test_forwarding_alias_mixed_local_and_remote(self):
+        t = token()
+        fwd, far = 'fwd-%s@example.test' % t, 'f-%s@remote.test' % t
+        cp = self.forward(fwd, BOB, far)
+        self.assertRegex((cp.stdout + cp.stderr).decode(), r'(?i)SRS|SPF',
+                         'alias add should warn that forwarding keeps the sender (no SRS)')
+        orig = 'someone-%s@sender.example' % t
+        msg = compose(t, orig, [fwd])
+        r = self.send_mx(orig, [fwd], msg)
+        self.assertEqual(r.code, 250, r)
+        # The local member has it at once; the other domain gets it through the queue, with
+        # the original envelope sender.
+        self.assertEqual(len(self.srv.find(BOB, t)), 1)
+        got = self.wait_mail(far)
+        self.assertEqual(len(got), 1)
+        prefix = self.assert_arrived_intact(got[0], msg, far, sender=orig)
+        self.assertIn(b'by mail.example.test (yubin)', prefix, 'our Received header is kept')
+        self.wait_queue_gone(t, 5)
+        self.assertEqual(dsns(self.srv, t), [])
+
+    def test_forwarding_opens_no_relay(self):
+        t = token()
+        fwd, far = 'only-%s@example.test' % t, 'o-%s@remote.test' % t
+        self.forward(fwd, far)
+        with RawSMTP(self.srv.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd('MAIL FROM:<x@sender.example>').code, 250)
+            # The target itself, or any other address there, is not reachable through us.
+            for rcpt in (far, 'other-%s@remote.test' % t, 'o-%s%%remote.test@example.test' % t,
+                         '@example.test:%s' % far):
+                r = c.cmd('RCPT TO:<%s>' % rcpt)
+                self.assertIn(r.code, (550, 554), (rcpt, r))
+            self.assertEqual(c.cmd('RCPT TO:<%s>' % fwd).code, 250)
+            c.cmd('RSET')
+        # A catch-all may not point at another domain (it would forward every made-up name).
+        cp = self.srv.run('domain', 'catchall', 'example.test', far, check=False)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertEqual(entries_for(self.srv, t), [])
+
+    def test_forwarded_mail_refused_bounces_to_remote_sender(self):
+        t = token()
+        fwd, rej = 'fb-%s@example.test' % t, 'rej-%s@remote.test' % t
+        orig = 'orig-%s@remote.test' % t
+        self.forward(fwd, rej)
+        MX.set_access(rej, '550 5.1.1 no such user')
+        try:
+            r = self.send_mx(orig, [fwd], compose(t, orig, [fwd]))
+            self.assertEqual(r.code, 250, r)
+            # The bounce goes back through the queue to the original sender, from <>.
+            got = self.wait_mail(orig)
+        finally:
+            MX.set_access(rej, None)
+        self.assertEqual(len(got), 1)
+        bounce = got[0].replace(b'\n', b'\r\n')
+        self.assertTrue(bounce.startswith(b'Return-Path: <>\r\n'), bounce[:300])
+        d = Dsn(bounce)
+        self.assertEqual(d.msg.get_content_type(), 'multipart/report')
+        self.assertIn(rej.lower(), d.recipients())
+        self.assertIn('no such user', d.text)
+        self.assertEqual(MX.maildir(rej), [])
+        self.wait_queue_gone(t, 5)
+        self.assertEqual(self.srv.find_anywhere(t), {})
+
+    def test_null_sender_never_bounced(self):
+        """A message with an empty envelope sender that a forwarding alias passes on, and that
+        the other server refuses, is dropped, not bounced (there is nobody to tell)."""
+        t = token()
+        fwd = 'fwd-%s@example.test' % t
+        target = 'n-%s@remote.test' % t
+        self.forward(fwd, target)
+        MX.set_access(target, '550 5.1.1 no such user')
+        try:
+            r = self.send_mx('', [fwd], compose(t, 'mailer-daemon@remote.test', [fwd]))
+            self.assertEqual(r.code, 250, r)
+            # It did go out, with MAIL FROM:<>, and was refused there.
+            wait_for(lambda: 'Postfix refusing %s from <>; log tail:\n%s%s' % (
+                target, MX.log_text()[-2000:], self.diag()),
+                lambda: re.search(r'reject: RCPT from .*<%s>.*from=<> to=<%s>' % (
+                    re.escape(target), re.escape(target)), MX.log_text()), 10)
+        finally:
+            MX.set_access(target, None)
         self.wait_queue_gone(t, RETRY_MIN + 4)
         time.sleep(1)
         self.assertEqual(self.srv.find_anywhere(t), {}, 'a null-sender message was bounced')
+        self.assertEqual([e['line'] for e in queue_list(self.srv) if t in e['line']], [],
+                         'something was queued about the null-sender message')
+        self.assertEqual(MX.maildir(target), [])
+
+    def test_mail_loop_stopped_by_hop_count(self):
+        """Two forwarding servers pointing at each other: each pass adds a Received header;
+        past max-hops (50) the message is refused with 554 5.4.6 instead of going round."""
+        t = token()
+        fwd = 'loop-%s@example.test' % t
+        self.forward(fwd, 'back-%s@remote.test' % t)
+        hops = lambda n: b''.join(b'Received: from hop%d.example by hop%d.example; '  # noqa
+                                  b'Thu, 1 Jan 2026 00:00:00 +0000\r\n' % (i, i + 1)
+                                  for i in range(n))
+        r = self.send_mx('x@sender.example', [fwd], hops(50) + compose(t, 'x@sender.example',
+                                                                       [fwd]))
+        self.assertEqual(r.code, 554, r)
+        self.assertEqual(r.enhanced, '5.4.6', r)
+        self.assertRegex(r.text, r'(?i)loop')
+        self.assertEqual(entries_for(self.srv, t), [])
+        # At the limit (49 + ours = 50) it still passes. (Postfix, with the same limit of 50,
+        # then stops it after adding its own.)
+        t2 = token()
+        r = self.send_mx('x@sender.example', [fwd], hops(49) + compose(t2, 'x@sender.example',
+                                                                       [fwd]))
+        self.assertEqual(r.code, 250, r)
+        self.wait_queue_gone(t, 5)
 
 
 # ---- the default-schedule server: the queue commands ----------------------------------------

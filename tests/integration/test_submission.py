@@ -2,6 +2,7 @@
 log in (AUTH PLAIN / LOGIN, RFC 4954), may send only as their own addresses, get Message-ID and
 Date added, and can reach local mailboxes. Driven by smtplib, swaks and msmtp."""
 
+import imaplib
 import os
 import re
 import smtplib
@@ -202,6 +203,149 @@ def scram_login(s, user, password, tamper=False):
     expected = 'v=' + b64(hmac.new(server_key, auth_msg, 'sha256').digest())
     assert base64.b64decode(text).decode() == expected, 'server signature wrong'
     return s.docmd('')
+
+
+# ---- a copy in the sender's Sent mailbox (save-sent) -----------------------------------------
+def imap_login(srv, user):
+    """An imaplib session of user over STARTTLS on 143 + offset."""
+    im = imaplib.IMAP4('127.0.0.1', srv.imap_port, timeout=10)
+    im.starttls(ssl_context=tls_ctx())
+    im.login(user, DEFAULT_PASSWORD)
+    return im
+
+
+def sent_mailbox(im):
+    """The name of the mailbox with the \\Sent role (RFC 6154), found by role, not by name."""
+    typ, lines = im.list()
+    assert typ == 'OK', lines
+    names = []
+    for line in lines:
+        m = re.match(rb'\(([^)]*)\) (?:"[^"]*"|NIL) (.*)$', line)
+        if m and b'\\sent' in m.group(1).lower().split():
+            names.append(m.group(2).strip(b'"').decode())
+    assert len(names) == 1, 'expected one \\Sent mailbox: %r' % lines
+    return names[0]
+
+
+def sent_copies(srv, user, marker):
+    """[(flags, bytes)] of the messages containing marker in user's \\Sent mailbox (IMAP)."""
+    im = imap_login(srv, user)
+    try:
+        typ, _ = im.select('"%s"' % sent_mailbox(im), readonly=True)
+        assert typ == 'OK'
+        typ, data = im.uid('FETCH', '1:*', '(FLAGS BODY.PEEK[])')
+        assert typ == 'OK', data
+        out = []
+        for item in data:
+            if isinstance(item, tuple) and marker.encode() in item[1]:
+                flags = re.search(rb'FLAGS \(([^)]*)\)', item[0])
+                out.append((flags.group(1).decode().split() if flags else None, item[1]))
+        im.logout()
+        return out
+    finally:
+        try:
+            im.shutdown()
+        except OSError:
+            pass
+
+
+def submit(srv, user, rcpts, msg):
+    s = smtplib.SMTP('127.0.0.1', srv.port_offset + 587, timeout=10)
+    try:
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        s.login(user, DEFAULT_PASSWORD)
+        refused = s.sendmail(user, rcpts, msg)
+        assert not refused, refused
+        s.quit()
+    finally:
+        s.close()
+
+
+CAROL = 'carol@example.test'
+
+
+class SentCopy(ServerTestCase, unittest.TestCase):
+    """save-sent = on: what a logged-in user sends is also in their Sent mailbox, \\Seen,
+    stored in the same transaction as the delivery (so it is there when 250 comes)."""
+    SERVER_ARGS = dict(accounts=[ALICE, BOB, CAROL], config={'save-sent': 'on'})
+
+    def test_copy_in_sent_seen_same_bytes(self):
+        t = token()
+        bare = (b'From: ' + ALICE.encode() + b'\r\nTo: ' + BOB.encode() +
+                b', someone@foreign.test\r\nSubject: sent ' + t.encode() +
+                b'\r\n\r\nno id, no date; marker ' + t.encode() + b'\r\n')
+        submit(self.srv, ALICE, [BOB, 'someone@foreign.test'], bare)
+        # 250 means on disk, the Sent copy included: a crash right after changes nothing.
+        self.srv.kill9()
+        self.srv.serve()
+        got = sent_copies(self.srv, ALICE, t)
+        self.assertEqual(len(got), 1, got)
+        flags, data = got[0]
+        self.assertIn('\\Seen', flags)
+        # The message as completed at submission (Message-ID and Date added), the same bytes
+        # the local recipient got.
+        self.assertTrue(data.endswith(bare), data[:600])
+        self.assertRegex(data, rb'\r\nMessage-ID: <[0-9a-f]{24}@[^>]+>\r\n')
+        self.assertRegex(data, rb'\r\nDate: ')
+        self.assertEqual([data], self.srv.find(BOB, t))
+        self.assertEqual(sent_copies(self.srv, BOB, t), [])
+        self.assertEqual(self.srv.find(ALICE, t), [], 'the copy belongs in Sent, not INBOX')
+        self.srv.check()
+
+    def test_found_by_role_after_rename(self):
+        im = imap_login(self.srv, CAROL)
+        old = sent_mailbox(im)
+        typ, data = im.rename('"%s"' % old, 'Gesendet')
+        self.assertEqual(typ, 'OK', data)
+        self.assertEqual(sent_mailbox(im), 'Gesendet')
+        im.logout()
+        t = token()
+        submit(self.srv, CAROL, [BOB], message(t, sender=CAROL, to=BOB))
+        got = sent_copies(self.srv, CAROL, t)
+        self.assertEqual(len(got), 1, got)
+        self.assertTrue(got[0][1].endswith(message(t, sender=CAROL, to=BOB)))
+        self.assertEqual(self.srv.export_maildir(CAROL, 'Gesendet'), [got[0][1]])
+
+    def test_account_can_turn_it_off(self):
+        self.srv.run('account', 'set', BOB, 'save-sent', 'off')
+        self.addCleanup(self.srv.run, 'account', 'set', BOB, 'save-sent', 'default')
+        self.assertIn(b'save-sent: off', self.srv.run('account', 'show', BOB).stdout)
+        t = token()
+        submit(self.srv, BOB, [ALICE], message(t, sender=BOB, to=ALICE))
+        self.assertEqual(sent_copies(self.srv, BOB, t), [])
+        self.assertEqual(len(self.srv.find(ALICE, t)), 1)
+
+    def test_not_for_mail_from_other_servers(self):
+        t = token()
+        s = smtplib.SMTP('127.0.0.1', self.srv.smtp_port, timeout=10)
+        self.addCleanup(s.close)
+        s.sendmail(ALICE, [BOB], message(t, sender=ALICE, to=BOB))
+        s.quit()
+        self.assertEqual(len(self.srv.find(BOB, t)), 1)
+        self.assertEqual(sent_copies(self.srv, ALICE, t), [])
+
+
+class SentCopyOffByDefault(ServerTestCase, unittest.TestCase):
+    SERVER_ARGS = dict(accounts=[ALICE, BOB])
+
+    def test_nothing_in_sent_unless_asked(self):
+        self.assertIn(b'save-sent: off (the server', self.srv.run('account', 'show', ALICE).stdout)
+        t = token()
+        submit(self.srv, ALICE, [BOB], message(t, sender=ALICE, to=BOB))
+        self.assertEqual(len(self.srv.find(BOB, t)), 1)
+        self.assertEqual(sent_copies(self.srv, ALICE, t), [])
+        # One account may ask for it.
+        cp = self.srv.run('account', 'set', BOB, 'save-sent', 'on')
+        self.assertIn(b'save-sent = on', cp.stdout)
+        self.assertEqual(self.srv.run('account', 'set', BOB, 'save-sent', 'maybe',
+                                      check=False).returncode, 2)
+        t2 = token()
+        submit(self.srv, BOB, [ALICE], message(t2, sender=BOB, to=ALICE))
+        got = sent_copies(self.srv, BOB, t2)
+        self.assertEqual(len(got), 1, got)
+        self.assertIn('\\Seen', got[0][0])
+        self.assertEqual([got[0][1]], self.srv.find(ALICE, t2))
 
 
 class Scram(ServerTestCase, unittest.TestCase):
