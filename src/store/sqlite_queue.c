@@ -198,3 +198,59 @@ bool sqlite_queue_delete(struct store *base, int64_t id, struct buf *err)
 	}
 	return exec(s, "COMMIT", err);
 }
+
+bool sqlite_queue_due_domains(struct store *base, int64_t now, size_t max,
+			      bool (*fn)(void *ctx, const char *domain), void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT domain, min(next_attempt) AS due FROM queue"
+				      " WHERE next_attempt <= ? GROUP BY domain ORDER BY due LIMIT ?");
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!fn(ctx, (const char *)sqlite3_column_text(st, 0)))
+			break;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+bool sqlite_queue_due_domain(struct store *base, int64_t now, const char *domain, size_t max,
+			     bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	struct buf sql = BUF_INIT;
+	buf_printf(&sql, "%s WHERE domain = ? AND next_attempt <= ? ORDER BY next_attempt, id"
+		   " LIMIT ?", entry_columns);
+	sqlite3_stmt *st = prepare(s, sql.data);
+	buf_free(&sql);
+	bind_text(st, 1, domain);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, (int64_t)max);
+	return each_entry(s, st, fn, ctx);
+}
+
+bool sqlite_queue_postpone(struct store *base, const int64_t *ids, const int64_t *when,
+			   const char *const *notes, size_t n, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!exec(s, "BEGIN IMMEDIATE", err))
+		return false;
+	sqlite3_stmt *st = prepare(s, "UPDATE queue SET next_attempt = ?1,"
+				      " last_reply = coalesce(?2, last_reply) WHERE id = ?3");
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, when[i]);
+		bind_text(st, 2, notes[i]);
+		sqlite3_bind_int64(st, 3, ids[i]);
+		ok = sqlite3_step(st) == SQLITE_DONE; /* a deleted entry simply matches no row */
+	}
+	sqlite3_finalize(st);
+	if (!ok) {
+		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
+		exec(s, "ROLLBACK", NULL);
+		return false;
+	}
+	return exec(s, "COMMIT", err);
+}

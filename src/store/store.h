@@ -263,6 +263,16 @@ struct store_ops {
 	/* Makes an entry (id 0: every entry) due now. False when there is no such entry. */
 	bool (*queue_retry)(struct store *s, int64_t id, int64_t now);
 	bool (*queue_delete)(struct store *s, int64_t id, struct buf *err);
+	/* The domains that have due entries, the one waiting longest first (at most max). */
+	bool (*queue_due_domains)(struct store *s, int64_t now, size_t max,
+				  bool (*fn)(void *ctx, const char *domain), void *ctx);
+	/* Like queue_due, for one domain only. */
+	bool (*queue_due_domain)(struct store *s, int64_t now, const char *domain, size_t max,
+				 bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
+	/* Moves entries to a later time without counting an attempt (they were not tried: the
+	 * domain's rate limit holds them back). notes[i] replaces last_reply; NULL keeps it. */
+	bool (*queue_postpone)(struct store *s, const int64_t *ids, const int64_t *when,
+			       const char *const *notes, size_t n, struct buf *err);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };
