@@ -38,6 +38,7 @@
 #define SCAN_ENTRIES 256   /* due entries of one domain looked at per pass */
 
 struct postpone_job;
+struct update_job;
 
 struct outbound {
 	struct event_base *base;
@@ -60,6 +61,7 @@ struct outbound {
 	int64_t *writing;
 	size_t nwriting, writing_cap;
 	struct postpone_job *postponing; /* held back by the rate limit during this pass */
+	struct update_job *updating;     /* outcomes of attempts that ended since the last pass */
 };
 
 /* One SMTP connection to a receiving server. It outlives a delivery: after a transaction
@@ -1076,37 +1078,65 @@ static bool is_writing(const struct outbound *ob, int64_t id)
 	return false;
 }
 
+/* The outcomes of the attempts that ended during one turn of the event loop, written in one
+ * transaction (one disk sync for all of them). */
 struct update_job {
 	struct store_job job;   /* job.ctx: the agent, NULL once it has stopped */
-	int64_t id;
-	char **done;
-	size_t ndone;
-	int64_t next_attempt;
-	char *last_reply;
-	bool warned;
+	struct queue_update *u;
+	size_t n, cap;
 };
 
 static void update_run(struct store *s, struct store_job *job)
 {
-	struct update_job *u = (struct update_job *)job;
+	struct update_job *b = (struct update_job *)job;
 	struct buf err = BUF_INIT;
-	if (!s->ops->queue_update(s, u->id, (const char *const *)u->done, u->ndone, u->next_attempt,
-				  u->last_reply, u->warned, &err))
-		log_error("event=queue-update-failed queue=%lld error=\"%s\"", (long long)u->id,
-			  err.data);
+	if (!s->ops->queue_update_many(s, b->u, b->n, &err))
+		log_error("event=queue-update-failed entries=%zu error=\"%s\"", b->n, err.data);
 	buf_free(&err);
 }
 
 static void update_done(struct store_job *job)
 {
-	struct update_job *u = (struct update_job *)job;
-	if (job->ctx)
-		writing_remove(job->ctx, u->id);
-	for (size_t i = 0; i < u->ndone; i++)
-		free(u->done[i]);
-	free(u->done);
-	free(u->last_reply);
-	free(u);
+	struct update_job *b = (struct update_job *)job;
+	for (size_t i = 0; i < b->n; i++) {
+		struct queue_update *u = &b->u[i];
+		if (job->ctx)
+			writing_remove(job->ctx, u->id);
+		for (size_t k = 0; k < u->ndone; k++)
+			free((char *)u->done[k]);
+		free((void *)u->done);
+		free((char *)u->last_reply);
+	}
+	free(b->u);
+	free(b);
+}
+
+/* A new slot in the batch the next flush hands to the writer. */
+static struct queue_update *update_add(struct outbound *ob, int64_t id)
+{
+	struct update_job *b = ob->updating;
+	if (!b) {
+		b = ob->updating = xcalloc(1, sizeof *b);
+		b->job.run = update_run;
+		b->job.done = update_done;
+		b->job.ctx = ob;
+	}
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 16;
+		b->u = xrealloc(b->u, b->cap * sizeof *b->u);
+	}
+	struct queue_update *u = &b->u[b->n++];
+	memset(u, 0, sizeof *u);
+	u->id = id;
+	writing_add(ob, id);
+	return u;
+}
+
+static void update_flush(struct outbound *ob)
+{
+	if (ob->updating)
+		committer_submit_job(ob->writer, &ob->updating->job);
+	ob->updating = NULL;
 }
 
 /* Hands a DSN to the sender's mailbox through the same durable path as any mail. */
@@ -1181,12 +1211,8 @@ static void attempt_finish(struct attempt *a)
 	struct config *c = cfg(ob);
 	int64_t now = clock_now();
 	bool expired = now - a->e.created >= c->queue_lifetime;
-	struct update_job *u = xcalloc(1, sizeof *u);
-	u->job.run = update_run;
-	u->job.done = update_done;
-	u->job.ctx = ob;
-	u->id = a->e.id;
-	u->done = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *u->done);
+	struct queue_update *u = update_add(ob, a->e.id);
+	char **done = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *done);
 	struct dsn_recipient *failed = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *failed);
 	struct dsn_recipient *delayed = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *delayed);
 	size_t nfailed = 0, ndelayed = 0, ndelivered = 0;
@@ -1196,7 +1222,7 @@ static void attempt_finish(struct attempt *a)
 		if (r->code == 0)
 			set_result(r, 451, "451 4.4.1 no answer");
 		if (r->code / 100 == 2) {
-			u->done[u->ndone++] = xstrdup(a->e.rcpts[i]);
+			done[u->ndone++] = xstrdup(a->e.rcpts[i]);
 			ndelivered++;
 			continue;
 		}
@@ -1213,7 +1239,7 @@ static void attempt_finish(struct attempt *a)
 						"wait; check the address, or reach the person another way.";
 			}
 			failed[nfailed++] = d;
-			u->done[u->ndone++] = xstrdup(a->e.rcpts[i]);
+			done[u->ndone++] = xstrdup(a->e.rcpts[i]);
 		} else {
 			delayed[ndelayed++] = d;
 			if (!last.len)
@@ -1242,8 +1268,8 @@ static void attempt_finish(struct attempt *a)
 		 "connection=%lu transaction=%ld pipelined=%s", (long long)a->e.id, a->e.domain,
 		 ndelivered, nfailed, ndelayed, l ? l->id : 0UL, l ? l->transactions : 0L,
 		 a->pipelined ? "yes" : "no");
-	writing_add(ob, a->e.id);
-	committer_submit_job(ob->writer, &u->job);
+	u->done = (const char *const *)done;
+	schedule_soon(ob); /* the pass it triggers hands the batch to the writer */
 	free(failed);
 	free(delayed);
 	attempt_unlink(a);
@@ -1450,6 +1476,12 @@ static void serve_domains(struct outbound *ob, struct domain_list *d)
 		free(d->names[i]);
 	}
 	free(d->names);
+}
+
+/* Hands what this pass decided to the writer thread. */
+static void flush_writes(struct outbound *ob)
+{
+	update_flush(ob);
 	postpone_flush(ob);
 }
 
@@ -1458,11 +1490,13 @@ static void serve_domains(struct outbound *ob, struct domain_list *d)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbound *ob = arg;
-	if (ob->nactive >= MAX_ACTIVE)
-		return;
-	struct domain_list d = { 0 };
-	ob->store->ops->queue_due_domains(ob->store, clock_now(), SCAN_DOMAINS, collect_domain, &d);
-	serve_domains(ob, &d);
+	if (ob->nactive < MAX_ACTIVE) {
+		struct domain_list d = { 0 };
+		ob->store->ops->queue_due_domains(ob->store, clock_now(), SCAN_DOMAINS,
+						  collect_domain, &d);
+		serve_domains(ob, &d);
+	}
+	flush_writes(ob);
 }
 
 /* A connection has become free: give it the next due message of its domain at once, instead
@@ -1479,6 +1513,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 			collect_domain(&d, l->domain);
 	}
 	serve_domains(ob, &d);
+	flush_writes(ob);
 }
 
 static void schedule_soon(struct outbound *ob)
@@ -1528,7 +1563,9 @@ void outbound_stop(struct outbound *ob)
 	}
 	while (ob->idle)
 		link_close(ob->idle);
-	/* Results the writer still holds must not reach this agent any more. */
+	/* Outcomes not yet handed over still go to disk (the writer commits what it holds when
+	 * it stops); their callbacks must not reach this agent any more. */
+	update_flush(ob);
 	committer_cancel(ob->writer, ob);
 	if (ob->postponing) {
 		ob->postponing->job.ctx = NULL;

@@ -930,6 +930,7 @@ static const struct store_ops sqlite_ops = {
 	.queue_due_domains = sqlite_queue_due_domains,
 	.queue_due_domain = sqlite_queue_due_domain,
 	.queue_postpone = sqlite_queue_postpone,
+	.queue_update_many = sqlite_queue_update_many,
 };
 
 static bool column_exists(struct sqlite_store *s, const char *table, const char *column)

@@ -136,5 +136,7 @@ bool sqlite_queue_due_domain(struct store *s, int64_t now, const char *domain, s
 			     bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
 bool sqlite_queue_postpone(struct store *s, const int64_t *ids, const int64_t *when,
 			   const char *const *notes, size_t n, struct buf *err);
+bool sqlite_queue_update_many(struct store *s, const struct queue_update *u, size_t n,
+			      struct buf *err);
 
 #endif

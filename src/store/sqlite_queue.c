@@ -136,12 +136,10 @@ static bool entry_remove(struct sqlite_store *s, int64_t id, struct buf *err)
 	return ok && change(s, st, NULL, err);
 }
 
-bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done, size_t ndone,
+/* One entry's outcome, inside the caller's transaction. */
+static bool update_entry(struct sqlite_store *s, int64_t id, const char *const *done, size_t ndone,
 			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err)
 {
-	struct sqlite_store *s = S(base);
-	if (!exec(s, "BEGIN IMMEDIATE", err))
-		return false;
 	sqlite3_stmt *st = prepare(s, "DELETE FROM queue_rcpt WHERE queue_id = ? AND rcpt = ?");
 	bool ok = true;
 	for (size_t i = 0; ok && i < ndone; i++) {
@@ -166,13 +164,50 @@ bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done
 		sqlite3_bind_int64(st, 4, id);
 		ok = change(s, st, NULL, err);
 	}
-	if (!ok) {
-		if (!err->len)
-			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		exec(s, "ROLLBACK", NULL);
+	if (!ok && !err->len)
+		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
+	return ok;
+}
+
+bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done, size_t ndone,
+			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err)
+{
+	struct queue_update u = { id, done, ndone, next_attempt, last_reply, warned };
+	return sqlite_queue_update_many(base, &u, 1, err);
+}
+
+bool sqlite_queue_update_many(struct store *base, const struct queue_update *u, size_t n,
+			      struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!exec(s, "BEGIN IMMEDIATE", err))
 		return false;
+	/* Each entry alone (a savepoint): one that cannot be updated (deleted meanwhile by
+	 * `yubin queue delete`) must not undo the others, which would send those again. */
+	bool all = true;
+	for (size_t i = 0; i < n; i++) {
+		struct buf why = BUF_INIT;
+		exec(s, "SAVEPOINT entry", NULL);
+		if (update_entry(s, u[i].id, u[i].done, u[i].ndone, u[i].next_attempt,
+				 u[i].last_reply, u[i].warned, &why)) {
+			exec(s, "RELEASE entry", NULL);
+		} else {
+			exec(s, "ROLLBACK TO entry", NULL);
+			exec(s, "RELEASE entry", NULL);
+			buf_printf(err, "%sentry %lld: %s", all ? "" : "; ", (long long)u[i].id,
+				   why.data ? why.data : "");
+			all = false;
+		}
+		buf_free(&why);
 	}
-	return exec(s, "COMMIT", err);
+	struct buf cerr = BUF_INIT;
+	bool committed = exec(s, "COMMIT", &cerr);
+	if (!committed) {
+		buf_printf(err, "%s%s", err->len ? "; " : "", cerr.data ? cerr.data : "commit failed");
+		exec(s, "ROLLBACK", NULL);
+	}
+	buf_free(&cerr);
+	return all && committed;
 }
 
 bool sqlite_queue_retry(struct store *base, int64_t id, int64_t now)

@@ -82,6 +82,16 @@ struct store_delivery {
 	bool is_bounce;         /* a DSN: never bounce it again */
 };
 
+/* The outcome of one delivery attempt, for queue_update_many. */
+struct queue_update {
+	int64_t id;
+	const char *const *done;
+	size_t ndone;
+	int64_t next_attempt;
+	const char *last_reply;
+	bool warned;
+};
+
 /* One queue entry (one message to one other domain). */
 struct queue_entry {
 	int64_t id;
@@ -273,6 +283,9 @@ struct store_ops {
 	 * domain's rate limit holds them back). notes[i] replaces last_reply; NULL keeps it. */
 	bool (*queue_postpone)(struct store *s, const int64_t *ids, const int64_t *when,
 			       const char *const *notes, size_t n, struct buf *err);
+	/* queue_update for several entries in one transaction (one disk sync). */
+	bool (*queue_update_many)(struct store *s, const struct queue_update *u, size_t n,
+				  struct buf *err);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };
