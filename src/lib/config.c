@@ -102,6 +102,12 @@ static const struct setting settings[] = {
 	  "Port to connect to on other domains' mail servers (only tests change it)." },
 	{ "outbound-per-domain", NUM(outbound_per_domain), "4", 1, 1000,
 	  "Deliveries to one domain at the same time." },
+	{ "outbound-domain-rate", NUM(outbound_domain_rate), "120", 0, 1000000,
+	  "Messages per minute to one destination domain (0: no limit). Up to this many go at "
+	  "once, then one every 60/N seconds; the rest wait in the queue (not a failure)." },
+	{ "outbound-reuse", NUM(outbound_reuse), "100", 1, 100000,
+	  "Messages sent over one connection to a receiving server before it is closed "
+	  "(1: a new connection for every message). An idle connection closes after 5 seconds." },
 	{ "restrict-sender", STR(restrict_sender), "yes", 0, 0,
 	  "yes: a logged-in user may send only as their own address, plus-addresses and aliases; "
 	  "no: as anyone (for a relay that trusts its users).", "yes|no" },

@@ -46,6 +46,8 @@ struct config {
 	char *resolver;
 	long outbound_port;
 	long outbound_per_domain;
+	long outbound_domain_rate;
+	long outbound_reuse;
 	char *restrict_sender;
 	char *save_sent;
 	char *smarthost;

@@ -12,23 +12,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auth/sasl.h"
 #include "deliver/route.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/linereader.h"
-#include "net/conn.h"
 #include "lib/log.h"
+#include "net/conn.h"
 #include "outbound/dns.h"
-#include "auth/sasl.h"
 #include "outbound/dsn.h"
+#include "outbound/ehlo.h"
+#include "outbound/ratelimit.h"
 #include "smtp/parse.h"
 
-#define MAX_ACTIVE 16
+#define MAX_ACTIVE 16      /* deliveries at the same time, all domains together */
+#define MAX_IDLE 16        /* open connections kept waiting for the next message */
+#define IDLE_SECONDS 5     /* how long such a connection waits before it says QUIT */
 #define CONNECT_TIMEOUT 30
 #define REPLY_TIMEOUT 300
-#define MAX_REPLY 65536 /* bytes of one multi-line reply we keep */
+#define MAX_REPLY 65536    /* bytes of one multi-line reply we keep */
+#define SCAN_DOMAINS 64    /* domains with due mail looked at per scheduler pass */
+#define SCAN_ENTRIES 256   /* due entries of one domain looked at per pass */
+
+struct postpone_job;
+struct update_job;
 
 struct outbound {
 	struct event_base *base;
@@ -39,13 +49,56 @@ struct outbound {
 	SSL_CTX *tls;
 	char *default_domain;
 	struct event *timer;
+	struct event *kick;        /* a scheduler pass soon: a connection has become free */
 	struct attempt *active;
 	size_t nactive;
+	struct link *idle;         /* open connections without a delivery, newest first */
+	size_t nidle;
+	unsigned long links_opened;
+	struct rate_limits *rates;
+	/* Entries whose new state is still with the writer thread: until it has committed, the
+	 * store still shows them due, and starting them again would send them twice. */
+	int64_t *writing;
+	size_t nwriting, writing_cap;
+	struct postpone_job *postponing; /* held back by the rate limit during this pass */
+	struct update_job *updating;     /* outcomes of attempts that ended since the last pass */
+};
+
+/* One SMTP connection to a receiving server. It outlives a delivery: after a transaction
+ * that ended cleanly it waits (idle) for the next message to the same domain or address. */
+struct link {
+	struct outbound *ob;
+	struct link *next;        /* in ob->idle */
+	struct attempt *a;        /* the delivery using it; NULL while idle */
+	struct bufferevent *bev;  /* NULL once closed */
+	unsigned long id;         /* for the log: which messages shared a connection */
+	bool tls, smarthost;
+	int port;
+	char host[256];           /* the MX name we connected to */
+	char addr[64];
+	char domain[256];         /* the domain of its latest delivery */
+	struct line_reader lines;
+	struct buf reply;         /* the reply being read, its lines joined by spaces */
+	struct buf reply_lines;   /* the same, the text of each line on its own line (EHLO) */
+	struct ehlo_ext ext;
+	long transactions;        /* MAIL FROMs sent over it */
+	struct event *idle_timer;
+	int in_callback;          /* freeing waits until its own callbacks have returned */
+	bool dead;
 };
 
 enum attempt_state {
-	A_RESOLVING, A_CONNECTING, A_GREETING, A_EHLO, A_HELO, A_STARTTLS, A_AUTH, A_MAIL, A_RCPT,
-	A_DATA, A_BODY, A_QUIT,
+	A_RESOLVING, A_CONNECTING, A_GREETING, A_EHLO, A_HELO, A_STARTTLS, A_AUTH, A_TRANSACTION,
+	A_BODY,
+};
+
+/* The commands of one transaction. With PIPELINING they go in one write and their replies
+ * are matched in order (RFC 2920); without it, one at a time. */
+enum step_kind { STEP_RSET, STEP_MAIL, STEP_RCPT, STEP_DATA };
+
+struct step {
+	enum step_kind kind;
+	size_t rcpt; /* STEP_RCPT: index into the entry's recipients */
 };
 
 /* What became of one recipient in this attempt. */
@@ -56,6 +109,7 @@ struct rcpt_result {
 	char status[16];
 };
 
+/* One delivery: one queue entry, over one link at a time. */
 struct attempt {
 	struct outbound *ob;
 	struct attempt *next;
@@ -67,18 +121,18 @@ struct attempt {
 	char **addrs;
 	size_t naddrs, addr_i;
 	char host[256];
-	struct bufferevent *bev;
-	int fd;
-	bool tls;
-	enum attempt_state state;
-	struct line_reader lines;
-	struct buf reply;          /* the reply being read, all lines joined */
-	bool ext_starttls, ext_8bit, ext_smtputf8, ext_auth;
 	bool smarthost;            /* relaying through the configured smarthost */
 	int port;
-	long long size_limit;
-	size_t rcpt_i;
+	struct link *link;
+	enum attempt_state state;
+	bool reused;               /* its link carried mail before: the transaction starts with RSET */
+	bool fresh_only;           /* a reused link failed: only new connections from now on */
+	bool clean_end;            /* ended between transactions: the link may carry the next */
+	bool pipelined;
 	bool finished;             /* outcome recorded; freed once the callbacks have returned */
+	struct step *steps;
+	size_t nsteps, step_next;
+	bool mail_failed;
 	struct rcpt_result *results;
 	char *last_error;          /* why the last address did not work */
 };
@@ -89,7 +143,10 @@ static struct config *cfg(struct outbound *ob)
 }
 
 static void attempt_try_address(struct attempt *a);
+static void attempt_resolve(struct attempt *a);
 static void attempt_finish(struct attempt *a);
+static void transaction_start(struct attempt *a);
+static void schedule_soon(struct outbound *ob);
 
 /* ---- results ------------------------------------------------------------------------- */
 
@@ -126,6 +183,35 @@ static void set_pending(struct attempt *a, int code, const char *reply, const ch
 		}
 }
 
+static bool any_accepted(const struct attempt *a)
+{
+	for (size_t i = 0; i < a->e.nrcpts; i++)
+		if (a->results[i].code / 100 == 2)
+			return true;
+	return false;
+}
+
+/* Accepted recipients share the server's answer to DATA or to the final dot. */
+static void set_accepted(struct attempt *a, int code, const char *reply)
+{
+	for (size_t i = 0; i < a->e.nrcpts; i++)
+		if (a->results[i].code / 100 == 2) {
+			set_result(&a->results[i], code, reply);
+			a->results[i].from_server = true;
+		}
+}
+
+/* Before the final dot nothing was delivered: a new connection starts those afresh. */
+static void forget_accepted(struct attempt *a)
+{
+	for (size_t i = 0; i < a->e.nrcpts; i++)
+		if (a->results[i].code / 100 == 2) {
+			a->results[i].code = 0;
+			free(a->results[i].reply);
+			a->results[i].reply = NULL;
+		}
+}
+
 static void fail_all(struct attempt *a, int code, const char *status, const char *why)
 {
 	char reply[600];
@@ -134,14 +220,16 @@ static void fail_all(struct attempt *a, int code, const char *status, const char
 		set_result(&a->results[i], code, reply);
 		snprintf(a->results[i].status, sizeof a->results[i].status, "%s", status);
 	}
+	/* Called before any MAIL FROM: an open connection is still between transactions. */
+	a->clean_end = a->link != NULL;
 	attempt_finish(a);
 }
 
-/* ---- SMTP client ----------------------------------------------------------------------- */
+/* ---- links: the connections ------------------------------------------------------------ */
 
-static void send_line(struct attempt *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void link_send(struct link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void send_line(struct attempt *a, const char *fmt, ...)
+static void link_send(struct link *l, const char *fmt, ...)
 {
 	struct buf line = BUF_INIT;
 	va_list ap;
@@ -149,19 +237,58 @@ static void send_line(struct attempt *a, const char *fmt, ...)
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
 	buf_append(&line, "\r\n", 2);
-	bufferevent_write(a->bev, line.data, line.len);
+	bufferevent_write(l->bev, line.data, line.len);
 	buf_free(&line);
 }
 
-/* Bufferevents own their socket (BEV_OPT_CLOSE_ON_FREE) and, for TLS, their SSL: libevent
- * closes the descriptor after it has forgotten it. */
-static void close_connection(struct attempt *a)
+static void link_free(struct link *l)
 {
-	if (a->bev)
-		bufferevent_free(a->bev);
-	a->bev = NULL;
-	a->fd = -1;
-	a->tls = false;
+	if (l->bev)
+		bufferevent_free(l->bev);
+	if (l->idle_timer)
+		event_free(l->idle_timer);
+	buf_free(&l->reply);
+	buf_free(&l->reply_lines);
+	free(l);
+}
+
+static void idle_remove(struct link *l)
+{
+	struct outbound *ob = l->ob;
+	for (struct link **pp = &ob->idle; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			ob->nidle--;
+			break;
+		}
+	l->next = NULL;
+	evtimer_del(l->idle_timer);
+}
+
+/* The end of a callback of l: a link closed meanwhile is freed now. */
+static void link_release(struct link *l)
+{
+	if (--l->in_callback == 0 && l->dead)
+		link_free(l);
+}
+
+/* Drops the connection at once (bufferevents own their socket and, for TLS, their SSL:
+ * BEV_OPT_CLOSE_ON_FREE) and detaches it from its delivery. */
+static void link_close(struct link *l)
+{
+	if (!l || l->dead)
+		return;
+	if (!l->a)
+		idle_remove(l);
+	else if (l->a->link == l)
+		l->a->link = NULL;
+	l->a = NULL;
+	if (l->bev)
+		bufferevent_free(l->bev);
+	l->bev = NULL;
+	l->dead = true;
+	if (l->in_callback == 0)
+		link_free(l);
 }
 
 static void quit_answered(struct bufferevent *bev, void *ctx)
@@ -177,20 +304,72 @@ static void quit_event(struct bufferevent *bev, short what, void *ctx)
 /* RFC 5321 4.1.1.10: say QUIT, and close when the server answers or hangs up (a few seconds
  * at most). Waiting for the answer, not for our write, also works under TLS, where "written"
  * only means handed to the TLS layer. */
-static void quit_and_close(struct attempt *a)
+static void link_quit(struct link *l)
 {
-	if (!a->bev)
+	if (!l || l->dead)
 		return;
-	struct bufferevent *bev = a->bev;
-	a->bev = NULL;
-	a->fd = -1;
-	a->tls = false;
-	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
-	bufferevent_setcb(bev, quit_answered, NULL, quit_event, NULL);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	struct timeval tv = { 5, 0 };
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_write(bev, "QUIT\r\n", 6);
+	struct bufferevent *bev = l->bev;
+	l->bev = NULL;
+	if (bev) {
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
+		bufferevent_setcb(bev, quit_answered, NULL, quit_event, NULL);
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+		struct timeval tv = { 5, 0 };
+		bufferevent_set_timeouts(bev, &tv, &tv);
+		bufferevent_write(bev, "QUIT\r\n", 6);
+	}
+	link_close(l);
+}
+
+static void link_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	log_info("event=outbound-idle-close connection=%lu host=%s transactions=%ld", l->id,
+		 l->host, l->transactions);
+	link_quit(l);
+}
+
+/* The delivery on l is over and the server is between transactions: keep the connection for
+ * the next message (outbound-reuse of them at most, IDLE_SECONDS of waiting at most). */
+static void link_park(struct link *l)
+{
+	struct outbound *ob = l->ob;
+	l->a = NULL;
+	if (l->transactions >= cfg(ob)->outbound_reuse) {
+		link_quit(l);
+		return;
+	}
+	if (ob->nidle >= MAX_IDLE) {
+		struct link *oldest = ob->idle;
+		while (oldest->next)
+			oldest = oldest->next;
+		link_quit(oldest);
+	}
+	l->next = ob->idle;
+	ob->idle = l;
+	ob->nidle++;
+	/* Idle, the server's own timeout or our timer ends it; no read timeout of ours. */
+	bufferevent_set_timeouts(l->bev, NULL, NULL);
+	struct timeval tv = { IDLE_SECONDS, 0 };
+	evtimer_add(l->idle_timer, &tv);
+	schedule_soon(ob);
+}
+
+static struct link *idle_for_domain(struct outbound *ob, const char *domain, bool smarthost)
+{
+	for (struct link *l = ob->idle; l; l = l->next)
+		if (l->smarthost == smarthost && strcasecmp(l->domain, domain) == 0)
+			return l;
+	return NULL;
+}
+
+static struct link *idle_for_addr(struct outbound *ob, const char *addr, int port, bool smarthost)
+{
+	for (struct link *l = ob->idle; l; l = l->next)
+		if (l->smarthost == smarthost && l->port == port && strcmp(l->addr, addr) == 0)
+			return l;
+	return NULL;
 }
 
 /* This address did not work: remember why and go on with the next. */
@@ -200,10 +379,57 @@ static void next_address(struct attempt *a, const char *why)
 	a->last_error = xstrdup(why);
 	log_info("event=outbound-try-failed queue=%lld host=%s addr=%s error=\"%s\"",
 		 (long long)a->e.id, a->host, a->addr_i < a->naddrs ? a->addrs[a->addr_i] : "-", why);
-	close_connection(a);
+	link_close(a->link);
 	a->addr_i++;
 	attempt_try_address(a);
 }
+
+/* The link of a stopped working (closed, timed out, spoke nonsense) during the dialogue. */
+static void link_failed(struct attempt *a, const char *why)
+{
+	if (a->state >= A_BODY) {
+		/* After the final dot there may have been a delivery we never heard of: counting
+		 * it as a failure keeps mail safe (at worst it arrives twice). */
+		set_pending(a, 451, "451 4.4.2 connection lost after the message was sent", "4.4.2");
+		link_close(a->link);
+		attempt_finish(a);
+		return;
+	}
+	forget_accepted(a);
+	if (a->reused) {
+		/* A kept connection the server has given up on (its idle timeout): not the
+		 * destination's fault; once more on a new connection. */
+		log_info("event=outbound-reuse-failed queue=%lld host=%s error=\"%s\"",
+			 (long long)a->e.id, a->host, why);
+		link_close(a->link);
+		a->reused = false;
+		a->fresh_only = true;
+		if (a->naddrs > 0)
+			attempt_try_address(a);
+		else
+			attempt_resolve(a);
+		return;
+	}
+	next_address(a, why);
+}
+
+/* Starts the next message on a kept connection. */
+static void attempt_use_link(struct attempt *a, struct link *l)
+{
+	idle_remove(l);
+	l->a = a;
+	a->link = l;
+	a->reused = true;
+	snprintf(l->domain, sizeof l->domain, "%s", a->e.domain);
+	snprintf(a->host, sizeof a->host, "%s", l->host);
+	struct timeval tv = { REPLY_TIMEOUT, 0 };
+	bufferevent_set_timeouts(l->bev, &tv, &tv);
+	log_info("event=outbound-reuse queue=%lld connection=%lu host=%s addr=%s transaction=%ld",
+		 (long long)a->e.id, l->id, l->host, l->addr, l->transactions + 1);
+	transaction_start(a);
+}
+
+/* ---- SMTP client ----------------------------------------------------------------------- */
 
 /* The message as it goes out: without our Return-Path line, dot-stuffed, CRLF, final dot. */
 static void send_body(struct attempt *a)
@@ -227,7 +453,7 @@ static void send_body(struct attempt *a)
 		p += len + (nl ? 1 : 0);
 	}
 	buf_append_str(&out, ".\r\n");
-	bufferevent_write(a->bev, out.data, out.len);
+	bufferevent_write(a->link->bev, out.data, out.len);
 	buf_free(&out);
 }
 
@@ -239,126 +465,235 @@ static bool message_is_8bit(const struct buf *m)
 	return false;
 }
 
-static void send_mail_from(struct attempt *a)
+/* The transaction is over (the server's last answer was `code`): record the outcome. A
+ * server that said 421 is closing, so its connection cannot carry another message. */
+static void transaction_over(struct attempt *a, int code)
 {
-	if (a->e.smtputf8 && !a->ext_smtputf8) {
+	a->clean_end = code != 421 && a->link != NULL;
+	attempt_finish(a);
+}
+
+static void step_command(struct attempt *a, const struct step *s, struct buf *out)
+{
+	const struct ehlo_ext *x = &a->link->ext;
+	switch (s->kind) {
+	case STEP_RSET:
+		buf_append_str(out, "RSET\r\n");
+		break;
+	case STEP_MAIL:
+		buf_printf(out, "MAIL FROM:<%s> SIZE=%zu%s%s\r\n", a->e.sender, a->msg.len,
+			   x->eightbitmime && message_is_8bit(&a->msg) ? " BODY=8BITMIME" : "",
+			   a->e.smtputf8 ? " SMTPUTF8" : "");
+		break;
+	case STEP_RCPT:
+		buf_printf(out, "RCPT TO:<%s>\r\n", a->e.rcpts[s->rcpt]);
+		break;
+	case STEP_DATA:
+		buf_append_str(out, "DATA\r\n");
+		break;
+	}
+}
+
+static void send_steps(struct attempt *a, size_t from, size_t to)
+{
+	struct buf out = BUF_INIT;
+	for (size_t i = from; i < to; i++)
+		step_command(a, &a->steps[i], &out);
+	bufferevent_write(a->link->bev, out.data, out.len);
+	buf_free(&out);
+}
+
+/* MAIL, a RCPT for every recipient still without an answer, DATA; on a kept connection RSET
+ * first, which also shows whether the server is still there. */
+static void transaction_start(struct attempt *a)
+{
+	struct link *l = a->link;
+	if (a->e.smtputf8 && !l->ext.smtputf8) {
 		fail_all(a, 553, "5.6.7", "the receiving server does not support SMTPUTF8, which this "
 			 "message needs");
 		return;
 	}
-	if (a->size_limit > 0 && (long long)a->msg.len > a->size_limit) {
+	if (l->ext.size > 0 && (long long)a->msg.len > l->ext.size) {
 		char why[200];
 		snprintf(why, sizeof why, "the message (%zu bytes) is larger than the receiving "
-			 "server accepts (%lld bytes)", a->msg.len, a->size_limit);
+			 "server accepts (%lld bytes)", a->msg.len, l->ext.size);
 		fail_all(a, 552, "5.3.4", why);
 		return;
 	}
-	a->state = A_MAIL;
-	send_line(a, "MAIL FROM:<%s> SIZE=%zu%s%s", a->e.sender, a->msg.len,
-		  a->ext_8bit && message_is_8bit(&a->msg) ? " BODY=8BITMIME" : "",
-		  a->e.smtputf8 ? " SMTPUTF8" : "");
-}
-
-static void send_next_rcpt(struct attempt *a)
-{
-	while (a->rcpt_i < a->e.nrcpts && a->results[a->rcpt_i].code != 0)
-		a->rcpt_i++;
-	if (a->rcpt_i < a->e.nrcpts) {
-		a->state = A_RCPT;
-		send_line(a, "RCPT TO:<%s>", a->e.rcpts[a->rcpt_i]);
-		return;
-	}
-	bool any = false;
+	free(a->steps);
+	a->steps = xcalloc(a->e.nrcpts + 3, sizeof *a->steps);
+	a->nsteps = a->step_next = 0;
+	if (a->reused)
+		a->steps[a->nsteps++].kind = STEP_RSET;
+	a->steps[a->nsteps++].kind = STEP_MAIL;
 	for (size_t i = 0; i < a->e.nrcpts; i++)
-		any |= a->results[i].code >= 200 && a->results[i].code < 300;
-	if (!any) {
-		a->state = A_QUIT;
-		quit_and_close(a);
-		attempt_finish(a);
-		return;
-	}
-	a->state = A_DATA;
-	send_line(a, "DATA");
+		if (a->results[i].code == 0)
+			a->steps[a->nsteps++] = (struct step){ STEP_RCPT, i };
+	a->steps[a->nsteps++].kind = STEP_DATA;
+	a->mail_failed = false;
+	a->pipelined = l->ext.pipelining;
+	a->state = A_TRANSACTION;
+	l->transactions++;
+	send_steps(a, 0, a->pipelined ? a->nsteps : 1);
 }
 
-static void start_tls(struct attempt *a)
+/* Lock-step (no PIPELINING): after a reply, the next command, or the end. */
+static void send_next_step(struct attempt *a, int code)
 {
-	struct evbuffer *in = bufferevent_get_input(a->bev);
+	if (a->mail_failed) {
+		transaction_over(a, code);
+		return;
+	}
+	if (a->steps[a->step_next].kind == STEP_DATA && !any_accepted(a)) {
+		/* Every recipient was refused: no DATA; the next transaction begins with RSET. */
+		transaction_over(a, code);
+		return;
+	}
+	send_steps(a, a->step_next, a->step_next + 1);
+}
+
+static void data_reply(struct attempt *a, int code, const char *reply)
+{
+	bool any = !a->mail_failed && any_accepted(a);
+	if (code == 354) {
+		a->state = A_BODY;
+		if (any)
+			send_body(a);
+		else
+			/* Pipelined DATA after every RCPT was refused, and the server still wants
+			 * the message: end it empty. With no recipient nothing can be delivered. */
+			bufferevent_write(a->link->bev, ".\r\n", 3);
+		return;
+	}
+	if (any)
+		set_accepted(a, code, reply);
+	transaction_over(a, code);
+}
+
+static void step_reply(struct attempt *a, int code, const char *reply)
+{
+	const struct step *s = &a->steps[a->step_next++];
+	switch (s->kind) {
+	case STEP_RSET:
+		if (code / 100 != 2) {
+			link_failed(a, reply);
+			return;
+		}
+		break;
+	case STEP_MAIL:
+		if (code / 100 != 2) {
+			set_pending(a, code, reply, NULL);
+			for (size_t i = 0; i < a->e.nrcpts; i++)
+				a->results[i].from_server = true;
+			a->mail_failed = true;
+		}
+		break;
+	case STEP_RCPT:
+		if (!a->mail_failed) {
+			set_result(&a->results[s->rcpt], code, reply);
+			a->results[s->rcpt].from_server = true;
+		}
+		break;
+	case STEP_DATA:
+		data_reply(a, code, reply);
+		return;
+	}
+	if (code == 421) {
+		/* The server is closing: the replies still due will not come. */
+		set_pending(a, code, reply, NULL);
+		transaction_over(a, code);
+		return;
+	}
+	if (!a->pipelined)
+		send_next_step(a, code);
+}
+
+static void start_tls(struct link *l)
+{
+	struct evbuffer *in = bufferevent_get_input(l->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	SSL *ssl = SSL_new(a->ob->tls);
-	SSL_set_tlsext_host_name(ssl, a->host);
+	SSL *ssl = SSL_new(l->ob->tls);
+	SSL_set_tlsext_host_name(ssl, l->host);
 	/* TLS as a filter over the same connection; freeing it frees the SSL and the socket. */
-	a->bev = bufferevent_openssl_filter_new(a->ob->base, a->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+	l->bev = bufferevent_openssl_filter_new(l->ob->base, l->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
 						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	bufferevent_openssl_set_allow_dirty_shutdown(a->bev, 1);
-	a->tls = true;
+	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
+	l->tls = true;
 }
 
 static void on_read(struct bufferevent *bev, void *ctx);
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 
-static void handle_reply(struct attempt *a, int code, const char *reply)
+/* EHLO has been answered (and TLS, if any, is up): log in to a smarthost, or send mail. */
+static void after_ehlo(struct attempt *a)
 {
+	struct link *l = a->link;
+	struct config *c = cfg(a->ob);
+	if (l->ext.starttls && !l->tls && a->ob->tls) {
+		a->state = A_STARTTLS;
+		link_send(l, "STARTTLS");
+		return;
+	}
+	if (l->smarthost && !l->tls) {
+		/* Never hand a password or mail to a relay over plain text. */
+		next_address(a, "the smarthost does not offer TLS");
+		return;
+	}
+	if (l->smarthost && c->smarthost_user[0]) {
+		struct buf plain = BUF_INIT, enc = BUF_INIT;
+		buf_append_char(&plain, '\0');
+		buf_append_str(&plain, c->smarthost_user);
+		buf_append_char(&plain, '\0');
+		buf_append_str(&plain, c->smarthost_password);
+		base64_encode(&enc, plain.data, plain.len);
+		a->state = A_AUTH;
+		link_send(l, "AUTH PLAIN %s", enc.data);
+		buf_free(&plain);
+		buf_free(&enc);
+		return;
+	}
+	transaction_start(a);
+}
+
+static void handle_reply(struct attempt *a, int code, const char *reply, const char *lines)
+{
+	struct link *l = a->link;
 	switch (a->state) {
 	case A_GREETING:
 		if (code != 220)
 			return next_address(a, reply);
 		a->state = A_EHLO;
-		send_line(a, "EHLO %s", cfg(a->ob)->hostname);
+		link_send(l, "EHLO %s", cfg(a->ob)->hostname);
 		return;
 	case A_EHLO:
 		if (code != 250) {
 			a->state = A_HELO;
-			send_line(a, "HELO %s", cfg(a->ob)->hostname);
+			link_send(l, "HELO %s", cfg(a->ob)->hostname);
 			return;
 		}
-		a->ext_starttls = strstr(reply, "STARTTLS") != NULL;
-		a->ext_8bit = strstr(reply, "8BITMIME") != NULL;
-		a->ext_smtputf8 = strstr(reply, "SMTPUTF8") != NULL;
-		{
-			const char *sz = strstr(reply, "SIZE");
-			a->size_limit = sz ? atoll(sz + 4) : 0;
-		}
-		a->ext_auth = strstr(reply, "AUTH") != NULL;
-		if (a->ext_starttls && !a->tls && a->ob->tls) {
-			a->state = A_STARTTLS;
-			send_line(a, "STARTTLS");
-			return;
-		}
-		if (a->smarthost && !a->tls) {
-			/* Never hand a password or mail to a relay over plain text. */
-			return next_address(a, "the smarthost does not offer TLS");
-		}
-		if (a->smarthost && cfg(a->ob)->smarthost_user[0]) {
-			struct buf plain = BUF_INIT, enc = BUF_INIT;
-			buf_append_char(&plain, '\0');
-			buf_append_str(&plain, cfg(a->ob)->smarthost_user);
-			buf_append_char(&plain, '\0');
-			buf_append_str(&plain, cfg(a->ob)->smarthost_password);
-			base64_encode(&enc, plain.data, plain.len);
-			a->state = A_AUTH;
-			send_line(a, "AUTH PLAIN %s", enc.data);
-			buf_free(&plain);
-			buf_free(&enc);
-			return;
-		}
-		send_mail_from(a);
+		ehlo_parse(lines, &l->ext);
+		after_ehlo(a);
 		return;
 	case A_HELO:
 		if (code != 250)
 			return next_address(a, reply);
-		send_mail_from(a);
+		memset(&l->ext, 0, sizeof l->ext);
+		if (l->smarthost)
+			return next_address(a, "the smarthost does not offer TLS");
+		transaction_start(a);
 		return;
 	case A_STARTTLS:
 		if (code != 220) {
-			send_mail_from(a); /* opportunistic: go on without TLS */
+			if (l->smarthost)
+				return next_address(a, "the smarthost refused STARTTLS");
+			transaction_start(a); /* opportunistic: go on without TLS */
 			return;
 		}
-		start_tls(a);
-		bufferevent_setcb(a->bev, on_read, NULL, on_event, a);
-		bufferevent_enable(a->bev, EV_READ | EV_WRITE);
+		start_tls(l);
+		bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
+		bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 		a->state = A_EHLO;
-		send_line(a, "EHLO %s", cfg(a->ob)->hostname);
+		link_send(l, "EHLO %s", cfg(a->ob)->hostname);
 		return;
 	case A_AUTH:
 		if (code != 235) {
@@ -367,144 +702,130 @@ static void handle_reply(struct attempt *a, int code, const char *reply)
 			snprintf(text, sizeof text, "451 4.7.0 the smarthost refused our login (%s); check "
 				 "smarthost-user and smarthost-password", reply);
 			set_pending(a, 451, text, "4.7.0");
-			a->state = A_QUIT;
-			quit_and_close(a);
-			attempt_finish(a);
+			transaction_over(a, 421); /* not logged in: not worth keeping */
 			return;
 		}
-		send_mail_from(a);
+		transaction_start(a);
 		return;
-	case A_MAIL:
-		if (code / 100 == 2) {
-			a->rcpt_i = 0;
-			send_next_rcpt(a);
-			return;
-		}
-		set_pending(a, code, reply, NULL);
-		for (size_t i = 0; i < a->e.nrcpts; i++)
-			a->results[i].from_server = true;
-		a->state = A_QUIT;
-		quit_and_close(a);
-		attempt_finish(a);
-		return;
-	case A_RCPT:
-		set_result(&a->results[a->rcpt_i], code, reply);
-		a->results[a->rcpt_i].from_server = true;
-		a->rcpt_i++;
-		send_next_rcpt(a);
-		return;
-	case A_DATA:
-		if (code != 354) {
-			/* Accepted recipients now share this answer. */
-			for (size_t i = 0; i < a->e.nrcpts; i++)
-				if (a->results[i].code / 100 == 2) {
-					set_result(&a->results[i], code, reply);
-					a->results[i].from_server = true;
-				}
-			a->state = A_QUIT;
-			quit_and_close(a);
-			attempt_finish(a);
-			return;
-		}
-		a->state = A_BODY;
-		send_body(a);
+	case A_TRANSACTION:
+		step_reply(a, code, reply);
 		return;
 	case A_BODY:
-		for (size_t i = 0; i < a->e.nrcpts; i++)
-			if (a->results[i].code / 100 == 2) {
-				set_result(&a->results[i], code, reply);
-				a->results[i].from_server = true;
-			}
-		a->state = A_QUIT;
-		quit_and_close(a);
-		attempt_finish(a);
+		set_accepted(a, code, reply);
+		transaction_over(a, code);
 		return;
 	default:
 		return;
 	}
 }
 
-static void on_read(struct bufferevent *bev, void *ctx)
+enum reply_read { REPLY_NONE, REPLY_OK, REPLY_BAD };
+
+/* The next complete reply from l's input: its code, the text flat (lines joined by spaces,
+ * as quoted to people) and line by line. BAD: a malformed or endless reply (*why says which). */
+static enum reply_read read_reply(struct link *l, struct evbuffer *in, int *code, char **flat,
+				  char **lines, const char **why)
 {
-	struct attempt *a = ctx;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	while (!a->finished && a->bev == bev && evbuffer_get_length(in) > 0) {
+	for (;;) {
 		char *text;
 		size_t n;
-		enum conn_line st = conn_read_line(in, &a->lines, &text, &n);
+		enum conn_line st = conn_read_line(in, &l->lines, &text, &n);
 		if (st == CONN_LINE_NONE)
-			return;
+			return REPLY_NONE;
 		if (st == CONN_LINE_TOO_LONG)
 			continue; /* over-long reply lines are dropped; the code line still comes */
 		char line[1100];
 		snprintf(line, sizeof line, "%.*s", (int)(n < 1000 ? n : 1000), text);
 		free(text);
-		if (strlen(line) < 3) {
-			next_address(a, "the server sent a malformed reply");
-			return;
+		size_t len = strlen(line);
+		if (len < 3) {
+			*why = "the server sent a malformed reply";
+			return REPLY_BAD;
 		}
-		if (a->reply.len)
-			buf_append_char(&a->reply, ' ');
-		buf_append_str(&a->reply, a->reply.len ? line + 4 * (strlen(line) > 4) : line);
+		if (l->reply.len)
+			buf_append_char(&l->reply, ' ');
+		buf_append_str(&l->reply, l->reply.len ? line + 4 * (len > 4) : line);
+		if (l->reply_lines.len)
+			buf_append_char(&l->reply_lines, '\n');
+		buf_append_str(&l->reply_lines, line + (len > 4 ? 4 : len));
 		if (line[3] == '-') {
 			/* More lines follow; a server that never ends its reply is dropped. */
-			if (a->reply.len > MAX_REPLY) {
-				buf_reset(&a->reply);
-				next_address(a, "the server sent an endless reply");
-				return;
+			if (l->reply.len > MAX_REPLY) {
+				buf_reset(&l->reply);
+				buf_reset(&l->reply_lines);
+				*why = "the server sent an endless reply";
+				return REPLY_BAD;
 			}
 			continue;
 		}
-		int code = atoi(line);
-		char *reply = buf_steal(&a->reply, NULL);
-		if (code < 200 || code > 599) {
-			free(reply);
-			next_address(a, "the server sent a malformed reply");
-			return;
+		*code = atoi(line);
+		*flat = buf_steal(&l->reply, NULL);
+		*lines = buf_steal(&l->reply_lines, NULL);
+		if (*code < 200 || *code > 599) {
+			free(*flat);
+			free(*lines);
+			*why = "the server sent a malformed reply";
+			return REPLY_BAD;
 		}
-		handle_reply(a, code, reply);
-		free(reply);
-		if (a->finished || a->bev != bev)
-			return; /* finished or moved on */
+		return REPLY_OK;
 	}
+}
+
+static void on_read(struct bufferevent *bev, void *ctx)
+{
+	struct link *l = ctx;
+	l->in_callback++;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	while (l->bev == bev && evbuffer_get_length(in) > 0) {
+		int code;
+		char *flat, *lines;
+		const char *why;
+		enum reply_read r = read_reply(l, in, &code, &flat, &lines, &why);
+		if (r == REPLY_NONE)
+			break;
+		if (!l->a) {
+			/* Nothing is owed to an idle connection (a 421 before the server hangs up). */
+			if (r == REPLY_OK) {
+				free(flat);
+				free(lines);
+			}
+			link_close(l);
+			break;
+		}
+		if (r == REPLY_BAD) {
+			link_failed(l->a, why);
+			break;
+		}
+		handle_reply(l->a, code, flat, lines);
+		free(flat);
+		free(lines);
+	}
+	link_release(l);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *ctx)
 {
-	struct attempt *a = ctx;
-	if (a->finished)
-		return;
+	struct link *l = ctx;
+	struct attempt *a = l->a;
+	l->in_callback++;
 	if (what & BEV_EVENT_CONNECTED) {
-		if (a->state == A_CONNECTING) {
+		if (a && a->state == A_CONNECTING) {
 			a->state = A_GREETING;
 			struct timeval tv = { REPLY_TIMEOUT, 0 };
-			bufferevent_set_timeouts(a->bev, &tv, &tv);
+			bufferevent_set_timeouts(l->bev, &tv, &tv);
 		}
-		return;
+	} else if (!a) {
+		link_close(l); /* an idle connection the server closed */
+	} else {
+		const char *why = what & BEV_EVENT_TIMEOUT ? "the server did not answer in time"
+				  : a->state == A_CONNECTING ? "the connection was refused or failed"
+							     : "the server closed the connection";
+		link_failed(a, why);
 	}
-	const char *why = what & BEV_EVENT_TIMEOUT ? "the server did not answer in time"
-			  : a->state == A_CONNECTING ? "the connection was refused or failed"
-						     : "the server closed the connection";
-	if (a->state >= A_BODY) {
-		/* After the final dot there may have been a delivery we never heard of: counting
-		 * it as a failure keeps mail safe (at worst it arrives twice). */
-		set_pending(a, 451, "451 4.4.2 connection lost after the message was sent", "4.4.2");
-		close_connection(a);
-		attempt_finish(a);
-		return;
-	}
-	/* Before that nothing was delivered: the next address starts afresh. */
-	for (size_t i = 0; i < a->e.nrcpts; i++)
-		if (a->results[i].code / 100 == 2) {
-			a->results[i].code = 0;
-			free(a->results[i].reply);
-			a->results[i].reply = NULL;
-		}
-	next_address(a, why);
+	link_release(l);
 }
 
-/* Connects to the current address, or moves to the next MX when this one has none left. */
-static void attempt_try_address(struct attempt *a);
+/* ---- finding the server ---------------------------------------------------------------- */
 
 static void addrs_clear(struct attempt *a)
 {
@@ -538,6 +859,56 @@ static void addrs_answer(void *ctx, enum dns_status st, char **addrs, size_t n, 
 	attempt_try_address(a);
 }
 
+static struct link *link_connect(struct attempt *a, const char *ip, const struct sockaddr *sa,
+				 socklen_t salen)
+{
+	struct outbound *ob = a->ob;
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	struct link *l = xcalloc(1, sizeof *l);
+	l->ob = ob;
+	l->id = ++ob->links_opened;
+	l->port = a->port;
+	l->smarthost = a->smarthost;
+	snprintf(l->host, sizeof l->host, "%s", a->host);
+	snprintf(l->addr, sizeof l->addr, "%s", ip);
+	snprintf(l->domain, sizeof l->domain, "%s", a->e.domain);
+	l->idle_timer = evtimer_new(ob->base, link_idle_timeout, l);
+	line_reader_init(&l->lines, 2048);
+	if (a->smarthost && a->port == 465) {
+		/* Submission over TLS from the first byte (RFC 8314). */
+		SSL *ssl = SSL_new(ob->tls);
+		SSL_set_tlsext_host_name(ssl, a->host);
+		l->bev = bufferevent_openssl_socket_new(ob->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+							BEV_OPT_CLOSE_ON_FREE |
+							BEV_OPT_DEFER_CALLBACKS);
+		bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
+		l->tls = true;
+	} else {
+		l->bev = bufferevent_socket_new(ob->base, fd,
+						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	}
+	bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
+	struct timeval tv = { CONNECT_TIMEOUT, 0 };
+	bufferevent_set_timeouts(l->bev, &tv, &tv);
+	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+	l->a = a;
+	a->link = l;
+	a->state = A_CONNECTING;
+	log_info("event=outbound-connect queue=%lld connection=%lu host=%s addr=%s port=%d",
+		 (long long)a->e.id, l->id, a->host, ip, a->port);
+	if (bufferevent_socket_connect(l->bev, sa, (int)salen) < 0) {
+		link_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* Connects to the current address (or a kept connection to it), or moves to the next MX when
+ * this one has none left. */
 static void attempt_try_address(struct attempt *a)
 {
 	while (a->addr_i >= a->naddrs) {
@@ -563,57 +934,30 @@ static void attempt_try_address(struct attempt *a)
 		return;
 	}
 	const char *ip = a->addrs[a->addr_i];
+	struct link *kept = a->fresh_only ? NULL : idle_for_addr(a->ob, ip, a->port, a->smarthost);
+	if (kept) {
+		/* Another domain's connection to this very server (a shared MX): use it. */
+		attempt_use_link(a, kept);
+		return;
+	}
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
 	socklen_t sslen;
-	int port = a->port;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	if (inet_pton(AF_INET, ip, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
+		in4->sin_port = htons((uint16_t)a->port);
 		sslen = sizeof *in4;
 	} else if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
+		in6->sin6_port = htons((uint16_t)a->port);
 		sslen = sizeof *in6;
 	} else {
 		next_address(a, "bad address");
 		return;
 	}
-	a->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->fd < 0) {
-		next_address(a, "cannot create a socket");
-		return;
-	}
-	int one = 1;
-	setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (a->smarthost && port == 465) {
-		/* Submission over TLS from the first byte (RFC 8314). */
-		SSL *ssl = SSL_new(a->ob->tls);
-		SSL_set_tlsext_host_name(ssl, a->host);
-		a->bev = bufferevent_openssl_socket_new(a->ob->base, a->fd, ssl,
-							BUFFEREVENT_SSL_CONNECTING,
-							BEV_OPT_CLOSE_ON_FREE |
-							BEV_OPT_DEFER_CALLBACKS);
-		bufferevent_openssl_set_allow_dirty_shutdown(a->bev, 1);
-		a->tls = true;
-	} else {
-		a->bev = bufferevent_socket_new(a->ob->base, a->fd,
-						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	}
-	bufferevent_setcb(a->bev, on_read, NULL, on_event, a);
-	struct timeval tv = { CONNECT_TIMEOUT, 0 };
-	bufferevent_set_timeouts(a->bev, &tv, &tv);
-	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
-	line_reader_init(&a->lines, 2048);
-	buf_reset(&a->reply);
-	a->state = A_CONNECTING;
-	a->ext_starttls = a->ext_8bit = a->ext_smtputf8 = a->ext_auth = false;
-	a->size_limit = 0;
-	log_info("event=outbound-connect queue=%lld host=%s addr=%s port=%d", (long long)a->e.id,
-		 a->host, ip, port);
-	if (bufferevent_socket_connect(a->bev, (struct sockaddr *)&ss, (int)sslen) < 0)
+	if (!link_connect(a, ip, (struct sockaddr *)&ss, sslen))
 		next_address(a, "the connection failed");
 }
 
@@ -632,6 +976,7 @@ static void mx_answer(void *ctx, enum dns_status st, const struct dns_mx *mx, si
 		fail_all(a, 556, "5.1.10", "the domain does not accept mail (null MX, RFC 7505)");
 		return;
 	}
+	free(a->mx);
 	if (st == DNS_OK) {
 		a->mx = xcalloc(n, sizeof *a->mx);
 		memcpy(a->mx, mx, n * sizeof *mx);
@@ -644,44 +989,154 @@ static void mx_answer(void *ctx, enum dns_status st, const struct dns_mx *mx, si
 		a->implicit_mx = true;
 	}
 	a->mx_i = 0;
-	a->host[0] = '\0';
 	addrs_clear(a);
 	snprintf(a->host, sizeof a->host, "%s", a->mx[0].host);
 	a->state = A_RESOLVING;
 	dns_lookup_addrs(a->ob->dns, a->host, addrs_answer, a);
 }
 
+static bool uses_smarthost(const struct config *c, const char *domain)
+{
+	if (!c->smarthost[0])
+		return false;
+	if (!c->smarthost_domains[0])
+		return true;
+	size_t n = strlen(domain);
+	for (const char *p = c->smarthost_domains; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t len = strcspn(p, ", ");
+		if (len == n && strncasecmp(p, domain, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* Finds the servers for the entry's domain: the smarthost, or the MX records. */
+static void attempt_resolve(struct attempt *a)
+{
+	struct outbound *ob = a->ob;
+	addrs_clear(a);
+	free(a->mx);
+	a->mx = NULL;
+	a->nmx = a->mx_i = 0;
+	a->port = (int)cfg(ob)->outbound_port;
+	a->state = A_RESOLVING;
+	if (!a->smarthost) {
+		dns_lookup_mx(ob->dns, a->e.domain, mx_answer, a);
+		return;
+	}
+	/* The relay stands in for every MX of the domain. */
+	char host[256];
+	int port = 587;
+	snprintf(host, sizeof host, "%s", cfg(ob)->smarthost);
+	char *colon = strrchr(host, ':');
+	if (colon && !strchr(colon, ']')) {
+		*colon = '\0';
+		port = atoi(colon + 1);
+	}
+	a->port = port;
+	a->mx = xcalloc(1, sizeof *a->mx);
+	snprintf(a->mx[0].host, sizeof a->mx[0].host, "%s", host);
+	a->nmx = 1;
+	snprintf(a->host, sizeof a->host, "%s", host);
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1) {
+		char *addr = host;
+		addrs_answer(a, DNS_OK, &addr, 1, NULL);
+	} else {
+		dns_lookup_addrs(ob->dns, host, addrs_answer, a);
+	}
+}
 /* ---- outcome ---------------------------------------------------------------------------- */
 
+static void writing_add(struct outbound *ob, int64_t id)
+{
+	if (ob->nwriting == ob->writing_cap) {
+		ob->writing_cap = ob->writing_cap ? 2 * ob->writing_cap : 64;
+		ob->writing = xrealloc(ob->writing, ob->writing_cap * sizeof *ob->writing);
+	}
+	ob->writing[ob->nwriting++] = id;
+}
+
+static void writing_remove(struct outbound *ob, int64_t id)
+{
+	for (size_t i = 0; i < ob->nwriting; i++)
+		if (ob->writing[i] == id) {
+			ob->writing[i] = ob->writing[--ob->nwriting];
+			return;
+		}
+}
+
+static bool is_writing(const struct outbound *ob, int64_t id)
+{
+	for (size_t i = 0; i < ob->nwriting; i++)
+		if (ob->writing[i] == id)
+			return true;
+	return false;
+}
+
+/* The outcomes of the attempts that ended during one turn of the event loop, written in one
+ * transaction (one disk sync for all of them). */
 struct update_job {
-	struct store_job job;
-	int64_t id;
-	char **done;
-	size_t ndone;
-	int64_t next_attempt;
-	char *last_reply;
-	bool warned;
+	struct store_job job;   /* job.ctx: the agent, NULL once it has stopped */
+	struct queue_update *u;
+	size_t n, cap;
 };
 
 static void update_run(struct store *s, struct store_job *job)
 {
-	struct update_job *u = (struct update_job *)job;
+	struct update_job *b = (struct update_job *)job;
 	struct buf err = BUF_INIT;
-	if (!s->ops->queue_update(s, u->id, (const char *const *)u->done, u->ndone, u->next_attempt,
-				  u->last_reply, u->warned, &err))
-		log_error("event=queue-update-failed queue=%lld error=\"%s\"", (long long)u->id,
-			  err.data);
+	if (!s->ops->queue_update_many(s, b->u, b->n, &err))
+		log_error("event=queue-update-failed entries=%zu error=\"%s\"", b->n, err.data);
 	buf_free(&err);
 }
 
 static void update_done(struct store_job *job)
 {
-	struct update_job *u = (struct update_job *)job;
-	for (size_t i = 0; i < u->ndone; i++)
-		free(u->done[i]);
-	free(u->done);
-	free(u->last_reply);
-	free(u);
+	struct update_job *b = (struct update_job *)job;
+	for (size_t i = 0; i < b->n; i++) {
+		struct queue_update *u = &b->u[i];
+		if (job->ctx)
+			writing_remove(job->ctx, u->id);
+		for (size_t k = 0; k < u->ndone; k++)
+			free((char *)u->done[k]);
+		free((void *)u->done);
+		free((char *)u->last_reply);
+	}
+	free(b->u);
+	free(b);
+}
+
+/* A new slot in the batch the next flush hands to the writer. */
+static struct queue_update *update_add(struct outbound *ob, int64_t id)
+{
+	struct update_job *b = ob->updating;
+	if (!b) {
+		b = ob->updating = xcalloc(1, sizeof *b);
+		b->job.run = update_run;
+		b->job.done = update_done;
+		b->job.ctx = ob;
+	}
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 16;
+		b->u = xrealloc(b->u, b->cap * sizeof *b->u);
+	}
+	struct queue_update *u = &b->u[b->n++];
+	memset(u, 0, sizeof *u);
+	u->id = id;
+	writing_add(ob, id);
+	return u;
+}
+
+static void update_flush(struct outbound *ob)
+{
+	if (ob->updating)
+		committer_submit_job(ob->writer, &ob->updating->job);
+	ob->updating = NULL;
 }
 
 /* Hands a DSN to the sender through the same durable path as any mail: to their mailbox,
@@ -738,12 +1193,12 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 
 static void attempt_free(struct attempt *a)
 {
-	close_connection(a);
+	link_close(a->link);
 	for (size_t i = 0; a->results && i < a->e.nrcpts; i++)
 		free(a->results[i].reply);
 	queue_entry_free(&a->e);
 	buf_free(&a->msg);
-	buf_free(&a->reply);
+	free(a->steps);
 	free(a->mx);
 	addrs_clear(a);
 	free(a->results);
@@ -773,11 +1228,8 @@ static void attempt_finish(struct attempt *a)
 	struct config *c = cfg(ob);
 	int64_t now = clock_now();
 	bool expired = now - a->e.created >= c->queue_lifetime;
-	struct update_job *u = xcalloc(1, sizeof *u);
-	u->job.run = update_run;
-	u->job.done = update_done;
-	u->id = a->e.id;
-	u->done = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *u->done);
+	struct queue_update *u = update_add(ob, a->e.id);
+	char **done = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *done);
 	struct dsn_recipient *failed = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *failed);
 	struct dsn_recipient *delayed = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *delayed);
 	size_t nfailed = 0, ndelayed = 0, ndelivered = 0;
@@ -787,7 +1239,7 @@ static void attempt_finish(struct attempt *a)
 		if (r->code == 0)
 			set_result(r, 451, "451 4.4.1 no answer");
 		if (r->code / 100 == 2) {
-			u->done[u->ndone++] = xstrdup(a->e.rcpts[i]);
+			done[u->ndone++] = xstrdup(a->e.rcpts[i]);
 			ndelivered++;
 			continue;
 		}
@@ -804,7 +1256,7 @@ static void attempt_finish(struct attempt *a)
 						"wait; check the address, or reach the person another way.";
 			}
 			failed[nfailed++] = d;
-			u->done[u->ndone++] = xstrdup(a->e.rcpts[i]);
+			done[u->ndone++] = xstrdup(a->e.rcpts[i]);
 		} else {
 			delayed[ndelayed++] = d;
 			if (!last.len)
@@ -828,16 +1280,118 @@ static void attempt_finish(struct attempt *a)
 	u->next_attempt = now + wait;
 	u->last_reply = last.len ? buf_steal(&last, NULL) : NULL;
 	buf_free(&last);
-	log_info("event=outbound-result queue=%lld domain=%s delivered=%zu failed=%zu deferred=%zu",
-		 (long long)a->e.id, a->e.domain, ndelivered, nfailed, ndelayed);
-	committer_submit_job(ob->writer, &u->job);
+	struct link *l = a->link;
+	log_info("event=outbound-result queue=%lld domain=%s delivered=%zu failed=%zu deferred=%zu "
+		 "connection=%lu transaction=%ld pipelined=%s", (long long)a->e.id, a->e.domain,
+		 ndelivered, nfailed, ndelayed, l ? l->id : 0UL, l ? l->transactions : 0L,
+		 a->pipelined ? "yes" : "no");
+	u->done = (const char *const *)done;
+	schedule_soon(ob); /* the pass it triggers hands the batch to the writer */
 	free(failed);
 	free(delayed);
 	attempt_unlink(a);
+	/* The connection: kept for the next message when the dialogue ended cleanly. After a
+	 * "try again later" the next try gets a new connection: the server may have asked us
+	 * to back off, or greylist per session. */
+	a->link = NULL;
+	if (l) {
+		l->a = NULL;
+		if (a->clean_end && ndelayed == 0 && l->bev)
+			link_park(l);
+		else
+			link_quit(l);
+	}
 	/* We may be deep inside this attempt's own callbacks: free it from the loop later. */
 	a->finished = true;
-	close_connection(a);
 	event_base_once(ob->base, -1, EV_TIMEOUT, attempt_free_later, a, NULL);
+}
+
+/* ---- rate limit: entries that wait for their turn --------------------------------------- */
+
+/* Entries held back in one scheduler pass, written in one transaction: their next attempt
+ * moves to their turn, without counting an attempt (they were not tried). */
+struct postpone_job {
+	struct store_job job;   /* job.ctx: the agent, NULL once it has stopped */
+	int64_t *ids, *when;
+	char **notes;
+	size_t n, cap;
+};
+
+static void postpone_run(struct store *s, struct store_job *job)
+{
+	struct postpone_job *p = (struct postpone_job *)job;
+	struct buf err = BUF_INIT;
+	if (!s->ops->queue_postpone(s, p->ids, p->when, (const char *const *)p->notes, p->n, &err))
+		log_error("event=queue-postpone-failed entries=%zu error=\"%s\"", p->n, err.data);
+	buf_free(&err);
+}
+
+static void postpone_done(struct store_job *job)
+{
+	struct postpone_job *p = (struct postpone_job *)job;
+	for (size_t i = 0; i < p->n; i++) {
+		if (job->ctx)
+			writing_remove(job->ctx, p->ids[i]);
+		free(p->notes[i]);
+	}
+	free(p->ids);
+	free(p->when);
+	free(p->notes);
+	free(p);
+}
+
+/* Whole seconds, rounded up (next_attempt has a resolution of one second). */
+static int64_t seconds_up(double s)
+{
+	int64_t whole = (int64_t)s;
+	return (double)whole < s ? whole + 1 : whole;
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The domain has had its outbound-domain-rate for now: the entry waits for its turn. An entry
+ * never tried says so in `yubin queue list`; one that failed before keeps its last reply. */
+static void postpone(struct outbound *ob, const struct queue_entry *e, double wait)
+{
+	struct postpone_job *p = ob->postponing;
+	if (!p) {
+		p = ob->postponing = xcalloc(1, sizeof *p);
+		p->job.run = postpone_run;
+		p->job.done = postpone_done;
+		p->job.ctx = ob;
+	}
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 32;
+		p->ids = xrealloc(p->ids, p->cap * sizeof *p->ids);
+		p->when = xrealloc(p->when, p->cap * sizeof *p->when);
+		p->notes = xrealloc(p->notes, p->cap * sizeof *p->notes);
+	}
+	long rate = cfg(ob)->outbound_domain_rate;
+	struct buf note = BUF_INIT;
+	if (e->attempts == 0)
+		buf_printf(&note, "waiting for its turn (not a failure): the rate limit lets %ld "
+			   "message%s a minute go to %s (outbound-domain-rate)", rate,
+			   rate == 1 ? "" : "s", e->domain);
+	p->ids[p->n] = e->id;
+	p->when[p->n] = clock_now() + seconds_up(wait);
+	p->notes[p->n] = note.len ? buf_steal(&note, NULL) : NULL;
+	p->n++;
+	buf_free(&note);
+	writing_add(ob, e->id);
+	log_info("event=outbound-rate-wait queue=%lld domain=%s wait=%lld", (long long)e->id,
+		 e->domain, (long long)seconds_up(wait));
+}
+
+static void postpone_flush(struct outbound *ob)
+{
+	if (ob->postponing)
+		committer_submit_job(ob->writer, &ob->postponing->job);
+	ob->postponing = NULL;
 }
 
 /* ---- scheduler ------------------------------------------------------------------------- */
@@ -850,40 +1404,20 @@ static bool is_active(struct outbound *ob, int64_t id)
 	return false;
 }
 
-static bool uses_smarthost(const struct config *c, const char *domain)
+static size_t active_for_domain(struct outbound *ob, const char *domain)
 {
-	if (!c->smarthost[0])
-		return false;
-	if (!c->smarthost_domains[0])
-		return true;
-	size_t n = strlen(domain);
-	for (const char *p = c->smarthost_domains; *p;) {
-		while (*p == ',' || *p == ' ')
-			p++;
-		size_t len = strcspn(p, ", ");
-		if (len == n && strncasecmp(p, domain, n) == 0)
-			return true;
-		p += len;
-	}
-	return false;
+	size_t n = 0;
+	for (struct attempt *a = ob->active; a; a = a->next)
+		n += strcasecmp(a->e.domain, domain) == 0;
+	return n;
 }
 
-static bool start_entry(void *ctx, const struct queue_entry *e)
+/* Deep copy: the store's entry lives only during the scan's callback. NULL when its message
+ * cannot be read. */
+static struct attempt *attempt_new(struct outbound *ob, const struct queue_entry *e)
 {
-	struct outbound *ob = ctx;
-	if (is_active(ob, e->id) || ob->nactive >= MAX_ACTIVE)
-		return true;
-	/* Few connections to one domain at a time: a burst of invoices to one customer must not
-	 * look like an attack to their server. */
-	size_t same = 0;
-	for (struct attempt *x = ob->active; x; x = x->next)
-		same += strcmp(x->e.domain, e->domain) == 0;
-	if (same >= (size_t)cfg(ob)->outbound_per_domain)
-		return true;
 	struct attempt *a = xcalloc(1, sizeof *a);
 	a->ob = ob;
-	a->fd = -1;
-	/* Deep copy: the store's entry lives only during this call. */
 	a->e = *e;
 	a->e.sender = xstrdup(e->sender);
 	a->e.domain = xstrdup(e->domain);
@@ -894,54 +1428,114 @@ static bool start_entry(void *ctx, const struct queue_entry *e)
 	a->results = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof *a->results);
 	if (!ob->store->ops->queue_message(ob->store, e->id, &a->msg)) {
 		attempt_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* One due entry of a scan over one domain. False stops the scan: nothing more can start. */
+static bool start_entry(void *ctx, const struct queue_entry *e)
+{
+	struct outbound *ob = ctx;
+	struct config *c = cfg(ob);
+	if (ob->nactive >= MAX_ACTIVE)
+		return false;
+	if (is_active(ob, e->id) || is_writing(ob, e->id))
+		return true;
+	double now = monotonic_seconds();
+	if (!rate_allows(ob->rates, e->domain, c->outbound_domain_rate, now)) {
+		postpone(ob, e, rate_wait(ob->rates, e->domain, c->outbound_domain_rate, now));
 		return true;
 	}
+	/* Few connections to one domain at a time: a burst of invoices to one customer must not
+	 * look like an attack to their server. A kept connection carries the next message. */
+	bool smarthost = uses_smarthost(c, e->domain);
+	struct link *kept = idle_for_domain(ob, e->domain, smarthost);
+	if (!kept && active_for_domain(ob, e->domain) >= (size_t)c->outbound_per_domain)
+		return false;
+	struct attempt *a = attempt_new(ob, e);
+	if (!a)
+		return true;
+	rate_take(ob->rates, e->domain, c->outbound_domain_rate, now);
+	a->smarthost = smarthost;
 	a->next = ob->active;
 	ob->active = a;
 	ob->nactive++;
 	log_info("event=outbound-start queue=%lld domain=%s recipients=%zu attempt=%lld",
 		 (long long)e->id, e->domain, e->nrcpts, (long long)e->attempts + 1);
-	a->port = (int)cfg(ob)->outbound_port;
-	if (uses_smarthost(cfg(ob), e->domain)) {
-		/* The relay stands in for every MX of the domain. */
-		char host[256];
-		int port = 587;
-		snprintf(host, sizeof host, "%s", cfg(ob)->smarthost);
-		char *colon = strrchr(host, ':');
-		if (colon && !strchr(colon, ']')) {
-			*colon = '\0';
-			port = atoi(colon + 1);
-		}
-		a->smarthost = true;
-		a->port = port;
-		struct dns_mx mx = { .preference = 0 };
-		snprintf(mx.host, sizeof mx.host, "%s", host);
-		a->mx = xcalloc(1, sizeof *a->mx);
-		a->mx[0] = mx;
-		a->nmx = 1;
-		snprintf(a->host, sizeof a->host, "%s", host);
-		struct in_addr v4;
-		struct in6_addr v6;
-		if (inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1) {
-			char *addr = host;
-			addrs_answer(a, DNS_OK, &addr, 1, NULL);
-		} else {
-			a->state = A_RESOLVING;
-			dns_lookup_addrs(ob->dns, host, addrs_answer, a);
-		}
-		return true;
-	}
-	a->state = A_RESOLVING;
-	dns_lookup_mx(ob->dns, e->domain, mx_answer, a);
+	if (kept)
+		attempt_use_link(a, kept);
+	else
+		attempt_resolve(a);
 	return true;
 }
 
+struct domain_list {
+	char **names;
+	size_t n;
+};
+
+static bool collect_domain(void *ctx, const char *domain)
+{
+	struct domain_list *d = ctx;
+	d->names = xrealloc(d->names, (d->n + 1) * sizeof *d->names);
+	d->names[d->n++] = xstrdup(domain);
+	return true;
+}
+
+static void serve_domains(struct outbound *ob, struct domain_list *d)
+{
+	int64_t now = clock_now();
+	for (size_t i = 0; i < d->n; i++) {
+		if (ob->nactive < MAX_ACTIVE)
+			ob->store->ops->queue_due_domain(ob->store, now, d->names[i], SCAN_ENTRIES,
+							 start_entry, ob);
+		free(d->names[i]);
+	}
+	free(d->names);
+}
+
+/* Hands what this pass decided to the writer thread. */
+static void flush_writes(struct outbound *ob)
+{
+	update_flush(ob);
+	postpone_flush(ob);
+}
+
+/* Every second: the domains with due mail, the one waiting longest first. One domain's
+ * backlog never hides another's. */
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbound *ob = arg;
-	if (ob->nactive >= MAX_ACTIVE)
-		return;
-	ob->store->ops->queue_due(ob->store, clock_now(), MAX_ACTIVE * 2, start_entry, ob);
+	if (ob->nactive < MAX_ACTIVE) {
+		struct domain_list d = { 0 };
+		ob->store->ops->queue_due_domains(ob->store, clock_now(), SCAN_DOMAINS,
+						  collect_domain, &d);
+		serve_domains(ob, &d);
+	}
+	flush_writes(ob);
+}
+
+/* A connection has become free: give it the next due message of its domain at once, instead
+ * of at the next tick. */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbound *ob = arg;
+	struct domain_list d = { 0 };
+	for (struct link *l = ob->idle; l; l = l->next) {
+		bool seen = false;
+		for (size_t i = 0; i < d.n && !seen; i++)
+			seen = strcasecmp(d.names[i], l->domain) == 0;
+		if (!seen)
+			collect_domain(&d, l->domain);
+	}
+	serve_domains(ob, &d);
+	flush_writes(ob);
+}
+
+static void schedule_soon(struct outbound *ob)
+{
+	event_active(ob->kick, EV_TIMEOUT, 0);
 }
 
 struct outbound *outbound_start(struct event_base *base, struct config *const *config,
@@ -965,6 +1559,8 @@ struct outbound *outbound_start(struct event_base *base, struct config *const *c
 	ob->tls = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_verify(ob->tls, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_mode(ob->tls, SSL_MODE_RELEASE_BUFFERS);
+	ob->rates = rate_limits_new();
+	ob->kick = event_new(base, -1, 0, on_kick, ob);
 	ob->timer = event_new(base, -1, EV_PERSIST, on_timer, ob);
 	struct timeval second = { 1, 0 };
 	event_add(ob->timer, &second);
@@ -978,11 +1574,24 @@ void outbound_stop(struct outbound *ob)
 	if (!ob)
 		return;
 	event_free(ob->timer);
+	event_free(ob->kick);
 	while (ob->active) {
 		struct attempt *a = ob->active;
 		ob->active = a->next;
 		attempt_free(a);
 	}
+	while (ob->idle)
+		link_close(ob->idle);
+	/* Outcomes not yet handed over still go to disk (the writer commits what it holds when
+	 * it stops); their callbacks must not reach this agent any more. */
+	update_flush(ob);
+	committer_cancel(ob->writer, ob);
+	if (ob->postponing) {
+		ob->postponing->job.ctx = NULL;
+		postpone_done(&ob->postponing->job);
+	}
+	rate_limits_free(ob->rates);
+	free(ob->writing);
 	dns_resolver_free(ob->dns);
 	SSL_CTX_free(ob->tls);
 	free(ob->default_domain);

@@ -56,6 +56,7 @@ static const char schema[] =
 	"  warned INTEGER NOT NULL DEFAULT 0, smtputf8 INTEGER NOT NULL DEFAULT 0,"
 	"  is_bounce INTEGER NOT NULL DEFAULT 0, last_reply TEXT);"
 	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_attempt);"
+	"CREATE INDEX IF NOT EXISTS queue_domain_due ON queue(domain, next_attempt);"
 	"CREATE TABLE IF NOT EXISTS queue_rcpt("
 	"  queue_id INTEGER NOT NULL REFERENCES queue(id), rcpt TEXT NOT NULL,"
 	"  PRIMARY KEY(queue_id, rcpt));"
@@ -989,6 +990,10 @@ static const struct store_ops sqlite_ops = {
 	.queue_update = sqlite_queue_update,
 	.queue_retry = sqlite_queue_retry,
 	.queue_delete = sqlite_queue_delete,
+	.queue_due_domains = sqlite_queue_due_domains,
+	.queue_due_domain = sqlite_queue_due_domain,
+	.queue_postpone = sqlite_queue_postpone,
+	.queue_update_many = sqlite_queue_update_many,
 };
 
 static bool column_exists(struct sqlite_store *s, const char *table, const char *column)

@@ -228,5 +228,13 @@ bool sqlite_queue_update(struct store *s, int64_t id, const char *const *done, s
 			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err);
 bool sqlite_queue_retry(struct store *s, int64_t id, int64_t now);
 bool sqlite_queue_delete(struct store *s, int64_t id, struct buf *err);
+bool sqlite_queue_due_domains(struct store *s, int64_t now, size_t max,
+			      bool (*fn)(void *ctx, const char *domain), void *ctx);
+bool sqlite_queue_due_domain(struct store *s, int64_t now, const char *domain, size_t max,
+			     bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
+bool sqlite_queue_postpone(struct store *s, const int64_t *ids, const int64_t *when,
+			   const char *const *notes, size_t n, struct buf *err);
+bool sqlite_queue_update_many(struct store *s, const struct queue_update *u, size_t n,
+			      struct buf *err);
 
 #endif

@@ -136,12 +136,10 @@ static bool entry_remove(struct sqlite_store *s, int64_t id, struct buf *err)
 	return ok && change(s, st, NULL, err);
 }
 
-bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done, size_t ndone,
+/* One entry's outcome, inside the caller's transaction. */
+static bool update_entry(struct sqlite_store *s, int64_t id, const char *const *done, size_t ndone,
 			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err)
 {
-	struct sqlite_store *s = S(base);
-	if (!tx_begin(s, err))
-		return false;
 	sqlite3_stmt *st = prepare(s, "DELETE FROM queue_rcpt WHERE queue_id = ? AND rcpt = ?");
 	bool ok = true;
 	for (size_t i = 0; ok && i < ndone; i++) {
@@ -166,13 +164,50 @@ bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done
 		sqlite3_bind_int64(st, 4, id);
 		ok = change(s, st, NULL, err);
 	}
-	if (!ok) {
-		if (!err->len)
-			buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
-		tx_rollback(s);
+	if (!ok && !err->len)
+		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
+	return ok;
+}
+
+bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done, size_t ndone,
+			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err)
+{
+	struct queue_update u = { id, done, ndone, next_attempt, last_reply, warned };
+	return sqlite_queue_update_many(base, &u, 1, err);
+}
+
+bool sqlite_queue_update_many(struct store *base, const struct queue_update *u, size_t n,
+			      struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!tx_begin(s, err))
 		return false;
+	/* Each entry alone (a savepoint): one that cannot be updated (deleted meanwhile by
+	 * `yubin queue delete`) must not undo the others, which would send those again. */
+	bool all = true;
+	for (size_t i = 0; i < n; i++) {
+		struct buf why = BUF_INIT;
+		exec(s, "SAVEPOINT entry", NULL);
+		if (update_entry(s, u[i].id, u[i].done, u[i].ndone, u[i].next_attempt,
+				 u[i].last_reply, u[i].warned, &why)) {
+			exec(s, "RELEASE entry", NULL);
+		} else {
+			exec(s, "ROLLBACK TO entry", NULL);
+			exec(s, "RELEASE entry", NULL);
+			buf_printf(err, "%sentry %lld: %s", all ? "" : "; ", (long long)u[i].id,
+				   why.data ? why.data : "");
+			all = false;
+		}
+		buf_free(&why);
 	}
-	return tx_commit(s, err);
+	struct buf cerr = BUF_INIT;
+	bool committed = tx_commit(s, &cerr);
+	if (!committed) {
+		buf_printf(err, "%s%s", err->len ? "; " : "", cerr.data ? cerr.data : "commit failed");
+		tx_rollback(s);
+	}
+	buf_free(&cerr);
+	return all && committed;
 }
 
 bool sqlite_queue_retry(struct store *base, int64_t id, int64_t now)
@@ -193,6 +228,62 @@ bool sqlite_queue_delete(struct store *base, int64_t id, struct buf *err)
 	if (!tx_begin(s, err))
 		return false;
 	if (!entry_remove(s, id, err)) {
+		tx_rollback(s);
+		return false;
+	}
+	return tx_commit(s, err);
+}
+
+bool sqlite_queue_due_domains(struct store *base, int64_t now, size_t max,
+			      bool (*fn)(void *ctx, const char *domain), void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT domain, min(next_attempt) AS due FROM queue"
+				      " WHERE next_attempt <= ? GROUP BY domain ORDER BY due LIMIT ?");
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!fn(ctx, (const char *)sqlite3_column_text(st, 0)))
+			break;
+	finish(s, st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+bool sqlite_queue_due_domain(struct store *base, int64_t now, const char *domain, size_t max,
+			     bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx)
+{
+	struct sqlite_store *s = S(base);
+	struct buf sql = BUF_INIT;
+	buf_printf(&sql, "%s WHERE domain = ? AND next_attempt <= ? ORDER BY next_attempt, id"
+		   " LIMIT ?", entry_columns);
+	sqlite3_stmt *st = prepare(s, sql.data);
+	buf_free(&sql);
+	bind_text(st, 1, domain);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, (int64_t)max);
+	return each_entry(s, st, fn, ctx);
+}
+
+bool sqlite_queue_postpone(struct store *base, const int64_t *ids, const int64_t *when,
+			   const char *const *notes, size_t n, struct buf *err)
+{
+	struct sqlite_store *s = S(base);
+	if (!tx_begin(s, err))
+		return false;
+	sqlite3_stmt *st = prepare(s, "UPDATE queue SET next_attempt = ?1,"
+				      " last_reply = coalesce(?2, last_reply) WHERE id = ?3");
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, when[i]);
+		bind_text(st, 2, notes[i]);
+		sqlite3_bind_int64(st, 3, ids[i]);
+		ok = sqlite3_step(st) == SQLITE_DONE; /* a deleted entry simply matches no row */
+	}
+	finish(s, st);
+	if (!ok) {
+		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
 		tx_rollback(s);
 		return false;
 	}

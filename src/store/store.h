@@ -85,6 +85,16 @@ struct store_delivery {
 				  * (0: none); only when the delivery itself succeeds */
 };
 
+/* The outcome of one delivery attempt, for queue_update_many. */
+struct queue_update {
+	int64_t id;
+	const char *const *done;
+	size_t ndone;
+	int64_t next_attempt;
+	const char *last_reply;
+	bool warned;
+};
+
 /* One queue entry (one message to one other domain). */
 struct queue_entry {
 	int64_t id;
@@ -273,6 +283,19 @@ struct store_ops {
 	/* Makes an entry (id 0: every entry) due now. False when there is no such entry. */
 	bool (*queue_retry)(struct store *s, int64_t id, int64_t now);
 	bool (*queue_delete)(struct store *s, int64_t id, struct buf *err);
+	/* The domains that have due entries, the one waiting longest first (at most max). */
+	bool (*queue_due_domains)(struct store *s, int64_t now, size_t max,
+				  bool (*fn)(void *ctx, const char *domain), void *ctx);
+	/* Like queue_due, for one domain only. */
+	bool (*queue_due_domain)(struct store *s, int64_t now, const char *domain, size_t max,
+				 bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
+	/* Moves entries to a later time without counting an attempt (they were not tried: the
+	 * domain's rate limit holds them back). notes[i] replaces last_reply; NULL keeps it. */
+	bool (*queue_postpone)(struct store *s, const int64_t *ids, const int64_t *when,
+			       const char *const *notes, size_t n, struct buf *err);
+	/* queue_update for several entries in one transaction (one disk sync). */
+	bool (*queue_update_many)(struct store *s, const struct queue_update *u, size_t n,
+				  struct buf *err);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };

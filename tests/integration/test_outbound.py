@@ -2,8 +2,10 @@
 
 Peers, started once for this module and stopped at its end (even when a test fails):
   - dnsmasq on 127.0.0.53:<port> serving the test zones below (yubin's `resolver` points at it);
-  - a private Postfix instance as the remote MX: 127.0.0.2:<P> (mx.remote.test, SMTPUTF8, STARTTLS)
-    and 127.0.0.3:<P> (mx.old.test: no SMTPUTF8, 100 kB SIZE limit), a virtual(8) Maildir per
+  - a private Postfix instance as the remote MX: 127.0.0.2:<P> (mx.remote.test, SMTPUTF8, STARTTLS,
+    PIPELINING) and 127.0.0.3:<P> (mx.old.test: no SMTPUTF8, no PIPELINING, 100 kB SIZE limit);
+    both refuse DATA from a client that sends more after it before the 354
+    (reject_unauth_pipelining), a virtual(8) Maildir per
     domain (messages told apart by Delivered-To), a texthash recipient access table that makes
     chosen recipients answer 450 or 550 (changed with `postfix reload`).
 yubin's `outbound-port` is <P>; 127.0.0.9:<P> has no listener (connection refused).
@@ -302,6 +304,10 @@ class RemoteMX:
             'smtpd_tls_key_file': key,
             'smtpd_tls_loglevel': '1',
             'smtputf8_enable': 'yes',
+            # A client that sends more after DATA before the 354 (the message, say) gets 503
+            # "improper use of SMTP command pipelining". (Pipelined MAIL/RCPT are not visible
+            # to Postfix; tests read yubin's pipelined=yes/no log field for those.)
+            'smtpd_data_restrictions': 'reject_unauth_pipelining',
             'alias_maps': '',
             'alias_database': '',
             'local_recipient_maps': '',
@@ -318,8 +324,9 @@ class RemoteMX:
         self.postconf('-MX', 'smtp/inet')
         self.postconf('-M', '%s:%d/inet=%s:%d inet n - n - - smtpd' % (
             MX_ADDR, self.port, MX_ADDR, self.port))
-        # mx.old.test: an older server without SMTPUTF8 and with a small SIZE limit.
+        # mx.old.test: an older server without SMTPUTF8 and PIPELINING, with a small SIZE limit.
         self.postconf('-M', '%s:%d/inet=%s:%d inet n - n - - smtpd -o smtputf8_enable=no '
+                      '-o smtpd_discard_ehlo_keywords=pipelining '
                       '-o message_size_limit=%d -o myhostname=mx.old.test' % (
                           OLD_ADDR, self.port, OLD_ADDR, self.port, OLD_SIZE_LIMIT))
         self.postconf('-F', '*/*/chroot = n')
@@ -726,8 +733,12 @@ class OutboundCase(unittest.TestCase):
 
 # ---- the short-schedule server: deliveries, bounces, retries as they happen ------------------
 class Outbound(OutboundCase):
+    # One connection per message here: these tests change Postfix's recipient table between
+    # messages (set_access), which reaches only new smtpd sessions, not a connection yubin
+    # keeps open. Kept connections are tested in test_outbound_reuse.py.
     CONFIG = {'queue-retry-min': str(RETRY_MIN), 'queue-retry-max': str(RETRY_MAX),
-              'delay-warning': str(DELAY_WARNING), 'queue-lifetime': str(LIFETIME)}
+              'delay-warning': str(DELAY_WARNING), 'queue-lifetime': str(LIFETIME),
+              'outbound-reuse': '1'}
 
     def test_delivers_to_remote_mx_and_local_recipient_at_once(self):
         t = token()
