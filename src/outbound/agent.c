@@ -1098,6 +1098,8 @@ static void update_run(struct store *s, struct store_job *job)
 static void update_done(struct store_job *job)
 {
 	struct update_job *b = (struct update_job *)job;
+	if (job->lost) /* the entries stay as they were: delivered ones go again (at least once) */
+		log_error("event=queue-update-lost entries=%zu", b->n);
 	for (size_t i = 0; i < b->n; i++) {
 		struct queue_update *u = &b->u[i];
 		if (job->ctx)
@@ -1120,6 +1122,7 @@ static struct queue_update *update_add(struct outbound *ob, int64_t id)
 		b->job.run = update_run;
 		b->job.done = update_done;
 		b->job.ctx = ob;
+		b->job.group = true; /* shares the writer's transaction with IMAP/POP3 changes */
 	}
 	if (b->n == b->cap) {
 		b->cap = b->cap ? 2 * b->cap : 16;
