@@ -141,11 +141,15 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	(void)fd;
 	(void)what;
 	struct daemon *d = ctx;
-	committer_reap(d->auth_worker);
+	committer_reap(d->auth_worker, NULL);
 	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. Wakes
 	 * for password checks, audit lines and queue bookkeeping change no mailbox. */
-	if (committer_reap(d->smtp.committer) > 0)
+	size_t queued;
+	if (committer_reap(d->smtp.committer, &queued) > 0)
 		imap_server_notify(&d->imap);
+	/* New queue entries go out now, not at the agent's next tick. */
+	if (queued)
+		outbound_kick(d->outbound);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)

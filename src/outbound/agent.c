@@ -50,6 +50,7 @@ struct outbound {
 	char *default_domain;
 	struct event *timer;
 	struct event *kick;        /* a scheduler pass soon: a connection has become free */
+	struct event *soon;        /* a full pass in 10 ms: new entries were queued */
 	struct attempt *active;
 	size_t nactive;
 	struct link *idle;         /* open connections without a delivery, newest first */
@@ -1565,6 +1566,7 @@ struct outbound *outbound_start(struct event_base *base, struct config *const *c
 	ob->rates = rate_limits_new();
 	ob->kick = event_new(base, -1, 0, on_kick, ob);
 	ob->timer = event_new(base, -1, EV_PERSIST, on_timer, ob);
+	ob->soon = evtimer_new(base, on_timer, ob);
 	struct timeval second = { 1, 0 };
 	event_add(ob->timer, &second);
 	/* What is due (after a crash: what was in flight) starts now, not a second later. */
@@ -1572,11 +1574,20 @@ struct outbound *outbound_start(struct event_base *base, struct config *const *c
 	return ob;
 }
 
+void outbound_kick(struct outbound *ob)
+{
+	/* A burst of submissions wakes this many times a second; one pass serves them all. */
+	struct timeval tv = { 0, 10000 };
+	if (ob && !evtimer_pending(ob->soon, NULL))
+		evtimer_add(ob->soon, &tv);
+}
+
 void outbound_stop(struct outbound *ob)
 {
 	if (!ob)
 		return;
 	event_free(ob->timer);
+	event_free(ob->soon);
 	event_free(ob->kick);
 	while (ob->active) {
 		struct attempt *a = ob->active;

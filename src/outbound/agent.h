@@ -17,5 +17,7 @@ struct outbound *outbound_start(struct event_base *base, struct config *const *c
 				const char *default_domain, struct buf *err);
 /* Stops taking new work and drops attempts in flight (their entries stay queued). */
 void outbound_stop(struct outbound *ob);
+/* New entries are in the queue: a scheduler pass soon (passes are at most every 10 ms). */
+void outbound_kick(struct outbound *ob);
 
 #endif

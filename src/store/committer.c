@@ -240,9 +240,11 @@ static void pending_free(struct pending *p)
 	free(p);
 }
 
-size_t committer_reap(struct committer *c)
+size_t committer_reap(struct committer *c, size_t *queued)
 {
 	size_t n = 0;
+	if (queued)
+		*queued = 0;
 	pthread_mutex_lock(&c->lock);
 	struct pending *list = c->done;
 	c->done = NULL;
@@ -252,6 +254,8 @@ size_t committer_reap(struct committer *c)
 		struct pending *next = list->next;
 		if (!list->job || list->job->changes_mailboxes)
 			n++;
+		if (queued && !list->job && list->ok && list->req.nremote)
+			(*queued)++;
 		if (list->job)
 			list->job->done(list->job);
 		else if (list->req.done)
@@ -282,7 +286,7 @@ void committer_stop(struct committer *c)
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
-	committer_reap(c);
+	committer_reap(c, NULL);
 	c->store->ops->close(c->store);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

@@ -64,8 +64,9 @@ void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
 void committer_submit_job(struct committer *c, struct store_job *job);
 /* Runs the completion callbacks of finished requests; returns how many of them changed
- * mailboxes (deliveries, and jobs marked changes_mailboxes). Event-loop thread only. */
-size_t committer_reap(struct committer *c);
+ * mailboxes (deliveries, and jobs marked changes_mailboxes) and, in *queued when not NULL,
+ * how many deliveries added outbound queue entries. Event-loop thread only. */
+size_t committer_reap(struct committer *c, size_t *queued);
 /* Forget the callback of every request (and the ctx of every job) with this ctx (its session is gone); the message is
  * still committed. */
 void committer_cancel(struct committer *c, void *ctx);
