@@ -12,6 +12,9 @@
 
 /* ---- Arena: one per command, so a finished command is freed in one go ---------------------- */
 
+/* Most commands fit in the first, small chunk; long ones (SEARCH programs, many flags) go
+ * on in bigger ones. */
+#define ARENA_FIRST_CHUNK 1024
 #define ARENA_CHUNK 4096
 
 struct arena_chunk {
@@ -35,11 +38,12 @@ static void *arena_alloc(struct imap_arena *a, size_t size)
 	}
 	/* Big blocks (literals) get a chunk of their own behind the head, so the head keeps
 	 * serving the small allocations around them. */
-	size_t cap = size > ARENA_CHUNK / 2 ? size : ARENA_CHUNK;
+	size_t chunk = a->head ? ARENA_CHUNK : ARENA_FIRST_CHUNK;
+	size_t cap = size > chunk / 2 ? size : chunk;
 	c = xmalloc(size_add(sizeof *c, cap));
 	c->used = size;
 	c->cap = cap;
-	if (cap != ARENA_CHUNK && a->head) {
+	if (cap != chunk && a->head) {
 		c->next = a->head->next;
 		a->head->next = c;
 	} else {
@@ -202,6 +206,14 @@ void imap_parser_reset(struct imap_parser *p)
 	done_drop(p);
 	buf_reset(&p->tok);
 	p->state = S_START;
+}
+
+void imap_parser_release(struct imap_parser *p)
+{
+	if (p->state == S_DONE) {
+		done_drop(p);
+		p->state = S_START;
+	}
 }
 
 void imap_command_free(struct imap_command **cmd)

@@ -129,6 +129,9 @@ const struct imap_command *imap_parser_command(const struct imap_parser *p);
  * imap_command_free(). */
 struct imap_command *imap_parser_take_command(struct imap_parser *p);
 void imap_command_free(struct imap_command **cmd);
+/* After DONE, once the command has run: frees it now rather than at the next feed, so a
+ * session that sits idle for hours holds no parsed command. */
+void imap_parser_release(struct imap_parser *p);
 
 /* After ERROR: valid until the next feed, reset or free. */
 const struct imap_parse_error *imap_parser_error(const struct imap_parser *p);

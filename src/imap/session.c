@@ -320,6 +320,7 @@ static void unselect(struct imap_session *s)
 	free(s->saved);
 	s->saved = NULL;
 	s->nsaved = 0;
+	free(s->mbox.name);
 	memset(&s->mbox, 0, sizeof s->mbox);
 }
 
@@ -658,13 +659,12 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		}
 		s->state = IMAP_AUTH;
 		s->account_id = o->account_id;
-		snprintf(s->device, sizeof s->device, "%s", o->device_label);
 		{
 			struct buf caps = BUF_INIT;
 			capability_list(s, &caps);
 			struct buf code = BUF_INIT;
 			buf_printf(&code, "CAPABILITY %s", caps.data);
-			imap_tagged(s, s->tag, "OK", code.data, "Logged in (%s).", s->device);
+			imap_tagged(s, s->tag, "OK", code.data, "Logged in (%s).", o->device_label);
 			buf_free(&code);
 			buf_free(&caps);
 		}
@@ -687,7 +687,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 
 static void start_login(struct imap_session *s, const char *user, const char *password)
 {
-	snprintf(s->user, sizeof s->user, "%s", user);
+	free(s->user);
+	s->user = xstrdup(user);
 	s->wait = WAIT_LOGIN;
 	if (!s->cmd)
 		s->cmd = imap_parser_take_command(s->parser);
@@ -947,8 +948,9 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 		unselect(s);
 	struct buf wire = BUF_INIT;
 	struct store *st = s->srv->store;
+	struct mailbox_info info;
 	if (!name_from_wire(s, name, len, &wire) ||
-	    !st->ops->mailbox_get(st, s->account_id, wire.data, false, &s->mbox)) {
+	    !st->ops->mailbox_get(st, s->account_id, wire.data, false, &info)) {
 		if (was_selected && s->rev2)
 			imap_printf(s, "* OK [CLOSED] Previous mailbox closed.");
 		imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
@@ -956,6 +958,11 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 		return;
 	}
 	buf_free(&wire);
+	s->mbox.id = info.id;
+	s->mbox.uidvalidity = info.uidvalidity;
+	s->mbox.uidnext = info.uidnext;
+	s->mbox.highestmodseq = info.highestmodseq;
+	s->mbox.name = xstrdup(info.name);
 	if (was_selected)
 		imap_printf(s, "* OK [CLOSED] Previous mailbox closed.");
 	struct keyword_ctx k = { .s = s };
@@ -1817,6 +1824,7 @@ static void session_process_input(struct imap_session *s)
 			break;
 		case IMAP_PARSE_DONE:
 			run_command(s, imap_parser_command(s->parser));
+			imap_parser_release(s->parser);
 			break;
 		case IMAP_PARSE_LITERAL:
 			handle_literal(s);
@@ -1947,6 +1955,8 @@ static void session_free(struct imap_session *s)
 	uidmap_clear(&s->uids);
 	free(s->saved);
 	free(s->silent);
+	free(s->user);
+	free(s->mbox.name);
 	free(s);
 }
 

@@ -45,10 +45,12 @@ struct imap_session {
 	size_t errors;
 	/* after login */
 	int64_t account_id;
-	char user[256];
-	char device[128];
-	/* selected mailbox */
-	struct mailbox_info mbox;
+	char *user;                    /* as given at login */
+	/* selected mailbox (a few fields of struct mailbox_info, small for idle sessions) */
+	struct {
+		int64_t id, uidvalidity, uidnext, highestmodseq;
+		char *name;
+	} mbox;
 	bool readonly;
 	struct uidmap uids;            /* sequence numbers and UIDs */
 	int64_t known_modseq;
