@@ -1573,8 +1573,9 @@ static void cmd_idle(struct imap_session *s, const struct imap_command *c)
 	s->wait = WAIT_IDLE;
 	imap_printf(s, "+ idling");
 	imap_sync(s, true);
-	/* IDLE can last hours; the parsed command is no longer needed (its tag is copied). */
-	imap_parser_reset(s->parser);
+	/* IDLE can last hours: the parser and the parsed command (its tag is copied) are
+	 * dropped; the next command after DONE gets a new parser. */
+	imap_parser_free(&s->parser);
 }
 
 static void cmd_starttls(struct imap_session *s, const struct imap_command *c)
@@ -1794,6 +1795,21 @@ static void handle_literal(struct imap_session *s)
 	imap_parser_literal_accept(s->parser);
 }
 
+/* The parser exists while commands come; a session in IDLE drops it (see cmd_idle). */
+static struct imap_parser *parser_of(struct imap_session *s)
+{
+	if (!s->parser) {
+		struct imap_parser_limits lim;
+		imap_parser_limits_default(&lim);
+		lim.max_literal = (size_t)s->srv->cfg->max_message_size;
+		lim.max_literal_total = lim.max_literal;
+		lim.max_line = (size_t)s->srv->cfg->imap_max_line;
+		lim.max_depth = (size_t)s->srv->cfg->imap_max_nesting;
+		s->parser = imap_parser_new(&lim);
+	}
+	return s->parser;
+}
+
 static void session_process_input(struct imap_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
@@ -1817,14 +1833,15 @@ static void session_process_input(struct imap_session *s)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return;
 		size_t used = 0;
-		enum imap_parse_status st = imap_parser_feed(s->parser, v.iov_base, v.iov_len, &used);
+		enum imap_parse_status st = imap_parser_feed(parser_of(s), v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
 		switch (st) {
 		case IMAP_PARSE_NEED_MORE:
 			break;
 		case IMAP_PARSE_DONE:
 			run_command(s, imap_parser_command(s->parser));
-			imap_parser_release(s->parser);
+			if (s->parser)
+				imap_parser_release(s->parser);
 			break;
 		case IMAP_PARSE_LITERAL:
 			handle_literal(s);
@@ -1855,7 +1872,8 @@ static void set_timeouts(struct imap_session *s)
 static void session_start_tls(struct imap_session *s)
 {
 	s->starttls_pending = false;
-	imap_parser_reset(s->parser);
+	if (s->parser)
+		imap_parser_reset(s->parser);
 	s->bev = conn_starttls(s->srv->base, s->bev, s->fd, s->srv->tls);
 	s->tls = true;
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
@@ -1969,13 +1987,6 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, 8192);
-	struct imap_parser_limits lim;
-	imap_parser_limits_default(&lim);
-	lim.max_literal = (size_t)srv->cfg->max_message_size;
-	lim.max_literal_total = lim.max_literal;
-	lim.max_line = (size_t)srv->cfg->imap_max_line;
-	lim.max_depth = (size_t)srv->cfg->imap_max_nesting;
-	s->parser = imap_parser_new(&lim);
 	s->tls = implicit_tls && srv->tls;
 	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
