@@ -154,12 +154,10 @@ bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool 
 	const struct uidmap *m = &s->uids;
 	uint32_t star = uid ? uidmap_last(m) : uidmap_count(m);
 	*uids = xcalloc(uidmap_count(m) ? uidmap_count(m) : 1, sizeof **uids);
-	for (uint32_t r = 0; r < m->nruns; r++)
-		for (uint32_t k = 0, run_len = uidmap_run_len(m, r); k < run_len; k++) {
-			uint32_t u = m->runs[r].uid + k;
-			if (imap_seqset_contains(&seq, uid ? u : m->runs[r].seq + k, star))
-				(*uids)[(*n)++] = u;
-		}
+	uint32_t number = 1;
+	for (uint32_t u = uidmap_next(m, 0); u; u = uidmap_next(m, u), number++)
+		if (imap_seqset_contains(&seq, uid ? u : number, star))
+			(*uids)[(*n)++] = u;
 	imap_seqset_free(&seq);
 	return true;
 }

@@ -5,10 +5,19 @@
 
 #include "lib/alloc.h"
 
-/* Index of the run holding sequence number seq (1 .. count). */
+#define BLOCK_WORDS 8 /* 512 UIDs per count in the bitmap form */
+
+/* ---- runs ------------------------------------------------------------------------------- */
+
+static uint32_t run_len(const struct uidmap *m, uint32_t r)
+{
+	return (r + 1 < m->nruns ? m->runs[r + 1].seq : m->count + 1) - m->runs[r].seq;
+}
+
+/* The last run with runs[r].seq <= seq. */
 static uint32_t run_of_seq(const struct uidmap *m, uint32_t seq)
 {
-	uint32_t lo = 0, hi = m->nruns; /* the answer is the last run with runs[r].seq <= seq */
+	uint32_t lo = 0, hi = m->nruns;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (m->runs[mid].seq <= seq)
@@ -19,19 +28,10 @@ static uint32_t run_of_seq(const struct uidmap *m, uint32_t seq)
 	return lo;
 }
 
-uint32_t uidmap_uid(const struct uidmap *m, uint32_t seq)
+/* The last run with runs[r].uid <= uid (uid >= the first UID). */
+static uint32_t run_of_uid(const struct uidmap *m, uint32_t uid)
 {
-	if (seq == 0 || seq > m->count)
-		return 0;
-	const struct uid_run *r = &m->runs[run_of_seq(m, seq)];
-	return r->uid + (seq - r->seq);
-}
-
-uint32_t uidmap_seq(const struct uidmap *m, uint32_t uid)
-{
-	if (m->count == 0 || uid < m->runs[0].uid)
-		return 0;
-	uint32_t lo = 0, hi = m->nruns; /* the last run with runs[r].uid <= uid */
+	uint32_t lo = 0, hi = m->nruns;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (m->runs[mid].uid <= uid)
@@ -39,16 +39,37 @@ uint32_t uidmap_seq(const struct uidmap *m, uint32_t uid)
 		else
 			hi = mid;
 	}
-	uint32_t offset = uid - m->runs[lo].uid;
-	return offset < uidmap_run_len(m, lo) ? m->runs[lo].seq + offset : 0;
+	return lo;
 }
 
-uint32_t uidmap_last(const struct uidmap *m)
+static uint32_t runs_uid(const struct uidmap *m, uint32_t seq)
 {
-	if (m->count == 0)
+	const struct uid_run *r = &m->runs[run_of_seq(m, seq)];
+	return r->uid + (seq - r->seq);
+}
+
+static uint32_t runs_seq(const struct uidmap *m, uint32_t uid)
+{
+	if (uid < m->runs[0].uid)
 		return 0;
+	uint32_t r = run_of_uid(m, uid), offset = uid - m->runs[r].uid;
+	return offset < run_len(m, r) ? m->runs[r].seq + offset : 0;
+}
+
+static uint32_t runs_last(const struct uidmap *m)
+{
 	uint32_t r = m->nruns - 1;
-	return m->runs[r].uid + uidmap_run_len(m, r) - 1;
+	return m->runs[r].uid + run_len(m, r) - 1;
+}
+
+static uint32_t runs_next(const struct uidmap *m, uint32_t uid)
+{
+	if (uid < m->runs[0].uid)
+		return m->runs[0].uid;
+	uint32_t r = run_of_uid(m, uid);
+	if (uid - m->runs[r].uid + 1 < run_len(m, r))
+		return uid + 1;
+	return r + 1 < m->nruns ? m->runs[r + 1].uid : 0;
 }
 
 static void insert_run(struct uidmap *m, uint32_t at, struct uid_run run)
@@ -62,23 +83,17 @@ static void insert_run(struct uidmap *m, uint32_t at, struct uid_run run)
 	m->nruns++;
 }
 
-bool uidmap_append(struct uidmap *m, uint32_t uid)
+static void runs_append(struct uidmap *m, uint32_t uid)
 {
-	uint32_t last = uidmap_last(m);
-	if (uid == 0 || (m->count && uid <= last))
-		return false;
-	if (!m->count || uid != last + 1)
+	if (!m->count || uid != runs_last(m) + 1)
 		insert_run(m, m->nruns, (struct uid_run){ .uid = uid, .seq = m->count + 1 });
 	m->count++; /* a UID right after the last one extends the last run */
-	return true;
 }
 
-void uidmap_remove(struct uidmap *m, uint32_t seq)
+static void runs_remove(struct uidmap *m, uint32_t seq)
 {
-	if (seq == 0 || seq > m->count)
-		return;
 	uint32_t r = run_of_seq(m, seq);
-	uint32_t len = uidmap_run_len(m, r), offset = seq - m->runs[r].seq;
+	uint32_t len = run_len(m, r), offset = seq - m->runs[r].seq;
 	uint32_t shift_from = r + 1; /* runs from here on start one sequence number lower */
 	if (len == 1) {
 		memmove(&m->runs[r], &m->runs[r + 1], (m->nruns - r - 1) * sizeof *m->runs);
@@ -93,24 +108,235 @@ void uidmap_remove(struct uidmap *m, uint32_t seq)
 	for (uint32_t i = shift_from; i < m->nruns; i++)
 		m->runs[i].seq--;
 	m->count--;
+}
+
+/* ---- bitmap ----------------------------------------------------------------------------- */
+
+static uint32_t nblocks(uint32_t nwords)
+{
+	return (nwords + BLOCK_WORDS - 1) / BLOCK_WORDS;
+}
+
+static void bm_recount(struct uidmap *m)
+{
+	uint32_t n = 0;
+	for (uint32_t w = 0; w < m->nwords; w++) {
+		if (w % BLOCK_WORDS == 0)
+			m->before[w / BLOCK_WORDS] = n;
+		n += (uint32_t)__builtin_popcountll(m->words[w]);
+	}
+}
+
+static uint32_t bm_seq(const struct uidmap *m, uint32_t uid)
+{
+	if (uid < m->base)
+		return 0;
+	uint32_t i = uid - m->base, w = i / 64;
+	uint64_t bit = 1ull << (i % 64);
+	if (w >= m->nwords || !(m->words[w] & bit))
+		return 0;
+	uint32_t rank = m->before[w / BLOCK_WORDS];
+	for (uint32_t j = w - w % BLOCK_WORDS; j < w; j++)
+		rank += (uint32_t)__builtin_popcountll(m->words[j]);
+	return rank + (uint32_t)__builtin_popcountll(m->words[w] & (bit - 1)) + 1;
+}
+
+static uint32_t bm_uid(const struct uidmap *m, uint32_t seq)
+{
+	uint32_t rank = seq - 1, lo = 0, hi = nblocks(m->nwords);
+	while (hi - lo > 1) { /* the block holding rank: the last with before <= rank */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (m->before[mid] <= rank)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	uint32_t seen = m->before[lo];
+	for (uint32_t w = lo * BLOCK_WORDS; w < m->nwords; w++) {
+		uint64_t x = m->words[w];
+		uint32_t n = (uint32_t)__builtin_popcountll(x);
+		if (rank - seen < n) {
+			for (uint32_t k = rank - seen; k > 0; k--)
+				x &= x - 1; /* drop the lowest set bit */
+			return m->base + w * 64 + (uint32_t)__builtin_ctzll(x);
+		}
+		seen += n;
+	}
+	return 0; /* not reached while count is right */
+}
+
+static uint32_t bm_last(const struct uidmap *m)
+{
+	for (uint32_t w = m->nwords; w-- > 0;)
+		if (m->words[w])
+			return m->base + w * 64 + 63 - (uint32_t)__builtin_clzll(m->words[w]);
+	return 0;
+}
+
+static uint32_t bm_next(const struct uidmap *m, uint32_t uid)
+{
+	uint32_t i = uid < m->base ? 0 : uid - m->base + 1;
+	for (uint32_t w = i / 64; w < m->nwords; w++) {
+		uint64_t x = m->words[w];
+		if (w == i / 64)
+			x &= ~0ull << (i % 64);
+		if (x)
+			return m->base + w * 64 + (uint32_t)__builtin_ctzll(x);
+	}
+	return 0;
+}
+
+static void bm_grow(struct uidmap *m, uint32_t nwords)
+{
+	m->words = xrealloc(m->words, nwords * sizeof *m->words);
+	memset(&m->words[m->nwords], 0, (nwords - m->nwords) * sizeof *m->words);
+	uint32_t old_blocks = nblocks(m->nwords), new_blocks = nblocks(nwords);
+	m->before = xrealloc(m->before, new_blocks * sizeof *m->before);
+	for (uint32_t b = old_blocks; b < new_blocks; b++)
+		m->before[b] = m->count;
+	m->nwords = nwords;
+}
+
+static void bm_set(struct uidmap *m, uint32_t uid)
+{
+	uint32_t i = uid - m->base;
+	m->words[i / 64] |= 1ull << (i % 64);
+	for (uint32_t b = i / 64 / BLOCK_WORDS + 1; b < nblocks(m->nwords); b++)
+		m->before[b]++;
+	m->count++;
+}
+
+static void bm_remove(struct uidmap *m, uint32_t seq)
+{
+	uint32_t i = bm_uid(m, seq) - m->base;
+	m->words[i / 64] &= ~(1ull << (i % 64));
+	for (uint32_t b = i / 64 / BLOCK_WORDS + 1; b < nblocks(m->nwords); b++)
+		m->before[b]--;
+	m->count--;
+}
+
+/* ---- both forms ------------------------------------------------------------------------- */
+
+uint32_t uidmap_uid(const struct uidmap *m, uint32_t seq)
+{
+	if (seq == 0 || seq > m->count)
+		return 0;
+	return m->is_bitmap ? bm_uid(m, seq) : runs_uid(m, seq);
+}
+
+uint32_t uidmap_seq(const struct uidmap *m, uint32_t uid)
+{
 	if (m->count == 0)
-		m->nruns = 0;
+		return 0;
+	return m->is_bitmap ? bm_seq(m, uid) : runs_seq(m, uid);
+}
+
+uint32_t uidmap_last(const struct uidmap *m)
+{
+	if (m->count == 0)
+		return 0;
+	return m->is_bitmap ? bm_last(m) : runs_last(m);
+}
+
+uint32_t uidmap_next(const struct uidmap *m, uint32_t uid)
+{
+	if (m->count == 0)
+		return 0;
+	return m->is_bitmap ? bm_next(m, uid) : runs_next(m, uid);
+}
+
+/* Moves the UIDs into the given form, sized exactly. */
+static void rebuild(struct uidmap *m, bool bitmap, uint32_t nruns)
+{
+	struct uidmap n = { .is_bitmap = bitmap };
+	uint32_t first = uidmap_next(m, 0), last = uidmap_last(m);
+	if (bitmap) {
+		n.base = first;
+		bm_grow(&n, (last - first) / 64 + 1);
+		for (uint32_t u = first; u; u = uidmap_next(m, u)) {
+			uint32_t i = u - first;
+			n.words[i / 64] |= 1ull << (i % 64);
+			n.count++;
+		}
+		bm_recount(&n);
+	} else {
+		n.runs = xcalloc(nruns ? nruns : 1, sizeof *n.runs);
+		n.cap = nruns ? nruns : 1;
+		for (uint32_t u = first; u; u = uidmap_next(m, u))
+			runs_append(&n, u);
+	}
+	uidmap_clear(m);
+	*m = n;
+}
+
+bool uidmap_append(struct uidmap *m, uint32_t uid)
+{
+	if (uid == 0 || (m->count && uid <= uidmap_last(m)))
+		return false;
+	if (m->is_bitmap && m->count == 0)
+		uidmap_clear(m); /* start again as runs */
+	if (!m->is_bitmap) {
+		runs_append(m, uid);
+		return true;
+	}
+	uint32_t words = (uid - m->base) / 64 + 1;
+	if (words > m->nwords) {
+		/* Far beyond the others (a gap of thousands of UIDs): runs are smaller. */
+		if ((uint64_t)words > 8 * ((uint64_t)m->count + 8))
+			rebuild(m, false, 0);
+		else
+			bm_grow(m, words + words / 8);
+	}
+	if (m->is_bitmap)
+		bm_set(m, uid);
+	else
+		runs_append(m, uid);
+	return true;
+}
+
+void uidmap_remove(struct uidmap *m, uint32_t seq)
+{
+	if (seq == 0 || seq > m->count)
+		return;
+	if (m->is_bitmap)
+		bm_remove(m, seq);
+	else
+		runs_remove(m, seq);
+	if (m->count == 0)
+		uidmap_clear(m);
 }
 
 void uidmap_compact(struct uidmap *m)
 {
-	if (m->cap == m->nruns)
-		return;
-	if (m->nruns == 0) {
+	if (m->count == 0) {
 		uidmap_clear(m);
 		return;
 	}
-	m->runs = xrealloc(m->runs, m->nruns * sizeof *m->runs);
-	m->cap = m->nruns;
+	uint32_t nruns = m->nruns;
+	if (m->is_bitmap) {
+		nruns = 0;
+		for (uint32_t u = uidmap_next(m, 0), prev = 0; u; prev = u, u = uidmap_next(m, u))
+			nruns += !prev || u != prev + 1;
+	}
+	uint32_t first = uidmap_next(m, 0), words = (uidmap_last(m) - first) / 64 + 1;
+	size_t bitmap_bytes = (size_t)words * 8 + (size_t)nblocks(words) * 4;
+	size_t runs_bytes = (size_t)nruns * sizeof(struct uid_run);
+	bool bitmap = bitmap_bytes < runs_bytes;
+	if (bitmap != m->is_bitmap ||
+	    (bitmap ? m->base != first || m->nwords != words : m->cap != m->nruns))
+		rebuild(m, bitmap, nruns);
 }
 
 void uidmap_clear(struct uidmap *m)
 {
 	free(m->runs);
+	free(m->words);
+	free(m->before);
 	memset(m, 0, sizeof *m);
+}
+
+size_t uidmap_bytes(const struct uidmap *m)
+{
+	return m->is_bitmap ? (size_t)m->nwords * 8 + (size_t)nblocks(m->nwords) * 4
+			    : (size_t)m->cap * sizeof(struct uid_run);
 }

@@ -18,9 +18,14 @@ static void check_same(const struct uidmap *m, const uint32_t *model, uint32_t n
 	for (uint32_t i = 0; i + 1 < n; i++)
 		for (uint32_t u = model[i] + 1; u < model[i + 1] && u < model[i] + 4; u++)
 			CHECK_EQ_INT(uidmap_seq(m, u), 0);
+	/* In order, one by one. */
+	uint32_t i = 0;
+	for (uint32_t u = uidmap_next(m, 0); u; u = uidmap_next(m, u), i++)
+		CHECK(i < n && u == model[i]);
+	CHECK_EQ_INT(i, n);
 	/* Runs are maximal: two runs never continue each other. */
-	for (uint32_t r = 0; r + 1 < m->nruns; r++)
-		CHECK(m->runs[r].uid + uidmap_run_len(m, r) < m->runs[r + 1].uid);
+	for (uint32_t r = 0; !m->is_bitmap && r + 1 < m->nruns; r++)
+		CHECK(m->runs[r].uid + (m->runs[r + 1].seq - m->runs[r].seq) < m->runs[r + 1].uid);
 }
 
 TEST(imap_uidmap_runs)
@@ -53,19 +58,35 @@ TEST(imap_uidmap_runs)
 	uidmap_compact(&m);
 	CHECK_EQ_INT(m.cap, 1);
 	uidmap_clear(&m);
+	/* Every other UID: the bitmap is the smaller form. */
+	uint32_t odd[300];
+	for (uint32_t k = 0; k < 300; k++) {
+		odd[k] = 2 * k + 1;
+		CHECK(uidmap_append(&m, odd[k]));
+	}
+	uidmap_compact(&m);
+	CHECK(m.is_bitmap);
+	CHECK(uidmap_bytes(&m) < 300 * sizeof(uint32_t));
+	check_same(&m, odd, 300);
+	/* A far jump goes back to runs rather than a huge bitmap. */
+	CHECK(uidmap_append(&m, 4000000000u));
+	CHECK(!m.is_bitmap);
+	uidmap_clear(&m);
 	CHECK_EQ_INT(uidmap_count(&m), 0);
 }
 
 TEST(imap_uidmap_random_against_array)
 {
 	srand(7);
+	int bitmaps = 0, runs = 0;
 	for (int round = 0; round < 50; round++) {
 		struct uidmap m = { 0 };
 		uint32_t model[400];
 		uint32_t n = 0, next = 1;
 		for (int op = 0; op < 600; op++) {
 			if (n < 400 && (n == 0 || rand() % 3)) {
-				next += (uint32_t)(rand() % 4 == 0 ? 1 + rand() % 5 : 0);
+				/* some rounds dense, some with long gaps */
+				next += (uint32_t)(rand() % 4 == 0 ? 1 + rand() % (round % 3 ? 5 : 900) : 0);
 				CHECK(uidmap_append(&m, next));
 				model[n++] = next++;
 			} else {
@@ -74,10 +95,15 @@ TEST(imap_uidmap_random_against_array)
 				memmove(&model[seq - 1], &model[seq], (n - seq) * sizeof *model);
 				n--;
 			}
-			if (op % 37 == 0)
+			if (op % 37 == 0) {
 				uidmap_compact(&m);
+				bitmaps += m.is_bitmap;
+				runs += !m.is_bitmap;
+				check_same(&m, model, n);
+			}
 		}
 		check_same(&m, model, n);
 		uidmap_clear(&m);
 	}
+	CHECK(bitmaps > 0 && runs > 0); /* both forms were exercised */
 }
