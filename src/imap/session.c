@@ -28,11 +28,13 @@
 
 static void session_process_input(struct imap_session *s);
 static void session_free(struct imap_session *s);
+static void session_wake(struct imap_session *s);
 
 /* ---- output ---------------------------------------------------------------------------- */
 
 void imap_write(struct imap_session *s, const char *data, size_t len)
 {
+	session_wake(s);
 	bufferevent_write(s->bev, data, len);
 }
 
@@ -50,6 +52,7 @@ void imap_printf(struct imap_session *s, const char *fmt, ...)
 
 static void close_after_reply(struct imap_session *s)
 {
+	session_wake(s);
 	s->wait = WAIT_CLOSE;
 	s->state = IMAP_LOGOUT;
 	bufferevent_disable(s->bev, EV_READ);
@@ -80,6 +83,13 @@ void imap_tagged(struct imap_session *s, const char *tag, const char *status, co
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
+
+/* The tag of a command answered later (after a store job, a login, IDLE's DONE). */
+static void remember_tag(struct imap_session *s, const char *tag)
+{
+	free(s->tag);
+	s->tag = xstrdup(tag);
+}
 
 static const struct {
 	unsigned bit;
@@ -594,7 +604,7 @@ void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, siz
 	free(s->silent);
 	s->silent = uids;
 	s->nsilent = n;
-	snprintf(s->tag, sizeof s->tag, "%s", tag);
+	remember_tag(s, tag);
 	job_submit(s, j);
 }
 
@@ -709,7 +719,7 @@ static void cmd_login(struct imap_session *s, const struct imap_command *c)
 			    "STARTTLS on 143).");
 		return;
 	}
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	char u[256], p[256];
 	snprintf(u, sizeof u, "%.*s", (int)ulen, user);
 	snprintf(p, sizeof p, "%.*s", (int)plen, pass);
@@ -754,7 +764,7 @@ static void cmd_authenticate(struct imap_session *s, const struct imap_command *
 			    "encrypted connection: turn on SSL/TLS in the mail app.");
 		return;
 	}
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	s->cmd = imap_parser_take_command(s->parser);
 	if (c->count == 2) {
 		const char *ir;
@@ -1281,7 +1291,7 @@ static void cmd_mailbox_change(struct imap_session *s, const struct imap_command
 		}
 	}
 	buf_free(&b);
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	job_submit(s, j);
 }
 
@@ -1384,7 +1394,7 @@ static void cmd_store(struct imap_session *s, const struct imap_command *c, bool
 	} else {
 		free(uids);
 	}
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	job_submit(s, j);
 }
 
@@ -1427,7 +1437,7 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 	j->move = move;
 	j->to_mailbox = to.id;
 	j->uidvalidity = to.uidvalidity;
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	job_submit(s, j);
 }
 
@@ -1461,7 +1471,7 @@ static void cmd_expunge(struct imap_session *s, const struct imap_command *c, bo
 			return;
 		}
 	}
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	job_submit(s, j);
 }
 
@@ -1515,7 +1525,7 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 	j->internaldate = date;
 	j->to_mailbox = to.id;
 	j->uidvalidity = to.uidvalidity;
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	job_submit(s, j);
 }
 
@@ -1567,7 +1577,7 @@ static void cmd_quota(struct imap_session *s, const struct imap_command *c, bool
 
 static void cmd_idle(struct imap_session *s, const struct imap_command *c)
 {
-	snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+	remember_tag(s, c->tag);
 	s->wait = WAIT_IDLE;
 	imap_printf(s, "+ idling");
 	imap_sync(s, true);
@@ -1693,7 +1703,7 @@ static void run_command(struct imap_session *s, const struct imap_command *c)
 	if (!uid && IS("CLOSE") && !s->readonly) {
 		struct imap_job *j = job_new(s, JOB_EXPUNGE);
 		j->close = true;
-		snprintf(s->tag, sizeof s->tag, "%s", c->tag);
+		remember_tag(s, c->tag);
 		return job_submit(s, j);
 	}
 	if (!uid && (IS("CLOSE") || IS("UNSELECT"))) {
@@ -1859,12 +1869,57 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
+static long idle_seconds(const struct imap_session *s)
+{
+	return s->srv->cfg->command_timeout > IMAP_IDLE_SECONDS ? s->srv->cfg->command_timeout
+								 : IMAP_IDLE_SECONDS;
+}
+
 static void set_timeouts(struct imap_session *s)
 {
-	long idle = s->srv->cfg->command_timeout > IMAP_IDLE_SECONDS ? s->srv->cfg->command_timeout
-								      : IMAP_IDLE_SECONDS;
-	struct timeval tv = { idle, 0 };
+	struct timeval tv = { idle_seconds(s), 0 };
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/* ---- sleeping in IDLE --------------------------------------------------------------------
+ * A phone in IDLE may say nothing for half an hour, and a server holds thousands of them. Once
+ * nothing is buffered either way, the session gives back its bufferevent (about 1 KB with its
+ * buffers) and keeps the socket, the TLS state and one event. The client speaking (DONE, or
+ * closing), news to report (imap_write) or the idle timeout wakes it with a new bufferevent
+ * around the same socket and SSL. */
+
+static void on_sleep_event(evutil_socket_t fd, short what, void *ctx)
+{
+	struct imap_session *s = ctx;
+	session_wake(s);
+	if (what & EV_TIMEOUT)
+		on_event(s->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, s);
+	/* else the new bufferevent reads what the client sent */
+}
+
+static void session_sleep(struct imap_session *s)
+{
+	if (s->wait != WAIT_IDLE || !s->bev || s->raw_bev || s->close_timer ||
+	    !conn_can_sleep(s->bev, s->tls))
+		return;
+	s->sleep_ssl = conn_sleep(s->bev, s->tls);
+	s->bev = NULL;
+	s->sleep_ev = event_new(s->srv->base, s->fd, EV_READ, on_sleep_event, s);
+	struct timeval tv = { idle_seconds(s), 0 };
+	event_add(s->sleep_ev, &tv);
+}
+
+static void session_wake(struct imap_session *s)
+{
+	if (!s->sleep_ev)
+		return;
+	event_free(s->sleep_ev);
+	s->sleep_ev = NULL;
+	s->bev = conn_wake(s->srv->base, s->fd, s->sleep_ssl);
+	s->sleep_ssl = NULL;
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
 static void session_start_tls(struct imap_session *s)
@@ -1924,6 +1979,7 @@ static void on_write(struct bufferevent *bev, void *ctx)
 		bufferevent_enable(s->bev, EV_READ);
 		session_process_input(s);
 	}
+	session_sleep(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *ctx)
@@ -1963,6 +2019,10 @@ static void session_free(struct imap_session *s)
 	conn_limits_remove(srv->limits, s->ip);
 	/* The COMPRESS filter frees the bufferevent under it. */
 	conn_free(s->bev, s->raw_bev, s->tls);
+	if (s->sleep_ev) {
+		event_free(s->sleep_ev);
+		SSL_free(s->sleep_ssl);
+	}
 	if (s->close_timer)
 		event_free(s->close_timer);
 	close(s->fd);
@@ -1972,6 +2032,7 @@ static void session_free(struct imap_session *s)
 	free(s->saved);
 	free(s->silent);
 	free(s->user);
+	free(s->tag);
 	free(s->mbox.name);
 	free(s);
 }

@@ -30,17 +30,21 @@ struct imap_session {
 	struct bufferevent *bev;
 	int fd;
 	unsigned long id;
-	char ip[64];
+	char ip[48];                   /* INET6_ADDRSTRLEN */
 	enum imap_state state;
 	enum imap_wait wait;
 	struct imap_parser *parser;
 	struct line_reader lines;      /* IDLE's DONE and AUTHENTICATE responses */
 	struct imap_command *cmd;      /* the command waiting for an async step */
-	char tag[128];                 /* its tag */
+	char *tag;                     /* its tag */
 	bool tls, starttls_pending, output_blocked;
 	bool compress_pending, compressed;
 	struct bufferevent *raw_bev;   /* under the COMPRESS filter, when there is one */
 	struct event *close_timer;     /* COMPRESS: polls until the last reply left */
+	/* Asleep in IDLE: no bufferevent (bev is NULL), only this event on the socket and the
+	 * TLS state (see session_sleep). */
+	struct event *sleep_ev;
+	SSL *sleep_ssl;
 	bool rev2, condstore, qresync, utf8;
 	size_t errors;
 	/* after login */

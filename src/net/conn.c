@@ -26,6 +26,32 @@ struct bufferevent *conn_starttls(struct event_base *base, struct bufferevent *p
 	return conn_open(base, fd, tls);
 }
 
+bool conn_can_sleep(struct bufferevent *bev, bool tls)
+{
+	if (evbuffer_get_length(bufferevent_get_input(bev)) ||
+	    evbuffer_get_length(bufferevent_get_output(bev)))
+		return false;
+	/* Decrypted bytes inside OpenSSL would wait unseen: the socket would not signal them. */
+	return !tls || SSL_pending(bufferevent_openssl_get_ssl(bev)) == 0;
+}
+
+SSL *conn_sleep(struct bufferevent *bev, bool tls)
+{
+	SSL *ssl = tls ? bufferevent_openssl_get_ssl(bev) : NULL;
+	bufferevent_free(bev); /* no BEV_OPT_CLOSE_ON_FREE: the socket and the SSL stay */
+	return ssl;
+}
+
+struct bufferevent *conn_wake(struct event_base *base, int fd, SSL *ssl)
+{
+	if (!ssl)
+		return bufferevent_socket_new(base, fd, BEV_OPT_DEFER_CALLBACKS);
+	struct bufferevent *bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_OPEN,
+								 BEV_OPT_DEFER_CALLBACKS);
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
 void conn_free(struct bufferevent *bev, struct bufferevent *under, bool tls)
 {
 	if (!bev)

@@ -28,7 +28,7 @@ def uids_of(c):
 
 class ImapTwoSessions(ServerTestCase, unittest.TestCase):
     SERVER_ARGS = dict(accounts=[acct(n) for n in ('flags', 'expunge', 'newmail', 'idle',
-                                                   'idleflags', 'deleted', 'condstore')])
+                                                   'idleflags', 'deleted', 'condstore', 'sleepy')])
 
     def pair(self, addr, n_messages):
         for _ in range(n_messages):
@@ -159,6 +159,38 @@ class ImapTwoSessions(ServerTestCase, unittest.TestCase):
         self.assertLess(worst, IDLE_BOUND, 'IDLE heard of new mail too late: %r' % latencies)
         r = b.cmd('FETCH 1:* UID')
         self.assertEqual(len(fetches(r)), 5)
+
+    def test_idle_sessions_wake_and_sleep_again(self):
+        # An IDLE session with nothing buffered gives back its bufferevent and gets a new one
+        # for every piece of news, for DONE, and for a DONE split over two packets.
+        addr = acct('sleepy')
+        deliver(self.srv, addr)
+        sessions = []
+        for tls in (True, False, True, False):
+            c = logged_in(self.srv, addr, tls=tls)
+            self.addCleanup(c.close)
+            assert_status(self, c.cmd('SELECT INBOX'), 'OK')
+            sessions.append(c)
+        for round_ in range(3):
+            for c in sessions:
+                self.idle(c)
+            time.sleep(0.2)  # asleep now
+            for k in range(2):
+                deliver(self.srv, addr)
+                for c in sessions:
+                    r, _, _ = c.read_until(lambda x: x.line.endswith(' EXISTS'), IDLE_BOUND + 3)
+                    self.assertEqual(r.line, '* %d EXISTS' % (2 + 2 * round_ + k))
+            for i, c in enumerate(sessions):
+                if i % 2:
+                    c.send('DO')
+                    time.sleep(0.1)
+                    c.send('NE\r\n')
+                    assert_status(self, c.until_tagged('i1'), 'OK')
+                else:
+                    self.done(c)
+                r = c.cmd('FETCH * (UID)')
+                assert_status(self, r, 'OK')
+                self.assertEqual(list(fetches(r)), [3 + 2 * round_])
 
     def test_idle_flags_and_expunge(self):
         addr = acct('idleflags')
