@@ -1881,12 +1881,15 @@ static void set_timeouts(struct imap_session *s)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
-/* ---- sleeping in IDLE --------------------------------------------------------------------
+/* ---- sleeping between commands ----------------------------------------------------------
  * A phone in IDLE may say nothing for half an hour, and a server holds thousands of them. Once
- * nothing is buffered either way, the session gives back its bufferevent (about 1 KB with its
- * buffers) and keeps the socket, the TLS state and one event. The client speaking (DONE, or
- * closing), news to report (imap_write) or the idle timeout wakes it with a new bufferevent
- * around the same socket and SSL. */
+ * a reply has gone out and nothing is buffered either way, a session waiting for its client
+ * gives back its bufferevent (about 1 KB with its buffers) and keeps the socket, the TLS state
+ * and one event. The client speaking (a command, DONE, or closing), news to report
+ * (imap_write) or the idle timeout wakes it with a new bufferevent around the same socket and
+ * SSL. Sleeping at once, not after a quiet spell, lets the next connection reuse the memory
+ * (freed later, it would be scattered holes that the process keeps); it costs an active
+ * session a few system calls per command. */
 
 static void on_sleep_event(evutil_socket_t fd, short what, void *ctx)
 {
@@ -1899,7 +1902,8 @@ static void on_sleep_event(evutil_socket_t fd, short what, void *ctx)
 
 static void session_sleep(struct imap_session *s)
 {
-	if (s->wait != WAIT_IDLE || !s->bev || s->raw_bev || s->close_timer ||
+	if ((s->wait != WAIT_IDLE && s->wait != WAIT_NONE) || s->starttls_pending ||
+	    s->compress_pending || !s->bev || s->raw_bev || s->close_timer ||
 	    !conn_can_sleep(s->bev, s->tls))
 		return;
 	s->sleep_ssl = conn_sleep(s->bev, s->tls);
@@ -1942,6 +1946,10 @@ static void close_when_flushed(evutil_socket_t fd, short what, void *arg)
 static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct imap_session *s = ctx;
+	/* libevent also calls this when a write event finds nothing to write (a new bufferevent
+	 * right after waking); a reply queued since then is not out yet. */
+	if (s->bev && evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return;
 	if (s->wait == WAIT_CLOSE) {
 		/* Under COMPRESS the last reply may still sit in the socket's buffer, and nothing
 		 * calls us again when it drains: look again shortly. */

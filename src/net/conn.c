@@ -28,11 +28,19 @@ struct bufferevent *conn_starttls(struct event_base *base, struct bufferevent *p
 
 bool conn_can_sleep(struct bufferevent *bev, bool tls)
 {
+	/* Reading off: the session waits for something else, or libevent saw the end of the
+	 * connection and its event callback is still to come. */
+	if (!(bufferevent_get_enabled(bev) & EV_READ))
+		return false;
 	if (evbuffer_get_length(bufferevent_get_input(bev)) ||
 	    evbuffer_get_length(bufferevent_get_output(bev)))
 		return false;
-	/* Decrypted bytes inside OpenSSL would wait unseen: the socket would not signal them. */
-	return !tls || SSL_pending(bufferevent_openssl_get_ssl(bev)) == 0;
+	if (!tls)
+		return true;
+	/* Decrypted bytes inside OpenSSL would wait unseen: the socket would not signal them.
+	 * And conn_wake wraps an SSL whose handshake is done. */
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	return SSL_is_init_finished(ssl) && SSL_pending(ssl) == 0;
 }
 
 SSL *conn_sleep(struct bufferevent *bev, bool tls)

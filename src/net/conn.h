@@ -32,10 +32,11 @@ bool conn_output_full(struct bufferevent *bev);
 /* Frees the bufferevent (under an optional filter such as COMPRESS) and its SSL. */
 void conn_free(struct bufferevent *bev, struct bufferevent *under, bool tls);
 
-/* A connection that will be quiet for long (IMAP IDLE) can give back its bufferevent (about
- * 1 KB with its buffers) and keep only the socket and the TLS state. conn_can_sleep: nothing
- * is buffered on either side (so nothing can be lost). conn_sleep frees the bufferevent and
- * returns the SSL (NULL for plaintext); conn_wake wraps them in a new one, ready to use. */
+/* A connection waiting for its client (IMAP between commands and in IDLE) can give back its
+ * bufferevent (about 1 KB with its buffers) and keep only the socket and the TLS state.
+ * conn_can_sleep: reading is on, the handshake is done and nothing is buffered on either side
+ * (so nothing can be lost). conn_sleep frees the bufferevent and returns the SSL (NULL for
+ * plaintext); conn_wake wraps them in a new one, ready to use. */
 bool conn_can_sleep(struct bufferevent *bev, bool tls);
 SSL *conn_sleep(struct bufferevent *bev, bool tls);
 struct bufferevent *conn_wake(struct event_base *base, int fd, SSL *ssl);
