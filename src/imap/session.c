@@ -1885,11 +1885,13 @@ static void set_timeouts(struct imap_session *s)
  * A phone in IDLE may say nothing for half an hour, and a server holds thousands of them. Once
  * a reply has gone out and nothing is buffered either way, a session waiting for its client
  * gives back its bufferevent (about 1 KB with its buffers) and keeps the socket, the TLS state
- * and one event. The client speaking (a command, DONE, or closing), news to report
+ * and one event (sleep_ev). The client speaking (a command, DONE, or closing), news to report
  * (imap_write) or the idle timeout wakes it with a new bufferevent around the same socket and
- * SSL. Sleeping at once, not after a quiet spell, lets the next connection reuse the memory
- * (freed later, it would be scattered holes that the process keeps); it costs an active
- * session a few system calls per command. */
+ * SSL. In IDLE it sleeps at once; between other commands after SLEEP_AFTER_MS of quiet (the
+ * same event as a timer), so a client issuing command after command does not pay for a new
+ * bufferevent each time, while the memory of one that has stopped is soon reused. */
+
+#define SLEEP_AFTER_MS 50
 
 static void on_sleep_event(evutil_socket_t fd, short what, void *ctx)
 {
@@ -1900,25 +1902,55 @@ static void on_sleep_event(evutil_socket_t fd, short what, void *ctx)
 	/* else the new bufferevent reads what the client sent */
 }
 
+static bool may_sleep(const struct imap_session *s)
+{
+	return (s->wait == WAIT_IDLE || s->wait == WAIT_NONE) && !s->asleep && s->bev &&
+	       !s->starttls_pending && !s->compress_pending && !s->raw_bev && !s->close_timer;
+}
+
 static void session_sleep(struct imap_session *s)
 {
-	if ((s->wait != WAIT_IDLE && s->wait != WAIT_NONE) || s->starttls_pending ||
-	    s->compress_pending || !s->bev || s->raw_bev || s->close_timer ||
-	    !conn_can_sleep(s->bev, s->tls))
+	if (!may_sleep(s) || !conn_can_sleep(s->bev, s->tls))
 		return;
 	s->sleep_ssl = conn_sleep(s->bev, s->tls);
 	s->bev = NULL;
-	s->sleep_ev = event_new(s->srv->base, s->fd, EV_READ, on_sleep_event, s);
+	s->asleep = true;
+	if (s->sleep_ev)
+		event_del(s->sleep_ev); /* the quiet timer */
+	else
+		s->sleep_ev = event_new(s->srv->base, -1, 0, NULL, NULL);
+	event_assign(s->sleep_ev, s->srv->base, s->fd, EV_READ, on_sleep_event, s);
 	struct timeval tv = { idle_seconds(s), 0 };
 	event_add(s->sleep_ev, &tv);
 }
 
+static void on_quiet(evutil_socket_t fd, short what, void *ctx)
+{
+	session_sleep(ctx);
+}
+
+/* After a reply went out: sleep now (IDLE) or after a quiet spell. */
+static void session_sleep_soon(struct imap_session *s)
+{
+	if (!may_sleep(s))
+		return;
+	if (s->wait == WAIT_IDLE) {
+		session_sleep(s);
+		return;
+	}
+	if (!s->sleep_ev)
+		s->sleep_ev = evtimer_new(s->srv->base, on_quiet, s);
+	struct timeval tv = { 0, SLEEP_AFTER_MS * 1000 };
+	evtimer_add(s->sleep_ev, &tv);
+}
+
 static void session_wake(struct imap_session *s)
 {
-	if (!s->sleep_ev)
+	if (!s->asleep)
 		return;
-	event_free(s->sleep_ev);
-	s->sleep_ev = NULL;
+	event_del(s->sleep_ev);
+	event_assign(s->sleep_ev, s->srv->base, -1, 0, on_quiet, s); /* a timer again */
+	s->asleep = false;
 	s->bev = conn_wake(s->srv->base, s->fd, s->sleep_ssl);
 	s->sleep_ssl = NULL;
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
@@ -1987,7 +2019,7 @@ static void on_write(struct bufferevent *bev, void *ctx)
 		bufferevent_enable(s->bev, EV_READ);
 		session_process_input(s);
 	}
-	session_sleep(s);
+	session_sleep_soon(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *ctx)
@@ -2027,10 +2059,10 @@ static void session_free(struct imap_session *s)
 	conn_limits_remove(srv->limits, s->ip);
 	/* The COMPRESS filter frees the bufferevent under it. */
 	conn_free(s->bev, s->raw_bev, s->tls);
-	if (s->sleep_ev) {
+	if (s->sleep_ev)
 		event_free(s->sleep_ev);
+	if (s->asleep)
 		SSL_free(s->sleep_ssl);
-	}
 	if (s->close_timer)
 		event_free(s->close_timer);
 	close(s->fd);

@@ -43,8 +43,9 @@ struct imap_session {
 	struct event *close_timer;     /* COMPRESS: polls until the last reply left */
 	/* Asleep in IDLE: no bufferevent (bev is NULL), only this event on the socket and the
 	 * TLS state (see session_sleep). */
-	struct event *sleep_ev;
+	struct event *sleep_ev;        /* the quiet timer, or the socket watch while asleep */
 	SSL *sleep_ssl;
+	bool asleep;
 	bool rev2, condstore, qresync, utf8;
 	size_t errors;
 	/* after login */
