@@ -1915,11 +1915,12 @@ static void session_sleep(struct imap_session *s)
 	s->sleep_ssl = conn_sleep(s->bev, s->tls);
 	s->bev = NULL;
 	s->asleep = true;
-	if (s->sleep_ev)
-		event_del(s->sleep_ev); /* the quiet timer */
-	else
-		s->sleep_ev = event_new(s->srv->base, -1, 0, NULL, NULL);
-	event_assign(s->sleep_ev, s->srv->base, s->fd, EV_READ, on_sleep_event, s);
+	if (s->sleep_ev) { /* the quiet timer becomes the watch on the socket */
+		event_del(s->sleep_ev);
+		event_assign(s->sleep_ev, s->srv->base, s->fd, EV_READ, on_sleep_event, s);
+	} else {
+		s->sleep_ev = event_new(s->srv->base, s->fd, EV_READ, on_sleep_event, s);
+	}
 	struct timeval tv = { idle_seconds(s), 0 };
 	event_add(s->sleep_ev, &tv);
 }

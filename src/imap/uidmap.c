@@ -14,13 +14,14 @@ static uint32_t run_len(const struct uidmap *m, uint32_t r)
 	return (r + 1 < m->nruns ? m->runs[r + 1].seq : m->count + 1) - m->runs[r].seq;
 }
 
-/* The last run with runs[r].seq <= seq. */
-static uint32_t run_of_seq(const struct uidmap *m, uint32_t seq)
+/* The last run whose first sequence number (or first UID) is <= key; key is at least the
+ * first run's. */
+static uint32_t last_run_from(const struct uidmap *m, uint32_t key, bool by_uid)
 {
 	uint32_t lo = 0, hi = m->nruns;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (m->runs[mid].seq <= seq)
+		if ((by_uid ? m->runs[mid].uid : m->runs[mid].seq) <= key)
 			lo = mid;
 		else
 			hi = mid;
@@ -28,18 +29,14 @@ static uint32_t run_of_seq(const struct uidmap *m, uint32_t seq)
 	return lo;
 }
 
-/* The last run with runs[r].uid <= uid (uid >= the first UID). */
+static uint32_t run_of_seq(const struct uidmap *m, uint32_t seq)
+{
+	return last_run_from(m, seq, false);
+}
+
 static uint32_t run_of_uid(const struct uidmap *m, uint32_t uid)
 {
-	uint32_t lo = 0, hi = m->nruns;
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (m->runs[mid].uid <= uid)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	return last_run_from(m, uid, true);
 }
 
 static uint32_t runs_uid(const struct uidmap *m, uint32_t seq)

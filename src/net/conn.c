@@ -6,15 +6,22 @@
 
 #include "lib/alloc.h"
 
-struct bufferevent *conn_open(struct event_base *base, int fd, SSL_CTX *tls)
+/* The one way a server session's bufferevent is made: plaintext when ssl is NULL. */
+static struct bufferevent *wrap(struct event_base *base, int fd, SSL *ssl,
+				enum bufferevent_ssl_state state)
 {
-	if (!tls)
+	if (!ssl)
 		return bufferevent_socket_new(base, fd, BEV_OPT_DEFER_CALLBACKS);
-	struct bufferevent *bev = bufferevent_openssl_socket_new(
-		base, fd, SSL_new(tls), BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_DEFER_CALLBACKS);
+	struct bufferevent *bev =
+		bufferevent_openssl_socket_new(base, fd, ssl, state, BEV_OPT_DEFER_CALLBACKS);
 	/* Clients that just close without close_notify are common and harmless. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+struct bufferevent *conn_open(struct event_base *base, int fd, SSL_CTX *tls)
+{
+	return wrap(base, fd, tls ? SSL_new(tls) : NULL, BUFFEREVENT_SSL_ACCEPTING);
 }
 
 struct bufferevent *conn_starttls(struct event_base *base, struct bufferevent *plain, int fd,
@@ -52,12 +59,7 @@ SSL *conn_sleep(struct bufferevent *bev, bool tls)
 
 struct bufferevent *conn_wake(struct event_base *base, int fd, SSL *ssl)
 {
-	if (!ssl)
-		return bufferevent_socket_new(base, fd, BEV_OPT_DEFER_CALLBACKS);
-	struct bufferevent *bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_OPEN,
-								 BEV_OPT_DEFER_CALLBACKS);
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	return wrap(base, fd, ssl, BUFFEREVENT_SSL_OPEN); /* the handshake is long done */
 }
 
 void conn_free(struct bufferevent *bev, struct bufferevent *under, bool tls)

@@ -35,6 +35,8 @@ import tempfile
 import threading
 import time
 
+from checks import Checks, log
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("YUBIN_BIN") or os.path.join(REPO, "build", "yubin")
@@ -54,25 +56,10 @@ STANDARD_PORTS = (25, 80, 110, 143, 443, 465, 587, 993, 995)
 IO_TIMEOUT = 15.0
 
 
-def log(msg):
-    print("[%6.1fs] %s" % (time.monotonic() - START, msg), flush=True)
 
 
 # ------------------------------------------------------------------ checks
 
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, name, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok   %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return ok
 
 
 # ------------------------------------------------------------------ server

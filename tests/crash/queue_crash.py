@@ -32,12 +32,13 @@ import random
 import re
 import shutil
 import smtplib
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from checks import Checks, log
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -58,30 +59,10 @@ SENDER = "alice@example.test"
 START = time.monotonic()
 
 
-def log(msg):
-    print("[%6.1fs] %s" % (time.monotonic() - START, msg), flush=True)
 
 
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, name, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok   %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return ok
 
 
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def compose(run, i):
@@ -111,7 +92,7 @@ def submit_all(srv, run):
             try:
                 if s is None:
                     s = smtplib.SMTP("127.0.0.1", srv.port_offset + 587, timeout=30)
-                    s.starttls(context=tls_ctx())
+                    s.starttls(context=harness.client_tls_context())
                     s.ehlo()
                     s.login(SENDER, DEFAULT_PASSWORD)
                 s.sendmail(SENDER, [rcpt], msg)   # raises unless 250
