@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth/sasl.h"
+#include "imap/listmatch.h"
 #include "imap/session.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
@@ -999,32 +1000,6 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 		    examine ? "Examined" : "Mailbox");
 }
 
-/* LIST patterns: "*" matches anything, "%" anything but the separator. */
-static bool pattern_match(const char *pat, const char *name)
-{
-	if (!*pat)
-		return !*name;
-	if (*pat == '*') {
-		for (const char *n = name;; n++) {
-			if (pattern_match(pat + 1, n))
-				return true;
-			if (!*n)
-				return false;
-		}
-	}
-	if (*pat == '%') {
-		for (const char *n = name;; n++) {
-			if (pattern_match(pat + 1, n))
-				return true;
-			if (!*n || *n == '/')
-				return false;
-		}
-	}
-	if (*pat != *name)
-		return false;
-	return pattern_match(pat + 1, name + 1);
-}
-
 struct list_ctx {
 	struct imap_session *s;
 	struct mailbox_info *boxes;
@@ -1182,7 +1157,7 @@ static void cmd_list(struct imap_session *s, const struct imap_command *c, bool 
 			bool inbox = strcmp(m->name, "INBOX") == 0;
 			char upper[8];
 			snprintf(upper, sizeof upper, "%.5s", pattern.data);
-			bool match = pattern_match(pattern.data, m->name) ||
+			bool match = imap_list_match(pattern.data, m->name, '/') ||
 				     (inbox && strcasecmp(pattern.data, "inbox") == 0);
 			if (!match || (sel_subscribed && !m->subscribed) ||
 			    (sel_special && !m->special_use[0]))
