@@ -15,6 +15,7 @@
 #include "store/committer.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "lib/loopwatch.h"
 #include "net/listen.h"
 #include "net/tls.h"
 #include "auth/login.h"
@@ -145,8 +146,11 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. Wakes
 	 * for password checks, audit lines and queue bookkeeping change no mailbox. */
 	size_t queued;
-	if (committer_reap(d->smtp.committer, &queued) > 0)
+	if (committer_reap(d->smtp.committer, &queued) > 0) {
+		uint64_t t0 = loopwatch_begin();
 		imap_server_notify(&d->imap);
+		loopwatch_end(t0, "IMAP", "notify", 6, 0);
+	}
 	/* New queue entries go out now, not at the agent's next tick. */
 	if (queued)
 		outbound_kick(d->outbound);
@@ -386,6 +390,6 @@ int cmd_serve(struct cli *c)
 	free(d.smtp.cfg);
 	event_base_free(d.base);
 	buf_free(&err);
-	log_info("event=stopped");
+	log_info("event=stopped slow_turns=%llu", (unsigned long long)loopwatch_slow_turns());
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/loopwatch.h"
 #include "mime/mime.h"
 #include "net/conn.h"
 #include "net/deflate.h"
@@ -574,6 +575,7 @@ static struct imap_job *job_new(struct imap_session *s, enum job_kind kind)
 	j->job.ctx = s;
 	j->job.changes_mailboxes = true;
 	j->job.group = true;
+	j->job.what = "IMAP job done";
 	j->kind = kind;
 	j->account_id = s->account_id;
 	j->mailbox_id = s->mbox.id;
@@ -1793,6 +1795,16 @@ static struct imap_parser *parser_of(struct imap_session *s)
 	return s->parser;
 }
 
+/* "FETCH" or "UID FETCH": the command's name for the loop-turn watchdog (never arguments). */
+static void command_label(const struct imap_command *c, char *out, size_t outlen)
+{
+	if (strcasecmp(c->name, "UID") == 0 && c->count > 0 && c->args[0].type == IMAP_ARG_ATOM)
+		snprintf(out, outlen, "UID %.*s", (int)(c->args[0].len < 20 ? c->args[0].len : 20),
+			 c->args[0].str);
+	else
+		snprintf(out, outlen, "%.24s", c->name);
+}
+
 static void session_process_input(struct imap_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
@@ -1821,11 +1833,18 @@ static void session_process_input(struct imap_session *s)
 		switch (st) {
 		case IMAP_PARSE_NEED_MORE:
 			break;
-		case IMAP_PARSE_DONE:
-			run_command(s, imap_parser_command(s->parser));
+		case IMAP_PARSE_DONE: {
+			const struct imap_command *c = imap_parser_command(s->parser);
+			char what[48];
+			command_label(c, what, sizeof what);
+			unsigned long id = s->id; /* s may be gone when the command returns */
+			uint64_t t0 = loopwatch_begin();
+			run_command(s, c);
+			loopwatch_end(t0, "IMAP", what, strlen(what), id);
 			if (s->parser)
 				imap_parser_release(s->parser);
 			break;
+		}
 		case IMAP_PARSE_LITERAL:
 			handle_literal(s);
 			break;

@@ -15,6 +15,7 @@
 #include "lib/clock.h"
 #include "lib/linereader.h"
 #include "lib/log.h"
+#include "lib/loopwatch.h"
 #include "net/conn.h"
 #include "net/listen.h"
 #include "pop3/parse.h"
@@ -557,7 +558,13 @@ static void session_process_input(struct pop3_session *s)
 			error_reply(s, "Command line too long (the limit is 255 bytes).");
 			continue;
 		}
+		/* A SASL response is a credential: the watchdog names it, never shows it. */
+		bool sasl = s->state == ST_SASL_PLAIN;
+		unsigned long id = s->id; /* s may be gone when the command returns */
+		uint64_t t0 = loopwatch_begin();
 		run_command(s, line, len);
+		loopwatch_end(t0, "POP3", sasl ? "AUTH response" : line,
+			      sasl ? 13 : loopwatch_verb_len(line, len), id);
 		memset(line, 0, len); /* it may have held a password */
 		free(line);
 	}

@@ -25,6 +25,7 @@
 #include "lib/buf.h"
 #include "lib/linereader.h"
 #include "lib/log.h"
+#include "lib/loopwatch.h"
 #include "net/listen.h"
 #include "net/tls.h"
 #include "smtp/parse.h"
@@ -937,12 +938,14 @@ static void session_process_input(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	while (evbuffer_get_length(in) > 0) {
-		if (s->state == ST_DATA) {
-			session_read_data(s, in);
-			continue;
-		}
-		if (s->state == ST_BDAT) {
-			session_read_bdat(s, in);
+		if (s->state == ST_DATA || s->state == ST_BDAT) {
+			bool data = s->state == ST_DATA;
+			uint64_t t0 = loopwatch_begin();
+			if (data)
+				session_read_data(s, in);
+			else
+				session_read_bdat(s, in);
+			loopwatch_end(t0, "SMTP", data ? "DATA" : "BDAT", 4, s->id);
 			continue;
 		}
 		if ((s->state != ST_COMMAND && s->state != ST_AUTH_REPLY) || s->starttls_pending)
@@ -965,10 +968,15 @@ static void session_process_input(struct smtp_session *s)
 				return;
 			continue;
 		}
-		if (s->state == ST_AUTH_REPLY)
+		/* An AUTH response is a credential: the watchdog names it, never shows it. */
+		bool auth = s->state == ST_AUTH_REPLY;
+		uint64_t t0 = loopwatch_begin();
+		if (auth)
 			auth_step(s, line, len);
 		else
 			session_run_command(s, line, len);
+		loopwatch_end(t0, "SMTP", auth ? "AUTH response" : line,
+			      auth ? 13 : loopwatch_verb_len(line, len), s->id);
 		memset(line, 0, len); /* it may have held a password */
 		free(line);
 		if (s->state == ST_CLOSING)

@@ -7,6 +7,7 @@
 
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "lib/loopwatch.h"
 #include "mime/mime.h"
 #include "store/store.h"
 
@@ -256,10 +257,16 @@ size_t committer_reap(struct committer *c, size_t *queued)
 			n++;
 		if (queued && !list->job && list->ok && list->req.nremote)
 			(*queued)++;
-		if (list->job)
+		/* A completion runs on the event loop: the watchdog names one that held it. */
+		uint64_t t0 = loopwatch_begin();
+		const char *what = "delivery done";
+		if (list->job) {
+			what = list->job->what ? list->job->what : "job done";
 			list->job->done(list->job);
-		else if (list->req.done)
+		} else if (list->req.done) {
 			list->req.done(list->req.ctx, list->ok, list->reason);
+		}
+		loopwatch_end(t0, "store", what, strlen(what), 0);
 		pending_free(list);
 		list = next;
 	}

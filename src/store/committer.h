@@ -53,6 +53,9 @@ struct store_job {
 	/* Set by the committer when the shared transaction failed after run returned: the job's
 	 * changes were not stored, whatever run reported. done must say so. */
 	bool lost;
+	/* What the loop-turn watchdog calls its completion when that is slow (a constant string,
+	 * e.g. "IMAP job done"); NULL: "job done". */
+	const char *what;
 };
 
 /* wake(arg) is called from the committer thread when results are ready; it must make the
