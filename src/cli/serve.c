@@ -29,6 +29,9 @@
 /* How long SIGTERM waits for sessions to finish before closing them anyway. Commits take
  * milliseconds; this bound is for clients that do not read their last reply. */
 #define DRAIN_SECONDS 3
+/* Reader threads for IMAP: two keep a long SEARCH from queueing every other behind it. */
+#define IMAP_READERS 2
+_Static_assert(IMAP_READERS <= IMAP_MAX_READERS, "imap/server.h holds at most this many");
 
 enum service {
 	SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS, SERVICE_POP3, SERVICE_POP3S,
@@ -51,6 +54,7 @@ struct daemon {
 	struct imap_server imap;
 	struct conn_limits limits;
 	struct committer *auth_worker;
+	struct committer *imap_readers[IMAP_READERS];
 	struct outbound *outbound;
 	struct login_service *login;
 	struct event *expire_timer;
@@ -143,6 +147,8 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	(void)what;
 	struct daemon *d = ctx;
 	committer_reap(d->auth_worker, NULL);
+	for (size_t i = 0; i < IMAP_READERS; i++)
+		committer_reap(d->imap_readers[i], NULL);
 	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. Wakes
 	 * for password checks, audit lines and queue bookkeeping change no mailbox. */
 	size_t queued;
@@ -326,6 +332,13 @@ int cmd_serve(struct cli *c)
 	d.auth_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
 	if (!d.auth_worker)
 		log_fatal("event=store-unavailable error=\"%s\"", error);
+	/* IMAP reads that grow with the mailbox (SEARCH, SORT, THREAD, LIST) run here, each
+	 * thread with its own connection, so the loop never waits for them. */
+	for (size_t i = 0; i < IMAP_READERS; i++) {
+		d.imap_readers[i] = committer_start(c->data, wake_loop, d.commit_wake, &error);
+		if (!d.imap_readers[i])
+			log_fatal("event=store-unavailable error=\"%s\"", error);
+	}
 	d.login = login_service_new(d.base, d.auth_worker, d.smtp.committer);
 	login_set_max_delay(d.login, cfg->auth_max_delay);
 	d.smtp.login = d.login;
@@ -336,7 +349,9 @@ int cmd_serve(struct cli *c)
 	d.imap = (struct imap_server){
 		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,
 		.writer = d.smtp.committer, .login = d.login, .limits = &d.limits,
+		.nreaders = IMAP_READERS,
 	};
+	memcpy(d.imap.readers, d.imap_readers, sizeof d.imap_readers);
 
 	for (size_t i = 0; i < nfds; i++) {
 		struct listener *l = &d.listeners[d.nlisteners++];
@@ -369,6 +384,9 @@ int cmd_serve(struct cli *c)
 	 * Deliveries in flight are dropped: their queue entries are still there. */
 	outbound_stop(d.outbound);
 	committer_stop(d.auth_worker);
+	/* Every session is closed, so their reads were cancelled and end at the next message. */
+	for (size_t i = 0; i < IMAP_READERS; i++)
+		committer_stop(d.imap_readers[i]);
 	committer_stop(d.smtp.committer);
 	login_service_free(d.login);
 	event_free(d.expire_timer);

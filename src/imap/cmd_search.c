@@ -13,7 +13,8 @@
 #include "mime/mime.h"
 
 struct search_ctx {
-	struct imap_session *s;
+	const struct imap_view *v;
+	struct imap_read *r;        /* the job, to stop early when it is cancelled; may be NULL */
 	const struct imap_search *search;
 	uint32_t *hits;     /* UIDs */
 	size_t nhits;
@@ -34,7 +35,7 @@ struct candidate {
 static bool load_raw(struct search_ctx *x, struct candidate *c)
 {
 	if (!c->have_raw) {
-		struct store *st = x->s->srv->store;
+		struct store *st = x->v->store;
 		st->ops->message_read(st, c->m->id, &c->raw);
 		c->have_raw = true;
 		c->mime = mime_message_parse(c->raw.data ? c->raw.data : "", c->raw.len, NULL);
@@ -124,10 +125,10 @@ static bool has_keyword(const char *set, const char *kw, size_t len)
 	return false;
 }
 
-static bool in_saved(const struct imap_session *s, uint32_t uid)
+static bool in_saved(const struct imap_view *v, uint32_t uid)
 {
-	for (size_t i = 0; i < s->nsaved; i++)
-		if (s->saved[i] == uid)
+	for (size_t i = 0; i < v->nsaved; i++)
+		if (v->saved[i] == uid)
 			return true;
 	return false;
 }
@@ -135,12 +136,16 @@ static bool in_saved(const struct imap_session *s, uint32_t uid)
 static bool match(struct search_ctx *x, struct candidate *c, const struct imap_search_key *k)
 {
 	const struct message_meta *m = c->m;
-	struct imap_session *s = x->s;
+	const struct imap_view *v = x->v;
 	switch (k->type) {
 	case IMAP_SEARCH_AND:
-		for (size_t i = 0; i < k->nchildren; i++)
+		for (size_t i = 0; i < k->nchildren; i++) {
+			/* A program of thousands of text keys takes long even for one message. */
+			if (x->r && imap_read_cancelled(x->r))
+				return false;
 			if (!match(x, c, &k->children[i]))
 				return false;
+		}
 		return true;
 	case IMAP_SEARCH_OR:
 		return match(x, c, &k->children[0]) || match(x, c, &k->children[1]);
@@ -150,13 +155,13 @@ static bool match(struct search_ctx *x, struct candidate *c, const struct imap_s
 		return true;
 	case IMAP_SEARCH_SEQSET:
 		if (k->seqset.last_result)
-			return in_saved(s, (uint32_t)m->uid);
-		return imap_seqset_contains(&k->seqset, c->seq, uidmap_count(&s->uids));
+			return in_saved(v, (uint32_t)m->uid);
+		return imap_seqset_contains(&k->seqset, c->seq, uidmap_count(&v->uids));
 	case IMAP_SEARCH_UID:
 		if (k->seqset.last_result)
-			return in_saved(s, (uint32_t)m->uid);
+			return in_saved(v, (uint32_t)m->uid);
 		return imap_seqset_contains(&k->seqset, (uint32_t)m->uid,
-					    uidmap_last(&s->uids));
+					    uidmap_last(&v->uids));
 	case IMAP_SEARCH_ANSWERED: return m->flags & STORE_FLAG_ANSWERED;
 	case IMAP_SEARCH_DELETED: return m->flags & STORE_FLAG_DELETED;
 	case IMAP_SEARCH_DRAFT: return m->flags & STORE_FLAG_DRAFT;
@@ -200,11 +205,11 @@ static bool match(struct search_ctx *x, struct candidate *c, const struct imap_s
 	return false;
 }
 
-bool imap_search_matches(struct imap_session *s, const struct imap_search *search,
+bool imap_search_matches(const struct imap_view *v, const struct imap_search *search,
 			 const struct message_meta *m)
 {
-	struct search_ctx x = { .s = s, .search = search };
-	struct candidate c = { .m = m, .seq = imap_seq_of(s, (uint32_t)m->uid) };
+	struct search_ctx x = { .v = v, .search = search };
+	struct candidate c = { .m = m, .seq = uidmap_seq(&v->uids, (uint32_t)m->uid) };
 	bool hit = c.seq && match(&x, &c, &search->root);
 	buf_free(&c.raw);
 	buf_free(&c.text_body);
@@ -216,8 +221,10 @@ bool imap_search_matches(struct imap_session *s, const struct imap_search *searc
 static bool search_one(void *ctx, const struct message_meta *m)
 {
 	struct search_ctx *x = ctx;
+	if (x->r && imap_read_cancelled(x->r))
+		return false;
 	/* A message that arrived after the client's last EXISTS has no number yet: skipped. */
-	if (imap_search_matches(x->s, x->search, m)) {
+	if (imap_search_matches(x->v, x->search, m)) {
 		x->hits = xrealloc(x->hits, (x->nhits + 1) * sizeof *x->hits);
 		x->hits[x->nhits++] = (uint32_t)m->uid;
 		if (m->modseq > x->max_modseq)
@@ -234,6 +241,92 @@ static bool uses_modseq(const struct imap_search_key *k)
 		if (uses_modseq(&k->children[i]))
 			return true;
 	return false;
+}
+
+struct search_read {
+	struct imap_read r;
+	struct imap_search search;
+	bool uid;
+	struct search_ctx x;
+};
+
+/* Reader thread: every message of the mailbox against the program. */
+static void search_work(struct imap_read *r)
+{
+	struct search_read *sr = (struct search_read *)r;
+	sr->x.v = &r->view;
+	sr->x.r = r;
+	sr->x.search = &sr->search;
+	struct store *st = r->view.store;
+	st->ops->mailbox_scan(st, r->view.mailbox_id, 1, INT64_MAX, 0, search_one, &sr->x);
+}
+
+static void search_release(struct imap_read *r)
+{
+	struct search_read *sr = (struct search_read *)r;
+	free(sr->x.hits);
+	imap_search_free(&sr->search);
+}
+
+/* Loop thread: the hits (UIDs the session knows) as its numbers, and the answer. */
+static void search_finish(struct imap_session *s, struct imap_read *r)
+{
+	struct search_read *sr = (struct search_read *)r;
+	struct search_ctx *x = &sr->x;
+	const struct imap_search *search = &sr->search;
+	bool uid = sr->uid;
+	const char *tag = s->tag;
+	/* Results as UIDs or sequence numbers (both ascending). */
+	uint32_t *nums = xcalloc(x->nhits ? x->nhits : 1, sizeof *nums);
+	for (size_t i = 0; i < x->nhits; i++)
+		nums[i] = uid ? x->hits[i] : imap_seq_of(s, x->hits[i]);
+	bool modseq = uses_modseq(&search->root) && x->nhits;
+	if (modseq)
+		s->condstore = true;
+	struct buf out = BUF_INIT;
+	unsigned rets = search->returns;
+	if (search->has_return) {
+		size_t nhits = x->nhits;
+		if (rets & IMAP_SEARCH_RETURN_SAVE) {
+			free(s->saved);
+			s->saved = x->hits;
+			s->nsaved = x->nhits;
+			x->hits = NULL;
+			rets &= ~(unsigned)IMAP_SEARCH_RETURN_SAVE;
+		}
+		if (rets || !(search->returns & IMAP_SEARCH_RETURN_SAVE)) {
+			if (!rets)
+				rets = IMAP_SEARCH_RETURN_ALL;
+			buf_append_str(&out, "* ESEARCH (TAG ");
+			mime_imap_append_string(&out, tag, strlen(tag), 0);
+			buf_append_char(&out, ')');
+			if (uid)
+				buf_append_str(&out, " UID");
+			if ((rets & IMAP_SEARCH_RETURN_MIN) && nhits)
+				buf_printf(&out, " MIN %u", nums[0]);
+			if ((rets & IMAP_SEARCH_RETURN_MAX) && nhits)
+				buf_printf(&out, " MAX %u", nums[nhits - 1]);
+			if (rets & IMAP_SEARCH_RETURN_COUNT)
+				buf_printf(&out, " COUNT %zu", nhits);
+			if ((rets & IMAP_SEARCH_RETURN_ALL) && nhits) {
+				buf_append_str(&out, " ALL ");
+				imap_append_uid_set(&out, nums, nhits);
+			}
+			if (modseq)
+				buf_printf(&out, " MODSEQ %lld", (long long)x->max_modseq);
+			imap_printf(s, "%s", out.data);
+		}
+	} else {
+		buf_append_str(&out, "* SEARCH");
+		for (size_t i = 0; i < x->nhits; i++)
+			buf_printf(&out, " %u", nums[i]);
+		if (modseq)
+			buf_printf(&out, " (MODSEQ %lld)", (long long)x->max_modseq);
+		imap_printf(s, "%s", out.data);
+	}
+	buf_free(&out);
+	free(nums);
+	imap_tagged(s, tag, "OK", NULL, "SEARCH completed.");
 }
 
 void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -256,59 +349,12 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool 
 		return;
 	}
 	imap_sync(s, false);
-	struct search_ctx x = { .s = s, .search = &search };
-	struct store *st = s->srv->store;
-	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, search_one, &x);
-	/* Results as UIDs or sequence numbers (both ascending). */
-	uint32_t *nums = xcalloc(x.nhits ? x.nhits : 1, sizeof *nums);
-	for (size_t i = 0; i < x.nhits; i++)
-		nums[i] = uid ? x.hits[i] : imap_seq_of(s, x.hits[i]);
-	bool modseq = uses_modseq(&search.root) && x.nhits;
-	if (modseq)
-		s->condstore = true;
-	struct buf out = BUF_INIT;
-	unsigned r = search.returns;
-	if (search.has_return) {
-		if (r & IMAP_SEARCH_RETURN_SAVE) {
-			free(s->saved);
-			s->saved = x.hits;
-			s->nsaved = x.nhits;
-			x.hits = NULL;
-			r &= ~(unsigned)IMAP_SEARCH_RETURN_SAVE;
-		}
-		if (r || !(search.returns & IMAP_SEARCH_RETURN_SAVE)) {
-			if (!r)
-				r = IMAP_SEARCH_RETURN_ALL;
-			buf_append_str(&out, "* ESEARCH (TAG ");
-			mime_imap_append_string(&out, c->tag, strlen(c->tag), 0);
-			buf_append_char(&out, ')');
-			if (uid)
-				buf_append_str(&out, " UID");
-			if ((r & IMAP_SEARCH_RETURN_MIN) && x.nhits)
-				buf_printf(&out, " MIN %u", nums[0]);
-			if ((r & IMAP_SEARCH_RETURN_MAX) && x.nhits)
-				buf_printf(&out, " MAX %u", nums[x.nhits - 1]);
-			if (r & IMAP_SEARCH_RETURN_COUNT)
-				buf_printf(&out, " COUNT %zu", x.nhits);
-			if ((r & IMAP_SEARCH_RETURN_ALL) && x.nhits) {
-				buf_append_str(&out, " ALL ");
-				imap_append_uid_set(&out, nums, x.nhits);
-			}
-			if (modseq)
-				buf_printf(&out, " MODSEQ %lld", (long long)x.max_modseq);
-			imap_printf(s, "%s", out.data);
-		}
-	} else {
-		buf_append_str(&out, "* SEARCH");
-		for (size_t i = 0; i < x.nhits; i++)
-			buf_printf(&out, " %u", nums[i]);
-		if (modseq)
-			buf_printf(&out, " (MODSEQ %lld)", (long long)x.max_modseq);
-		imap_printf(s, "%s", out.data);
-	}
-	buf_free(&out);
-	free(nums);
-	free(x.hits);
-	imap_search_free(&search);
-	imap_tagged(s, c->tag, "OK", NULL, "SEARCH completed.");
+	/* The scan reads every message a text key asks for: a reader thread does it. */
+	struct search_read *sr = xcalloc(1, sizeof *sr);
+	sr->search = search;
+	sr->uid = uid;
+	sr->r.work = search_work;
+	sr->r.finish = search_finish;
+	sr->r.release = search_release;
+	imap_read_submit(s, &sr->r, c->tag, true);
 }

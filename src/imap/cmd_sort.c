@@ -30,7 +30,8 @@ struct item {
 };
 
 struct collect_ctx {
-	struct imap_session *s;
+	const struct imap_view *v;
+	struct imap_read *r;        /* to stop early when the job is cancelled */
 	const struct imap_search *search;
 	struct item *items;
 	size_t n;
@@ -190,13 +191,15 @@ static char *header_value(const char *hdr, size_t len, const char *name)
 static bool collect_item(void *ctx, const struct message_meta *m)
 {
 	struct collect_ctx *x = ctx;
-	uint32_t seq = imap_seq_of(x->s, (uint32_t)m->uid);
+	if (imap_read_cancelled(x->r))
+		return false;
+	uint32_t seq = uidmap_seq(&x->v->uids, (uint32_t)m->uid);
 	if (!seq)
 		return true;
-	if (x->search && !imap_search_matches(x->s, x->search, m))
+	if (x->search && !imap_search_matches(x->v, x->search, m))
 		return true;
 	struct buf raw = BUF_INIT;
-	x->s->srv->store->ops->message_read(x->s->srv->store, m->id, &raw);
+	x->v->store->ops->message_read(x->v->store, m->id, &raw);
 	const char *data = raw.data ? raw.data : "";
 	size_t hdr = mime_header_block_size(data, raw.len);
 	x->items = xrealloc(x->items, (x->n + 1) * sizeof *x->items);
@@ -231,8 +234,9 @@ static bool collect_item(void *ctx, const struct message_meta *m)
 	return true;
 }
 
-static const struct sort_criterion *g_criteria;
-static size_t g_ncriteria;
+/* qsort has no context argument; reader threads sort at the same time, so one per thread. */
+static _Thread_local const struct sort_criterion *g_criteria;
+static _Thread_local size_t g_ncriteria;
 
 static int compare_items(const void *a, const void *b)
 {
@@ -296,6 +300,76 @@ static bool parse_charset_and_search(struct imap_session *s, const struct imap_c
 	return true;
 }
 
+/* SORT or THREAD as a reader job: the thread reads the headers, orders them and writes the
+ * whole untagged response; sequence numbers come from the session's view, which cannot
+ * change while the session waits. */
+struct order_read {
+	struct imap_read r;
+	struct imap_search search;
+	bool uid, thread, references;
+	struct sort_criterion crit[16];
+	size_t ncrit;
+	struct buf out;
+};
+
+static void thread_references(struct item *items, size_t n, bool uid, struct buf *out);
+static void thread_orderedsubject(struct item *items, size_t n, bool uid, struct buf *out);
+
+static void order_work(struct imap_read *r)
+{
+	struct order_read *o = (struct order_read *)r;
+	struct collect_ctx x = { .v = &r->view, .r = r, .search = &o->search };
+	struct store *st = r->view.store;
+	st->ops->mailbox_scan(st, r->view.mailbox_id, 1, INT64_MAX, 0, collect_item, &x);
+	if (imap_read_cancelled(r)) {
+		items_free(x.items, x.n);
+		return;
+	}
+	if (o->thread) {
+		buf_append_str(&o->out, "* THREAD ");
+		if (o->references)
+			thread_references(x.items, x.n, o->uid, &o->out);
+		else
+			thread_orderedsubject(x.items, x.n, o->uid, &o->out);
+	} else {
+		g_criteria = o->crit;
+		g_ncriteria = o->ncrit;
+		qsort(x.items, x.n, sizeof *x.items, compare_items);
+		buf_append_str(&o->out, "* SORT");
+		for (size_t i = 0; i < x.n; i++)
+			buf_printf(&o->out, " %u", o->uid ? x.items[i].uid : x.items[i].seq);
+	}
+	items_free(x.items, x.n);
+}
+
+static void order_finish(struct imap_session *s, struct imap_read *r)
+{
+	struct order_read *o = (struct order_read *)r;
+	imap_printf(s, "%s", o->out.data ? o->out.data : "");
+	imap_tagged(s, s->tag, "OK", NULL, "%s completed.", o->thread ? "THREAD" : "SORT");
+}
+
+static void order_release(struct imap_read *r)
+{
+	struct order_read *o = (struct order_read *)r;
+	buf_free(&o->out);
+	imap_search_free(&o->search);
+}
+
+static struct order_read *order_read_new(const struct imap_search *search, bool uid, bool thread,
+					 bool references)
+{
+	struct order_read *o = xcalloc(1, sizeof *o);
+	o->search = *search;
+	o->uid = uid;
+	o->thread = thread;
+	o->references = references;
+	o->r.work = order_work;
+	o->r.finish = order_finish;
+	o->r.release = order_release;
+	return o;
+}
+
 void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool uid,
 		   const struct imap_arg *args, size_t count)
 {
@@ -340,20 +414,10 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool ui
 	if (!parse_charset_and_search(s, c, args + 1, count - 1, &search))
 		return;
 	imap_sync(s, false);
-	struct collect_ctx x = { .s = s, .search = &search };
-	s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, 0, collect_item, &x);
-	g_criteria = crit;
-	g_ncriteria = ncrit;
-	qsort(x.items, x.n, sizeof *x.items, compare_items);
-	struct buf out = BUF_INIT;
-	buf_append_str(&out, "* SORT");
-	for (size_t i = 0; i < x.n; i++)
-		buf_printf(&out, " %u", uid ? x.items[i].uid : x.items[i].seq);
-	imap_printf(s, "%s", out.data);
-	buf_free(&out);
-	items_free(x.items, x.n);
-	imap_search_free(&search);
-	imap_tagged(s, c->tag, "OK", NULL, "SORT completed.");
+	struct order_read *o = order_read_new(&search, uid, false, false);
+	memcpy(o->crit, crit, sizeof crit);
+	o->ncrit = ncrit;
+	imap_read_submit(s, &o->r, c->tag, true);
 }
 
 /* ---- THREAD ---------------------------------------------------------------------------- */
@@ -688,17 +752,6 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool 
 	if (!parse_charset_and_search(s, c, args + 1, count - 1, &search))
 		return;
 	imap_sync(s, false);
-	struct collect_ctx x = { .s = s, .search = &search };
-	s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, 0, collect_item, &x);
-	struct buf out = BUF_INIT;
-	buf_append_str(&out, "* THREAD ");
-	if (references)
-		thread_references(x.items, x.n, uid, &out);
-	else
-		thread_orderedsubject(x.items, x.n, uid, &out);
-	imap_printf(s, "%s", out.data);
-	buf_free(&out);
-	items_free(x.items, x.n);
-	imap_search_free(&search);
-	imap_tagged(s, c->tag, "OK", NULL, "THREAD completed.");
+	struct order_read *o = order_read_new(&search, uid, true, references);
+	imap_read_submit(s, &o->r, c->tag, true);
 }

@@ -16,12 +16,17 @@
 
 struct imap_session;
 
+#define IMAP_MAX_READERS 4
+
 struct imap_server {
 	struct config *cfg;            /* swapped on reload: read fields at use time */
 	struct event_base *base;
 	SSL_CTX *tls;
 	struct store *store;           /* read connection of the loop thread */
 	struct committer *writer;
+	/* Reader threads for SEARCH, SORT, THREAD and LIST (none: those run on the loop). */
+	struct committer *readers[IMAP_MAX_READERS];
+	size_t nreaders, next_reader;
 	struct login_service *login;
 	struct conn_limits *limits;
 	struct imap_session *sessions;

@@ -471,6 +471,16 @@ static void resume(struct imap_session *s)
 	}
 }
 
+void imap_command_finished(struct imap_session *s)
+{
+	resume(s);
+}
+
+void imap_remember_tag(struct imap_session *s, const char *tag)
+{
+	remember_tag(s, tag);
+}
+
 static void job_done(struct store_job *job)
 {
 	struct imap_job *j = (struct imap_job *)job;
@@ -2044,6 +2054,7 @@ static void session_free(struct imap_session *s)
 	struct imap_server *srv = s->srv;
 	login_cancel(srv->login, s);
 	committer_cancel(srv->writer, s);
+	imap_read_cancel(s);
 	log_info("event=disconnect conn=%lu service=imap ip=%s errors=%zu", s->id, s->ip, s->errors);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -2116,6 +2127,11 @@ size_t imap_server_drain(struct imap_server *srv)
 	struct imap_session *next;
 	for (struct imap_session *s = srv->sessions; s; s = next) {
 		next = s->next;
+		/* A read is dropped at once (nothing is lost); a write is waited for. */
+		if (s->reading) {
+			imap_read_cancel(s);
+			s->wait = WAIT_NONE;
+		}
 		if (s->wait != WAIT_CLOSE && s->wait != WAIT_JOB) {
 			imap_printf(s, "* BYE Server shutting down.");
 			close_after_reply(s);

@@ -3,6 +3,7 @@
 #ifndef YUBIN_IMAP_SESSION_H
 #define YUBIN_IMAP_SESSION_H
 #include <event2/bufferevent.h>
+#include <stdatomic.h>
 
 #include "imap/uidmap.h"
 #include <stdbool.h>
@@ -23,6 +24,8 @@ enum imap_wait {
 	WAIT_IDLE,       /* IDLE: waiting for DONE */
 	WAIT_CLOSE,      /* last reply queued */
 };
+
+struct imap_read;
 
 struct imap_session {
 	struct imap_server *srv;
@@ -64,7 +67,48 @@ struct imap_session {
 	/* STORE ... .SILENT: do not echo these UIDs in the next sync */
 	uint32_t *silent;
 	size_t nsilent;
+	struct imap_read *reading;     /* the reader job this session waits for (WAIT_JOB) */
 };
+
+/* ---- reads off the event loop (reader.c) ----------------------------------------------
+ * A command whose cost grows with the mailbox (SEARCH, SORT, THREAD, LIST) runs on a reader
+ * thread with its own store connection. The thread sees a copy of the session's view taken
+ * when the command started; the session reads no input until the job is done, so its view
+ * is the same when the result comes back to the loop. */
+struct imap_view {
+	struct store *store;           /* the connection of the thread the work runs on */
+	struct uidmap uids;            /* the session's UIDs and sequence numbers (a copy) */
+	uint32_t *saved;               /* SEARCHRES "$" (a copy) */
+	size_t nsaved;
+	int64_t account_id, mailbox_id;
+	bool rev2, utf8;
+};
+
+/* Embed at the start of a command's own struct. */
+struct imap_read {
+	struct store_job job;          /* job.ctx: the session; NULL once it is gone */
+	struct imap_command *cmd;      /* the command, owned here (its arguments are used) */
+	struct imap_view view;
+	atomic_bool cancelled;         /* the session is gone or the server stops: end early */
+	/* Reader thread: the heavy part; reads through view.store, never the session. */
+	void (*work)(struct imap_read *r);
+	/* Loop thread, session still there: answers (tag in s->tag). */
+	void (*finish)(struct imap_session *s, struct imap_read *r);
+	/* Frees what the command added, not r itself. May be NULL. */
+	void (*release)(struct imap_read *r);
+};
+
+/* Takes the current command from the parser into r, copies the session's view (with its
+ * selected mailbox when `selected`), pauses the session and queues r on a reader. */
+void imap_read_submit(struct imap_session *s, struct imap_read *r, const char *tag,
+		      bool selected);
+/* True when the work should stop early (its answer would be thrown away). */
+bool imap_read_cancelled(struct imap_read *r);
+/* The session is going away: its read, if any, is dropped. */
+void imap_read_cancel(struct imap_session *s);
+/* A session's command has been answered: free it, read the next one. */
+void imap_command_finished(struct imap_session *s);
+void imap_remember_tag(struct imap_session *s, const char *tag);
 
 /* Output. */
 void imap_write(struct imap_session *s, const char *data, size_t len);
@@ -105,8 +149,9 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool ui
 		   const struct imap_arg *args, size_t count);
 void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count);
-/* Whether a message of the selected mailbox matches a parsed SEARCH program. */
-bool imap_search_matches(struct imap_session *s, const struct imap_search *search,
+/* Whether a message of the selected mailbox matches a parsed SEARCH program, as the view
+ * sees it (messages it has no sequence number for never match). Any thread. */
+bool imap_search_matches(const struct imap_view *v, const struct imap_search *search,
 			 const struct message_meta *m);
 
 #endif

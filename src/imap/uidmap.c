@@ -324,6 +324,25 @@ void uidmap_compact(struct uidmap *m)
 		rebuild(m, bitmap, nruns);
 }
 
+void uidmap_copy(struct uidmap *dst, const struct uidmap *src)
+{
+	*dst = *src;
+	dst->runs = NULL;
+	dst->words = NULL;
+	dst->before = NULL;
+	if (src->runs) {
+		dst->runs = xcalloc(src->cap ? src->cap : 1, sizeof *dst->runs);
+		memcpy(dst->runs, src->runs, (size_t)src->nruns * sizeof *dst->runs);
+	}
+	if (src->words) {
+		dst->words = xcalloc(src->nwords ? src->nwords : 1, sizeof *dst->words);
+		memcpy(dst->words, src->words, (size_t)src->nwords * sizeof *dst->words);
+		dst->before = xcalloc(nblocks(src->nwords) ? nblocks(src->nwords) : 1,
+				      sizeof *dst->before);
+		memcpy(dst->before, src->before, (size_t)nblocks(src->nwords) * sizeof *dst->before);
+	}
+}
+
 void uidmap_clear(struct uidmap *m)
 {
 	free(m->runs);

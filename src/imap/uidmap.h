@@ -50,6 +50,8 @@ void uidmap_remove(struct uidmap *m, uint32_t seq);
  * idle). Cheap when nothing would change. */
 void uidmap_compact(struct uidmap *m);
 void uidmap_clear(struct uidmap *m);
+/* dst becomes an independent copy of src (for a reader thread's view of a session). */
+void uidmap_copy(struct uidmap *dst, const struct uidmap *src);
 /* Bytes held (for tests and the benchmark's reasoning). */
 size_t uidmap_bytes(const struct uidmap *m);
 

@@ -9,8 +9,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RawSMTP, ServerTestCase  # noqa: E402
-from imap_common import RawIMAP, logged_in  # noqa: E402
+from harness import RawSMTP, Server, ServerTestCase, message  # noqa: E402
+from imap_common import RawIMAP, deliver, logged_in  # noqa: E402
 from pop3_common import RawPOP3  # noqa: E402
 
 DOMAIN = 'example.test'
@@ -72,6 +72,116 @@ class ImapListWildcards(ServerTestCase, unittest.TestCase):
             self.assertEqual(c.cmd('CREATE %s/sub' % BOXES[1]).status, 'OK')
         self.run_pattern('LIST "%s" "%s"' % ('%' * 300 + 's', '%' * 300 + 'b'),
                          [BOXES[1] + '/sub'])
+
+
+# Six messages of 100 KB of text, and a SEARCH program of many text keys that are nowhere:
+# every key reads every message's decoded text (200 keys: 1.5-4 s on this machine, on the
+# event loop before the reader threads, where it held every other client).
+BIG_MESSAGES = 6
+LINE = b'the quick brown fox jumps over the lazy dog 0123456789 abcdefghij\r\n'
+
+
+def heavy_program(keys):
+    return ' '.join('NOT TEXT qz%05dx' % k for k in range(keys))
+
+
+def fill_mailbox(srv, user):
+    """In order: UID i has subject "big <7-i>"."""
+    body = LINE * (100 * 1024 // len(LINE))
+    for i in range(BIG_MESSAGES):
+        deliver(srv, user, msg=message('big%d' % i, subject='big %d' % (BIG_MESSAGES - i),
+                                       to=user, body=body))
+
+
+class ImapHeavyReads(ServerTestCase, unittest.TestCase):
+    """SEARCH, SORT and THREAD run on reader threads: the loop keeps serving meanwhile."""
+    SERVER_ARGS = dict(accounts=[USER])
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        fill_mailbox(cls.srv, USER)
+
+    def others_served_while(self, command, keys):
+        c = logged_in(self.srv, USER)
+        try:
+            self.assertEqual(c.cmd('SELECT INBOX').status, 'OK')
+            c.send('h1 %s\r\n' % command)
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            try:
+                greeted_within(self, self.srv, 2.0)
+                # The same account, another session: its own commands are answered too.
+                with logged_in(self.srv, USER) as o:
+                    o.sock.settimeout(2.0)
+                    self.assertEqual(o.cmd('EXAMINE INBOX').status, 'OK')
+                    self.assertEqual(o.cmd('NOOP').status, 'OK')
+            except (socket.timeout, OSError) as e:
+                self.fail('others not served within 2 s while %s ran: %r' % (command[:20], e))
+            self.assertLess(time.monotonic() - t0, 2.0)
+            c.sock.settimeout(60.0)
+            res = c.until_tagged('h1')
+            self.assertEqual(res.status, 'OK', res)
+            # Pipelined after it: answered after it, in order.
+            self.assertEqual(c.cmd('NOOP').status, 'OK')
+            return res
+        finally:
+            c.close()
+
+    def test_search_with_text_keys(self):
+        res = self.others_served_while('SEARCH ' + heavy_program(400), 400)
+        self.assertEqual(res.lines('SEARCH'), ['SEARCH 1 2 3 4 5 6'], res)
+        self.assertNotIn('what="IMAP SEARCH"', self.srv.log_text())
+
+    def test_sort_and_thread(self):
+        res = self.others_served_while('UID SORT (SUBJECT) UTF-8 ' + heavy_program(300), 300)
+        self.assertEqual(len(res.lines('SORT')), 1, res)
+        subjects_desc = [int(u) for u in res.lines('SORT')[0].split()[1:]]
+        self.assertEqual(len(subjects_desc), BIG_MESSAGES, res)
+        # Subjects "big 6" .. "big 1" were delivered in that order: sorted, UIDs descend.
+        self.assertEqual(subjects_desc, sorted(subjects_desc, reverse=True), res)
+        res = self.others_served_while('THREAD ORDEREDSUBJECT UTF-8 ' + heavy_program(150), 150)
+        self.assertEqual(len(res.lines('THREAD')), 1, res)
+        log = self.srv.log_text()
+        self.assertNotIn('what="IMAP UID SORT"', log)
+        self.assertNotIn('what="IMAP THREAD"', log)
+
+    def test_client_gone_while_searching(self):
+        c = logged_in(self.srv, USER)
+        self.assertEqual(c.cmd('SELECT INBOX').status, 'OK')
+        c.send('g1 SEARCH %s\r\n' % heavy_program(200))
+        time.sleep(0.3)
+        c.close()
+        time.sleep(0.5)
+        greeted_within(self, self.srv, 2.0)
+        with logged_in(self.srv, USER) as o:
+            self.assertEqual(o.cmd('SELECT INBOX').status, 'OK')
+            self.assertEqual(o.cmd('SEARCH SUBJECT "big 3"').lines('SEARCH'), ['SEARCH 4'])
+        self.assertTrue(self.srv.alive())
+
+
+class ImapStopWhileReading(unittest.TestCase):
+    """SIGTERM ends the server within the drain time even while a long read runs."""
+
+    def test_sigterm_during_search(self):
+        with Server(accounts=[USER]) as srv:
+            fill_mailbox(srv, USER)
+            c = logged_in(srv, USER)
+            try:
+                self.assertEqual(c.cmd('SELECT INBOX').status, 'OK')
+                # Far longer than the 3 s drain if the server waited for it.
+                c.send('s1 SEARCH %s\r\n' % heavy_program(1500))
+                time.sleep(0.3)
+                t0 = time.monotonic()
+                code = srv.stop(assert_clean=False)
+                took = time.monotonic() - t0
+                self.assertEqual(code, 0, srv.log_tail())
+                self.assertLess(took, 4.5, srv.log_tail())
+                c.sock.settimeout(2.0)
+                self.assertIn(b'BYE', c.buf + c.sock.recv(4096))
+            finally:
+                c.close()
+            self.assertIn('event=stopped slow_turns=0', srv.log_text())
 
 
 if __name__ == '__main__':
