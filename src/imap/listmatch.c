@@ -10,6 +10,13 @@
 bool imap_list_match(const char *pat, const char *name, char sep)
 {
 	size_t n = strlen(name);
+	/* Every literal character needs one of the name's: a pattern with more cannot match.
+	 * This also bounds the work below to O(len(name)^2) for any pattern a client sends. */
+	size_t literals = 0;
+	for (const char *q = pat; *q; q++)
+		literals += *q != '*' && *q != '%';
+	if (literals > n)
+		return false;
 	/* cur[j]: the pattern read so far matches the first j bytes of the name. */
 	bool *cur = xmalloc(2 * (n + 1) * sizeof *cur);
 	bool *next = cur + n + 1;
@@ -27,10 +34,15 @@ bool imap_list_match(const char *pat, const char *name, char sep)
 				next[j] = cur[j] ||
 					  (next[j - 1] && (star || name[j - 1] != sep));
 		} else {
+			bool any = false;
 			next[0] = false;
 			for (size_t j = 1; j <= n; j++)
-				next[j] = cur[j - 1] && name[j - 1] == *p;
+				any |= next[j] = cur[j - 1] && name[j - 1] == *p;
 			p++;
+			if (!any) {
+				cur[n] = false; /* nothing can match any more */
+				break;
+			}
 		}
 		bool *t = cur;
 		cur = next;

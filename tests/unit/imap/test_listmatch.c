@@ -95,3 +95,28 @@ TEST(imap_list_match_many_wildcards_is_fast)
 		printf("  1,000 wildcards took %.1f ms\n", ms);
 	CHECK(ms < 100);
 }
+
+/* A 60 KB pattern of alternating wildcards and letters against names of 500 bytes (the store
+ * allows 511): bounded by the name, not the pattern. */
+TEST(imap_list_match_long_alternating_pattern_is_fast)
+{
+	static char pat[60001], name[501];
+	for (size_t i = 0; i < 60000; i += 2) {
+		pat[i] = '%';
+		pat[i + 1] = 'a';
+	}
+	memset(name, 'a', 500);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int k = 0; k < 100; k++)
+		CHECK(!imap_list_match(pat, name, '/'));
+	pat[500] = '\0'; /* 250 letters */
+	CHECK(imap_list_match(pat, name, '/'));
+	name[499] = 'b';
+	CHECK(!imap_list_match(pat, name, '/'));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (ms >= 100)
+		printf("  long patterns took %.1f ms\n", ms);
+	CHECK(ms < 100);
+}

@@ -107,3 +107,23 @@ TEST(imap_uidmap_random_against_array)
 	}
 	CHECK(bitmaps > 0 && runs > 0); /* both forms were exercised */
 }
+
+/* A reader thread's copy answers like the original, in both forms, and owns its memory. */
+TEST(uidmap_copy_is_independent)
+{
+	for (int bitmap = 0; bitmap < 2; bitmap++) {
+		struct uidmap m = { 0 }, c;
+		uint32_t model[2000], n = 0;
+		for (uint32_t u = 1; u <= 4000; u++)
+			if (!bitmap || u % 2)
+				if (n < 2000 && uidmap_append(&m, u))
+					model[n++] = u;
+		uidmap_compact(&m);
+		CHECK_EQ_INT(m.is_bitmap, bitmap);
+		uidmap_copy(&c, &m);
+		uidmap_clear(&m);
+		check_same(&c, model, n);
+		CHECK(uidmap_append(&c, 5000));
+		uidmap_clear(&c);
+	}
+}
