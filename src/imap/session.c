@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "auth/sasl.h"
-#include "imap/listmatch.h"
 #include "imap/session.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
@@ -202,16 +201,26 @@ static bool name_from_wire(struct imap_session *s, const char *in, size_t len, s
 	return out->len > 0 && out->data[0] != '/' && !strstr(out->data, "//");
 }
 
-static void name_to_wire(struct imap_session *s, const char *name, struct buf *out)
+void imap_name_to_wire(bool utf8, const char *name, struct buf *out)
 {
 	struct buf enc = BUF_INIT;
 	const char *err;
-	if (s->rev2 || s->utf8 || !imap_utf7_encode(name, strlen(name), &enc, &err)) {
+	if (utf8 || !imap_utf7_encode(name, strlen(name), &enc, &err)) {
 		buf_reset(&enc);
 		buf_append_str(&enc, name);
 	}
-	mime_imap_append_string(out, enc.data, enc.len, s->rev2 || s->utf8 ? MIME_IMAP_UTF8 : 0);
+	mime_imap_append_string(out, enc.data, enc.len, utf8 ? MIME_IMAP_UTF8 : 0);
 	buf_free(&enc);
+}
+
+static void name_to_wire(struct imap_session *s, const char *name, struct buf *out)
+{
+	imap_name_to_wire(s->rev2 || s->utf8, name, out);
+}
+
+bool imap_name_from_wire(struct imap_session *s, const char *in, size_t len, struct buf *out)
+{
+	return name_from_wire(s, in, len, out);
 }
 
 /* ---- sync: what changed since we last told the client -------------------------------- */
@@ -1012,31 +1021,8 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 		    examine ? "Examined" : "Mailbox");
 }
 
-struct list_ctx {
-	struct imap_session *s;
-	struct mailbox_info *boxes;
-	size_t n;
-};
-
-static bool collect_box(void *ctx, const struct mailbox_info *m)
-{
-	struct list_ctx *l = ctx;
-	l->boxes = xrealloc(l->boxes, (l->n + 1) * sizeof *l->boxes);
-	l->boxes[l->n++] = *m;
-	return true;
-}
-
-static bool has_children(const struct list_ctx *l, const char *name)
-{
-	size_t len = strlen(name);
-	for (size_t i = 0; i < l->n; i++)
-		if (strncmp(l->boxes[i].name, name, len) == 0 && l->boxes[i].name[len] == '/')
-			return true;
-	return false;
-}
-
-static void status_items(struct imap_session *s, const struct mailbox_info *m,
-			 const struct imap_arg *items, size_t n, struct buf *out)
+void imap_status_items(long appendlimit, const struct mailbox_info *m,
+		       const struct imap_arg *items, size_t n, struct buf *out)
 {
 	buf_append_char(out, '(');
 	for (size_t i = 0; i < n; i++) {
@@ -1058,12 +1044,12 @@ static void status_items(struct imap_session *s, const struct mailbox_info *m,
 		else if (imap_arg_atom_equals(&items[i], "HIGHESTMODSEQ"))
 			buf_printf(out, "%sHIGHESTMODSEQ %lld", sep, (long long)m->highestmodseq);
 		else if (imap_arg_atom_equals(&items[i], "APPENDLIMIT"))
-			buf_printf(out, "%sAPPENDLIMIT %ld", sep, s->srv->cfg->max_message_size);
+			buf_printf(out, "%sAPPENDLIMIT %ld", sep, appendlimit);
 	}
 	buf_append_char(out, ')');
 }
 
-static bool status_items_valid(const struct imap_arg *items, size_t n)
+bool imap_status_items_valid(const struct imap_arg *items, size_t n)
 {
 	static const char *known[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED",
 				       "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT" };
@@ -1077,133 +1063,6 @@ static bool status_items_valid(const struct imap_arg *items, size_t n)
 	return n > 0;
 }
 
-static void cmd_list(struct imap_session *s, const struct imap_command *c, bool lsub)
-{
-	size_t i = 0;
-	bool sel_subscribed = lsub, ret_subscribed = false, ret_children = true,
-	     ret_special = true, sel_special = false;
-	const struct imap_arg *status = NULL;
-	size_t nstatus = 0;
-	const struct imap_arg *opts;
-	size_t nopts;
-	if (!lsub && c->count > 0 && imap_arg_get_list(&c->args[0], &opts, &nopts)) {
-		for (size_t k = 0; k < nopts; k++) {
-			if (imap_arg_atom_equals(&opts[k], "SUBSCRIBED"))
-				sel_subscribed = ret_subscribed = true;
-			else if (imap_arg_atom_equals(&opts[k], "SPECIAL-USE"))
-				sel_special = true;
-			else if (!imap_arg_atom_equals(&opts[k], "RECURSIVEMATCH") &&
-				 !imap_arg_atom_equals(&opts[k], "REMOTE")) {
-				imap_tagged(s, c->tag, "BAD", NULL, "Unknown LIST selection option.");
-				return;
-			}
-		}
-		i = 1;
-	}
-	const char *ref, *pat;
-	size_t rlen, plen;
-	if (c->count < i + 2 || !imap_arg_get_astring(&c->args[i], &ref, &rlen)) {
-		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: LIST reference mailbox-pattern");
-		return;
-	}
-	/* One pattern or a list of them (LIST-EXTENDED). */
-	const struct imap_arg *pats = &c->args[i + 1];
-	size_t npats = 1;
-	if (c->args[i + 1].type == IMAP_ARG_LIST)
-		imap_arg_get_list(&c->args[i + 1], &pats, &npats);
-	if (c->count > i + 2) {
-		if (c->count != i + 4 || !imap_arg_atom_equals(&c->args[i + 2], "RETURN") ||
-		    !imap_arg_get_list(&c->args[i + 3], &opts, &nopts)) {
-			imap_tagged(s, c->tag, "BAD", NULL, "Syntax: LIST ... RETURN (options)");
-			return;
-		}
-		for (size_t k = 0; k < nopts; k++) {
-			if (imap_arg_atom_equals(&opts[k], "SUBSCRIBED"))
-				ret_subscribed = true;
-			else if (imap_arg_atom_equals(&opts[k], "STATUS") && k + 1 < nopts &&
-				 imap_arg_get_list(&opts[k + 1], &status, &nstatus)) {
-				if (!status_items_valid(status, nstatus)) {
-					imap_tagged(s, c->tag, "BAD", NULL, "Unknown STATUS item.");
-					return;
-				}
-				k++;
-			} else if (!imap_arg_atom_equals(&opts[k], "CHILDREN") &&
-				   !imap_arg_atom_equals(&opts[k], "SPECIAL-USE")) {
-				imap_tagged(s, c->tag, "BAD", NULL, "Unknown LIST return option.");
-				return;
-			}
-		}
-	}
-	struct list_ctx l = { .s = s };
-	s->srv->store->ops->mailbox_list(s->srv->store, s->account_id, status != NULL, collect_box, &l);
-	const char *verb = lsub ? "LSUB" : "LIST";
-	struct buf refname = BUF_INIT, pattern = BUF_INIT, line = BUF_INIT;
-	name_from_wire(s, ref, rlen, &refname);
-	if (!rlen)
-		buf_reset(&refname);
-	for (size_t p = 0; p < npats; p++) {
-		if (!imap_arg_get_astring(&pats[p], &pat, &plen))
-			continue;
-		if (plen == 0) {
-			/* The hierarchy separator and root (RFC 9051 6.3.9). */
-			imap_printf(s, "* %s (\\Noselect) \"/\" \"\"", verb);
-			continue;
-		}
-		buf_reset(&pattern);
-		if (refname.len) {
-			buf_append(&pattern, refname.data, refname.len);
-			buf_append_char(&pattern, '/');
-		}
-		struct buf decoded = BUF_INIT;
-		if (s->rev2 || s->utf8)
-			buf_append(&decoded, pat, plen);
-		else {
-			const char *err;
-			if (!imap_utf7_decode(pat, plen, &decoded, &err))
-				buf_append(&decoded, pat, plen);
-		}
-		buf_append(&pattern, decoded.data, decoded.len);
-		buf_free(&decoded);
-		for (size_t b = 0; b < l.n; b++) {
-			const struct mailbox_info *m = &l.boxes[b];
-			bool inbox = strcmp(m->name, "INBOX") == 0;
-			char upper[8];
-			snprintf(upper, sizeof upper, "%.5s", pattern.data);
-			bool match = imap_list_match(pattern.data, m->name, '/') ||
-				     (inbox && strcasecmp(pattern.data, "inbox") == 0);
-			if (!match || (sel_subscribed && !m->subscribed) ||
-			    (sel_special && !m->special_use[0]))
-				continue;
-			buf_reset(&line);
-			buf_printf(&line, "* %s (", verb);
-			size_t mark = line.len;
-			if (ret_children)
-				buf_append_str(&line, has_children(&l, m->name) ? "\\HasChildren"
-										: "\\HasNoChildren");
-			if (ret_special && m->special_use[0])
-				buf_printf(&line, "%s%s", line.len > mark ? " " : "", m->special_use);
-			if ((ret_subscribed || (lsub && 0)) && m->subscribed)
-				buf_printf(&line, "%s\\Subscribed", line.len > mark ? " " : "");
-			buf_append_str(&line, ") \"/\" ");
-			name_to_wire(s, m->name, &line);
-			imap_printf(s, "%s", line.data);
-			if (status) {
-				buf_reset(&line);
-				buf_append_str(&line, "* STATUS ");
-				name_to_wire(s, m->name, &line);
-				buf_append_char(&line, ' ');
-				status_items(s, m, status, nstatus, &line);
-				imap_printf(s, "%s", line.data);
-			}
-		}
-	}
-	buf_free(&refname);
-	buf_free(&pattern);
-	buf_free(&line);
-	free(l.boxes);
-	imap_tagged(s, c->tag, "OK", NULL, "%s completed.", verb);
-}
-
 static void cmd_status(struct imap_session *s, const struct imap_command *c)
 {
 	const char *name;
@@ -1211,7 +1070,7 @@ static void cmd_status(struct imap_session *s, const struct imap_command *c)
 	const struct imap_arg *items;
 	size_t n;
 	if (c->count != 2 || !imap_arg_get_astring(&c->args[0], &name, &len) ||
-	    !imap_arg_get_list(&c->args[1], &items, &n) || !status_items_valid(items, n)) {
+	    !imap_arg_get_list(&c->args[1], &items, &n) || !imap_status_items_valid(items, n)) {
 		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: STATUS mailbox (MESSAGES UIDNEXT ...)");
 		return;
 	}
@@ -1224,7 +1083,7 @@ static void cmd_status(struct imap_session *s, const struct imap_command *c)
 		buf_append_str(&line, "* STATUS ");
 		name_to_wire(s, m.name, &line);
 		buf_append_char(&line, ' ');
-		status_items(s, &m, items, n, &line);
+		imap_status_items(s->srv->cfg->max_message_size, &m, items, n, &line);
 		imap_printf(s, "%s", line.data);
 		imap_tagged(s, c->tag, "OK", NULL, "STATUS completed.");
 	}
@@ -1652,7 +1511,7 @@ static void run_command(struct imap_session *s, const struct imap_command *c)
 	if (!uid && (IS("SELECT") || IS("EXAMINE")))
 		return cmd_select(s, c, IS("EXAMINE"));
 	if (!uid && (IS("LIST") || IS("LSUB")))
-		return cmd_list(s, c, IS("LSUB"));
+		return imap_cmd_list(s, c, IS("LSUB"));
 	if (!uid && IS("NAMESPACE")) {
 		imap_printf(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
 		return imap_tagged(s, c->tag, "OK", NULL, "NAMESPACE completed.");

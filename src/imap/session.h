@@ -149,6 +149,15 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool ui
 		   const struct imap_arg *args, size_t count);
 void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count);
+void imap_cmd_list(struct imap_session *s, const struct imap_command *c, bool lsub);
+/* Mailbox names on the wire: modified UTF-7 unless the client speaks UTF-8 (IMAP4rev2 or
+ * ENABLE UTF8=ACCEPT). from_wire: false for a name that cannot be a mailbox's. */
+void imap_name_to_wire(bool utf8, const char *name, struct buf *out);
+bool imap_name_from_wire(struct imap_session *s, const char *in, size_t len, struct buf *out);
+/* STATUS items ("(MESSAGES 3 UNSEEN 1)") of a mailbox; valid: every item is known. */
+void imap_status_items(long appendlimit, const struct mailbox_info *m,
+		       const struct imap_arg *items, size_t n, struct buf *out);
+bool imap_status_items_valid(const struct imap_arg *items, size_t n);
 /* Whether a message of the selected mailbox matches a parsed SEARCH program, as the view
  * sees it (messages it has no sequence number for never match). Any thread. */
 bool imap_search_matches(const struct imap_view *v, const struct imap_search *search,
