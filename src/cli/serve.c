@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,11 @@ struct daemon {
 	struct event *commit_wake;
 	struct event *drain_timer;
 	int drain_ticks;
+	/* SIGTERM/SIGINT are taken by a thread of their own (term_guard_main), which wakes the
+	 * loop through this event and records the signal here. */
+	struct event *terminate;
+	int term_signal;
+	sigset_t term_set;
 };
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
@@ -195,6 +201,34 @@ static void on_terminate(evutil_socket_t sig, short what, void *ctx)
 	on_drain_tick(-1, 0, d);
 }
 
+static void on_terminate_request(evutil_socket_t fd, short what, void *ctx)
+{
+	struct daemon *d = ctx;
+	on_terminate(d->term_signal, what, d);
+}
+
+/* Seconds after SIGTERM at which the process ends even if the loop never got to drain (a
+ * bug that holds it): every acknowledged message is already on disk, so exiting loses
+ * nothing, and an operator's stop must never need kill -9. */
+#define STOP_DEADLINE_SECONDS (DRAIN_SECONDS + 2)
+
+static void *term_guard_main(void *arg)
+{
+	struct daemon *d = arg;
+	int sig;
+	while (sigwait(&d->term_set, &sig) != 0)
+		;
+	d->term_signal = sig;
+	event_active(d->terminate, EV_READ, 0);
+	struct timespec left = { STOP_DEADLINE_SECONDS, 0 };
+	while (nanosleep(&left, &left) != 0)
+		;
+	log_error("event=shutdown-stuck signal=%d seconds=%d hint=\"the event loop did not drain in "
+		  "time; exiting anyway (acknowledged mail is on disk)\"", sig, STOP_DEADLINE_SECONDS);
+	_exit(1);
+	return NULL;
+}
+
 static void apply_log_level(const struct config *cfg)
 {
 	const char *names[] = { "debug", "info", "warn", "error" };
@@ -310,6 +344,12 @@ int cmd_serve(struct cli *c)
 	}
 	cli_become_data_owner(c->data, cfg, true);
 
+	/* Blocked in every thread (they inherit the mask): only term_guard_main takes them, so
+	 * a stop request is seen even while the loop is busy. */
+	sigemptyset(&d.term_set);
+	sigaddset(&d.term_set, SIGTERM);
+	sigaddset(&d.term_set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &d.term_set, NULL);
 	evthread_use_pthreads();
 	d.base = event_base_new();
 	struct buf err = BUF_INIT;
@@ -369,11 +409,12 @@ int cmd_serve(struct cli *c)
 	struct timeval hourly = { 3600, 0 };
 	event_add(d.expire_timer, &hourly);
 	on_expire_timer(-1, 0, &d);
-	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_terminate, &d);
-	struct event *sigint = evsignal_new(d.base, SIGINT, on_terminate, &d);
+	d.terminate = event_new(d.base, -1, 0, on_terminate_request, &d);
+	pthread_t term_guard;
+	if (pthread_create(&term_guard, NULL, term_guard_main, &d) != 0)
+		log_fatal("event=thread-create-failed what=term-guard");
+	pthread_detach(term_guard);
 	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
 	event_add(sighup, NULL);
 	log_info("event=ready hostname=%s domain=%s uid=%u", cfg->hostname, d.smtp.default_domain,
 		 (unsigned)getuid());
@@ -393,12 +434,11 @@ int cmd_serve(struct cli *c)
 	free(d.pop3.busy_devices);
 	for (size_t i = 0; i < d.nlisteners; i++)
 		evconnlistener_free(d.listeners[i].ev);
-	event_free(sigterm);
-	event_free(sigint);
 	event_free(sighup);
 	if (d.drain_timer)
 		event_free(d.drain_timer);
 	event_free(d.commit_wake);
+	event_free(d.terminate);
 	d.smtp.store->ops->close(d.smtp.store);
 	SSL_CTX_free(d.smtp.tls);
 	free(d.smtp.default_domain);
