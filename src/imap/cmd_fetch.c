@@ -9,8 +9,17 @@
 #include "lib/alloc.h"
 #include "mime/mime.h"
 
+/* A FETCH answer is built on a reader thread in slices of about this many bytes; the loop
+ * sends each slice before the next is made, so a FETCH of a whole mailbox is never all in
+ * memory at once. */
+#define FETCH_SLICE (1u << 20)
+
 struct fetch_ctx {
-	struct imap_session *s;
+	const struct imap_view *v;
+	struct imap_read *r;
+	bool readonly, condstore;
+	uint32_t next_uid;      /* where the next slice starts; 0: the answer is complete */
+	struct imap_fetch_atts f_owned;
 	const struct imap_fetch_atts *f;
 	bool uid_cmd;
 	const uint32_t *uids;   /* wanted, ascending */
@@ -51,7 +60,7 @@ struct message_data {
 static bool need_raw(struct fetch_ctx *x, const struct message_meta *m, struct message_data *d)
 {
 	if (!d->have_raw) {
-		struct store *st = x->s->srv->store;
+		struct store *st = x->v->store;
 		if (!st->ops->message_read(st, m->id, &d->raw))
 			return false;
 		d->have_raw = true;
@@ -65,7 +74,7 @@ static struct mime_message *need_mime(struct fetch_ctx *x, const struct message_
 	if (d->mime)
 		return d->mime;
 	struct buf cached = BUF_INIT;
-	struct store *st = x->s->srv->store;
+	struct store *st = x->v->store;
 	if (st->ops->message_structure(st, m->id, &cached))
 		d->mime = mime_message_deserialize(cached.data, cached.len);
 	buf_free(&cached);
@@ -151,14 +160,20 @@ static void body_item(struct fetch_ctx *x, const struct message_meta *m, struct 
 static bool fetch_one(void *ctx, const struct message_meta *m)
 {
 	struct fetch_ctx *x = ctx;
-	struct imap_session *s = x->s;
+	const struct imap_view *v = x->v;
 	uint32_t uid = (uint32_t)m->uid;
+	if (imap_read_cancelled(x->r))
+		return false;
 	if (!wanted(x, uid))
 		return true;
+	if (x->out.len >= FETCH_SLICE) {
+		x->next_uid = uid;
+		return false;
+	}
 	const struct imap_fetch_atts *f = x->f;
 	if (f->changedsince && (uint64_t)m->modseq <= f->changedsince_modseq)
 		return true;
-	uint32_t seq = imap_seq_of(s, uid);
+	uint32_t seq = uidmap_seq(&v->uids, uid);
 	if (!seq)
 		return true;
 	struct message_data d = { .raw = BUF_INIT };
@@ -173,7 +188,7 @@ static bool fetch_one(void *ctx, const struct message_meta *m)
 	for (size_t i = 0; i < f->nbodies; i++)
 		if (!f->bodies[i].peek && f->bodies[i].kind != IMAP_FETCH_BINARY_SIZE)
 			sets_seen = true;
-	if (sets_seen && !s->readonly && !(flags & STORE_FLAG_SEEN)) {
+	if (sets_seen && !x->readonly && !(flags & STORE_FLAG_SEEN)) {
 		flags |= STORE_FLAG_SEEN;
 		x->mark_seen = xrealloc(x->mark_seen, (x->nmark + 1) * sizeof *x->mark_seen);
 		x->mark_seen[x->nmark++] = uid;
@@ -194,9 +209,9 @@ static bool fetch_one(void *ctx, const struct message_meta *m)
 	}
 	if (f->items & IMAP_FETCH_RFC822_SIZE)
 		buf_printf(out, "%sRFC822.SIZE %lld", SEP(), (long long)m->size);
-	if ((f->items & IMAP_FETCH_MODSEQ) || s->condstore)
+	if ((f->items & IMAP_FETCH_MODSEQ) || x->condstore)
 		buf_printf(out, "%sMODSEQ (%lld)", SEP(), (long long)m->modseq);
-	unsigned utf8 = s->rev2 || s->utf8 ? MIME_IMAP_UTF8 : 0;
+	unsigned utf8 = v->rev2 || v->utf8 ? MIME_IMAP_UTF8 : 0;
 	if (f->items & IMAP_FETCH_ENVELOPE) {
 		struct mime_message *mm = need_mime(x, m, &d);
 		buf_printf(out, "%sENVELOPE ", SEP());
@@ -246,12 +261,57 @@ static bool fetch_one(void *ctx, const struct message_meta *m)
 	buf_append_str(out, ")\r\n");
 	buf_free(&d.raw);
 	mime_message_free(&d.mime);
-	/* Flush in pieces so one FETCH of a big mailbox does not sit in memory twice. */
-	if (out->len > 1 << 20) {
-		imap_write(s, out->data, out->len);
-		buf_reset(out);
-	}
 	return true;
+}
+
+struct fetch_read {
+	struct imap_read r;
+	struct fetch_ctx x;
+};
+
+/* Reader thread: the next slice of the answer. */
+static void fetch_work(struct imap_read *r)
+{
+	struct fetch_ctx *x = &((struct fetch_read *)r)->x;
+	x->v = &r->view;
+	x->r = r;
+	uint32_t from = x->next_uid;
+	x->next_uid = 0;
+	struct store *st = r->view.store;
+	st->ops->mailbox_scan(st, r->view.mailbox_id, from, x->uids[x->n - 1], 0, fetch_one, x);
+}
+
+/* Loop thread: sends the slice; then the next one, or the \Seen write, or the tagged reply. */
+static enum imap_read_next fetch_finish(struct imap_session *s, struct imap_read *r)
+{
+	struct fetch_ctx *x = &((struct fetch_read *)r)->x;
+	if (x->out.len)
+		imap_write(s, x->out.data, x->out.len);
+	buf_reset(&x->out);
+	if (x->next_uid)
+		return IMAP_READ_AGAIN;
+	if (x->nmark) {
+		/* The \Seen the responses announced is written before the tagged OK. */
+		char *tag = xstrdup(s->tag);
+		imap_mark_seen(s, tag, x->mark_seen, x->nmark, x->failed);
+		free(tag);
+		x->mark_seen = NULL;
+		return IMAP_READ_HANDED;
+	}
+	if (x->failed)
+		imap_tagged(s, s->tag, "NO", "UNKNOWN-CTE", "Some parts could not be decoded.");
+	else
+		imap_tagged(s, s->tag, "OK", NULL, "FETCH completed.");
+	return IMAP_READ_DONE;
+}
+
+static void fetch_release(struct imap_read *r)
+{
+	struct fetch_ctx *x = &((struct fetch_read *)r)->x;
+	buf_free(&x->out);
+	free((void *)x->uids);
+	free(x->mark_seen);
+	imap_fetch_atts_free(&x->f_owned);
 }
 
 void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -288,22 +348,25 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool u
 		imap_report_vanished_earlier(s, (int64_t)f.changedsince_modseq, args[0].str,
 					     args[0].len);
 	}
-	struct fetch_ctx x = { .s = s, .f = &f, .uid_cmd = uid, .uids = uids, .n = n };
-	if (n > 0) {
-		struct store *st = s->srv->store;
-		st->ops->mailbox_scan(st, s->mbox.id, uids[0], uids[n - 1], 0, fetch_one, &x);
-	}
-	imap_write(s, x.out.data ? x.out.data : "", x.out.len);
-	buf_free(&x.out);
-	free(uids);
-	imap_fetch_atts_free(&f);
-	if (x.nmark) {
-		/* The \Seen the responses announced is written before the tagged OK. */
-		imap_mark_seen(s, c->tag, x.mark_seen, x.nmark, x.failed);
+	if (n == 0) {
+		free(uids);
+		imap_fetch_atts_free(&f);
+		imap_tagged(s, c->tag, "OK", NULL, "FETCH completed.");
 		return;
 	}
-	if (x.failed)
-		imap_tagged(s, c->tag, "NO", "UNKNOWN-CTE", "Some parts could not be decoded.");
-	else
-		imap_tagged(s, c->tag, "OK", NULL, "FETCH completed.");
+	/* Reading and decoding bodies grows with their size: a reader thread does it. */
+	struct fetch_read *fr = xcalloc(1, sizeof *fr);
+	struct fetch_ctx *x = &fr->x;
+	x->f_owned = f;
+	x->f = &x->f_owned;
+	x->uid_cmd = uid;
+	x->uids = uids;
+	x->n = n;
+	x->next_uid = uids[0];
+	x->readonly = s->readonly;
+	x->condstore = s->condstore;
+	fr->r.work = fetch_work;
+	fr->r.finish = fetch_finish;
+	fr->r.release = fetch_release;
+	imap_read_submit(s, &fr->r, c->tag, true);
 }

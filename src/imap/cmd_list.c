@@ -131,12 +131,13 @@ static void list_work(struct imap_read *r)
 	buf_free(&pattern);
 }
 
-static void list_finish(struct imap_session *s, struct imap_read *r)
+static enum imap_read_next list_finish(struct imap_session *s, struct imap_read *r)
 {
 	struct list_read *l = (struct list_read *)r;
 	if (l->out.len)
 		imap_write(s, l->out.data, l->out.len);
 	imap_tagged(s, s->tag, "OK", NULL, "%s completed.", l->lsub ? "LSUB" : "LIST");
+	return IMAP_READ_DONE;
 }
 
 static void list_release(struct imap_read *r)

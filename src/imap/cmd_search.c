@@ -269,7 +269,7 @@ static void search_release(struct imap_read *r)
 }
 
 /* Loop thread: the hits (UIDs the session knows) as its numbers, and the answer. */
-static void search_finish(struct imap_session *s, struct imap_read *r)
+static enum imap_read_next search_finish(struct imap_session *s, struct imap_read *r)
 {
 	struct search_read *sr = (struct search_read *)r;
 	struct search_ctx *x = &sr->x;
@@ -327,6 +327,7 @@ static void search_finish(struct imap_session *s, struct imap_read *r)
 	buf_free(&out);
 	free(nums);
 	imap_tagged(s, tag, "OK", NULL, "SEARCH completed.");
+	return IMAP_READ_DONE;
 }
 
 void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool uid,

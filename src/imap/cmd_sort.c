@@ -342,11 +342,12 @@ static void order_work(struct imap_read *r)
 	items_free(x.items, x.n);
 }
 
-static void order_finish(struct imap_session *s, struct imap_read *r)
+static enum imap_read_next order_finish(struct imap_session *s, struct imap_read *r)
 {
 	struct order_read *o = (struct order_read *)r;
 	imap_printf(s, "%s", o->out.data ? o->out.data : "");
 	imap_tagged(s, s->tag, "OK", NULL, "%s completed.", o->thread ? "THREAD" : "SORT");
+	return IMAP_READ_DONE;
 }
 
 static void order_release(struct imap_read *r)

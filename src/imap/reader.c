@@ -17,6 +17,11 @@ static void read_free(struct imap_read *r)
 	free(r);
 }
 
+static struct committer *reader_of(struct imap_server *srv)
+{
+	return srv->readers[srv->next_reader++ % srv->nreaders];
+}
+
 static void read_run(struct store *st, struct store_job *job)
 {
 	struct imap_read *r = (struct imap_read *)job;
@@ -31,14 +36,20 @@ static void read_done(struct store_job *job)
 	struct imap_read *r = (struct imap_read *)job;
 	struct imap_session *s = job->ctx;
 	if (s && s->reading == r) {
-		s->reading = NULL;
 		/* Closed meanwhile (an idle timeout's BYE): nothing more to say. */
+		enum imap_read_next next = IMAP_READ_DONE;
 		if (s->wait != WAIT_CLOSE) {
 			r->view.store = s->srv->store;
-			r->finish(s, r);
+			next = r->finish(s, r);
 		}
+		if (next == IMAP_READ_AGAIN) {
+			committer_submit_job(reader_of(s->srv), &r->job);
+			return;
+		}
+		s->reading = NULL;
 		read_free(r);
-		imap_command_finished(s);
+		if (next == IMAP_READ_DONE)
+			imap_command_finished(s);
 		return;
 	}
 	read_free(r);
@@ -53,6 +64,11 @@ void imap_read_submit(struct imap_session *s, struct imap_read *r, const char *t
 		      bool selected)
 {
 	struct imap_server *srv = s->srv;
+	if (s->wait == WAIT_CLOSE) {
+		/* The sync before it said BYE (the mailbox is gone): no answer, no work. */
+		read_free(r);
+		return;
+	}
 	r->job.run = read_run;
 	r->job.done = read_done;
 	r->job.ctx = s;
@@ -75,16 +91,21 @@ void imap_read_submit(struct imap_session *s, struct imap_read *r, const char *t
 	if (!srv->nreaders) {
 		/* No reader threads (a tool or test that starts none): on the loop, as before; the
 		 * caller is still inside its command, so the session simply goes on. */
-		r->view.store = srv->store;
-		r->work(r);
-		r->finish(s, r);
+		s->reading = r;
+		enum imap_read_next next;
+		do {
+			r->view.store = srv->store;
+			r->work(r);
+			next = r->finish(s, r);
+		} while (next == IMAP_READ_AGAIN);
+		s->reading = NULL;
 		read_free(r);
 		return;
 	}
 	s->reading = r;
 	s->wait = WAIT_JOB;
 	bufferevent_disable(s->bev, EV_READ);
-	committer_submit_job(srv->readers[srv->next_reader++ % srv->nreaders], &r->job);
+	committer_submit_job(reader_of(srv), &r->job);
 }
 
 void imap_read_cancel(struct imap_session *s)

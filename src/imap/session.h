@@ -84,6 +84,12 @@ struct imap_view {
 	bool rev2, utf8;
 };
 
+enum imap_read_next {
+	IMAP_READ_DONE,    /* answered: the session reads its next command */
+	IMAP_READ_AGAIN,   /* more to do: work runs again (a FETCH in slices) */
+	IMAP_READ_HANDED,  /* the command goes on in a writer job (FETCH marking \Seen) */
+};
+
 /* Embed at the start of a command's own struct. */
 struct imap_read {
 	struct store_job job;          /* job.ctx: the session; NULL once it is gone */
@@ -92,8 +98,8 @@ struct imap_read {
 	atomic_bool cancelled;         /* the session is gone or the server stops: end early */
 	/* Reader thread: the heavy part; reads through view.store, never the session. */
 	void (*work)(struct imap_read *r);
-	/* Loop thread, session still there: answers (tag in s->tag). */
-	void (*finish)(struct imap_session *s, struct imap_read *r);
+	/* Loop thread, session still there: answers (tag in s->tag), and says what now. */
+	enum imap_read_next (*finish)(struct imap_session *s, struct imap_read *r);
 	/* Frees what the command added, not r itself. May be NULL. */
 	void (*release)(struct imap_read *r);
 };

@@ -146,6 +146,29 @@ class ImapHeavyReads(ServerTestCase, unittest.TestCase):
         self.assertNotIn('what="IMAP UID SORT"', log)
         self.assertNotIn('what="IMAP THREAD"', log)
 
+    def test_fetch_in_slices(self):
+        """A FETCH answer over 1 MB comes from the reader in slices; all of it, in order, and
+        a FETCH that sets \\Seen writes it before its tagged OK."""
+        with logged_in(self.srv, USER) as c:
+            self.assertEqual(c.cmd('EXAMINE INBOX').status, 'OK')
+            res = c.cmd('FETCH 1:* (BODY.PEEK[] BODY.PEEK[TEXT] FLAGS)')
+            self.assertEqual(res.status, 'OK', res)
+            fetches = res.lines()
+            self.assertEqual([l.split()[0] for l in fetches], [str(i) for i in range(1, 7)], res)
+            for r in res.untagged:
+                self.assertEqual(len(r.literals), 2, r)
+                self.assertGreater(len(r.literals[0]), 100000)
+                self.assertTrue(r.literals[0].endswith(r.literals[1]))
+            self.assertEqual(c.cmd('SELECT INBOX').status, 'OK')
+            res = c.cmd('FETCH 2:6 (BODY[] BODY[TEXT])')
+            self.assertEqual(res.status, 'OK', res)
+            self.assertEqual(len(res.untagged), 5, res)
+            flags = c.cmd('FETCH 1:6 FLAGS').lines()
+            self.assertNotIn('\\Seen', flags[0])
+            for l in flags[1:]:
+                self.assertIn('\\Seen', l)
+            c.cmd('STORE 1:6 -FLAGS.SILENT (\\Seen)')
+
     def test_client_gone_while_searching(self):
         c = logged_in(self.srv, USER)
         self.assertEqual(c.cmd('SELECT INBOX').status, 'OK')
