@@ -205,10 +205,10 @@ static bool match(struct search_ctx *x, struct candidate *c, const struct imap_s
 	return false;
 }
 
-bool imap_search_matches(const struct imap_view *v, const struct imap_search *search,
-			 const struct message_meta *m)
+bool imap_search_matches(const struct imap_view *v, struct imap_read *r,
+			 const struct imap_search *search, const struct message_meta *m)
 {
-	struct search_ctx x = { .v = v, .search = search };
+	struct search_ctx x = { .v = v, .r = r, .search = search };
 	struct candidate c = { .m = m, .seq = uidmap_seq(&v->uids, (uint32_t)m->uid) };
 	bool hit = c.seq && match(&x, &c, &search->root);
 	buf_free(&c.raw);
@@ -224,7 +224,7 @@ static bool search_one(void *ctx, const struct message_meta *m)
 	if (x->r && imap_read_cancelled(x->r))
 		return false;
 	/* A message that arrived after the client's last EXISTS has no number yet: skipped. */
-	if (imap_search_matches(x->v, x->search, m)) {
+	if (imap_search_matches(x->v, x->r, x->search, m)) {
 		x->hits = xrealloc(x->hits, (x->nhits + 1) * sizeof *x->hits);
 		x->hits[x->nhits++] = (uint32_t)m->uid;
 		if (m->modseq > x->max_modseq)

@@ -196,7 +196,7 @@ static bool collect_item(void *ctx, const struct message_meta *m)
 	uint32_t seq = uidmap_seq(&x->v->uids, (uint32_t)m->uid);
 	if (!seq)
 		return true;
-	if (x->search && !imap_search_matches(x->v, x->search, m))
+	if (x->search && !imap_search_matches(x->v, x->r, x->search, m))
 		return true;
 	struct buf raw = BUF_INIT;
 	x->v->store->ops->message_read(x->v->store, m->id, &raw);

@@ -165,8 +165,9 @@ void imap_status_items(long appendlimit, const struct mailbox_info *m,
 		       const struct imap_arg *items, size_t n, struct buf *out);
 bool imap_status_items_valid(const struct imap_arg *items, size_t n);
 /* Whether a message of the selected mailbox matches a parsed SEARCH program, as the view
- * sees it (messages it has no sequence number for never match). Any thread. */
-bool imap_search_matches(const struct imap_view *v, const struct imap_search *search,
-			 const struct message_meta *m);
+ * sees it (messages it has no sequence number for never match). Any thread; stops early
+ * (false) once r, when not NULL, is cancelled. */
+bool imap_search_matches(const struct imap_view *v, struct imap_read *r,
+			 const struct imap_search *search, const struct message_meta *m);
 
 #endif
