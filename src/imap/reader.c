@@ -6,6 +6,7 @@
 
 #include "imap/session.h"
 #include "lib/alloc.h"
+#include "net/conn.h"
 
 static void read_free(struct imap_read *r)
 {
@@ -43,7 +44,12 @@ static void read_done(struct store_job *job)
 			next = r->finish(s, r);
 		}
 		if (next == IMAP_READ_AGAIN) {
-			committer_submit_job(reader_of(s->srv), &r->job);
+			/* A client that does not read gets no more slices until it has read these
+			 * (imap_read_output_drained), so they do not pile up in memory. */
+			if (s->bev && conn_output_full(s->bev))
+				r->paused = true;
+			else
+				committer_submit_job(reader_of(s->srv), &r->job);
 			return;
 		}
 		s->reading = NULL;
@@ -108,12 +114,25 @@ void imap_read_submit(struct imap_session *s, struct imap_read *r, const char *t
 	committer_submit_job(reader_of(srv), &r->job);
 }
 
+void imap_read_output_drained(struct imap_session *s)
+{
+	struct imap_read *r = s->reading;
+	if (r && r->paused) {
+		r->paused = false;
+		committer_submit_job(reader_of(s->srv), &r->job);
+	}
+}
+
 void imap_read_cancel(struct imap_session *s)
 {
 	struct imap_read *r = s->reading;
 	if (!r)
 		return;
 	s->reading = NULL;
+	if (r->paused) {
+		read_free(r); /* in no reader's queue */
+		return;
+	}
 	atomic_store(&r->cancelled, true);
 	for (size_t i = 0; i < s->srv->nreaders; i++)
 		committer_cancel(s->srv->readers[i], s);

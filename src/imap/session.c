@@ -1878,6 +1878,10 @@ static void on_write(struct bufferevent *bev, void *ctx)
 		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 		return;
 	}
+	if (s->reading) {
+		imap_read_output_drained(s);
+		return;
+	}
 	if (s->output_blocked) {
 		s->output_blocked = false;
 		bufferevent_enable(s->bev, EV_READ);

@@ -96,6 +96,7 @@ struct imap_read {
 	struct imap_command *cmd;      /* the command, owned here (its arguments are used) */
 	struct imap_view view;
 	atomic_bool cancelled;         /* the session is gone or the server stops: end early */
+	bool paused;                   /* AGAIN, but the client has not read the last slice yet */
 	/* Reader thread: the heavy part; reads through view.store, never the session. */
 	void (*work)(struct imap_read *r);
 	/* Loop thread, session still there: answers (tag in s->tag), and says what now. */
@@ -112,6 +113,8 @@ void imap_read_submit(struct imap_session *s, struct imap_read *r, const char *t
 bool imap_read_cancelled(struct imap_read *r);
 /* The session is going away: its read, if any, is dropped. */
 void imap_read_cancel(struct imap_session *s);
+/* The session's output has drained: a read paused for it goes on. */
+void imap_read_output_drained(struct imap_session *s);
 /* A session's command has been answered: free it, read the next one. */
 void imap_command_finished(struct imap_session *s);
 void imap_remember_tag(struct imap_session *s, const char *tag);

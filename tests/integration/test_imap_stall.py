@@ -159,6 +159,16 @@ class ImapHeavyReads(ServerTestCase, unittest.TestCase):
                 self.assertEqual(len(r.literals), 2, r)
                 self.assertGreater(len(r.literals[0]), 100000)
                 self.assertTrue(r.literals[0].endswith(r.literals[1]))
+            # A client that reads late: the server pauses between slices, then goes on.
+            c.send('late FETCH 1:* (BODY.PEEK[] BODY.PEEK[TEXT])\r\n')
+            time.sleep(1.0)
+            c.sock.settimeout(20.0)
+            late = c.until_tagged('late')
+            self.assertEqual(late.status, 'OK', late)
+            self.assertEqual(len(late.untagged), BIG_MESSAGES, late)
+            for a, b in zip(late.untagged, res.untagged):
+                # (a plain comparison: unittest's diff of megabytes would take minutes)
+                self.assertTrue(a.literals == b.literals, 'late FETCH differs: %r' % a)
             self.assertEqual(c.cmd('SELECT INBOX').status, 'OK')
             res = c.cmd('FETCH 2:6 (BODY[] BODY[TEXT])')
             self.assertEqual(res.status, 'OK', res)
