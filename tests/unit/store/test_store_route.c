@@ -216,7 +216,7 @@ TEST(store_pop3_per_device_deletion_and_expiry)
 	CHECK(s->ops->device_add(s, "a@example.test", "phone", "secretphone", &err));
 	CHECK(!s->ops->device_add(s, "a@example.test", "phone", "othersecret", &err));
 	struct login_lookup l;
-	CHECK(s->ops->login_lookup(s, "A@example.test", "secretphone", &l));
+	CHECK(s->ops->login_lookup(s, "A@example.test", "secretphone", NULL, &l));
 	int64_t account = l.account_id, pc = l.account_device_id, phone = l.app_device_id;
 	CHECK(phone != 0 && pc != 0 && phone != pc);
 	CHECK_EQ_STR(l.app_device_label, "phone");
