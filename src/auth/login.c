@@ -88,6 +88,7 @@ struct pending_login {
 	char keys[2][300];
 	size_t nkeys;
 	uint64_t ticket[2];
+	bool ticketed[2];              /* false: no place in that queue (its table was full) */
 	int64_t arrival_ms;
 	bool started;                  /* its turn came: a timer or the check is under way */
 	bool resolved;                 /* tickets given back */
@@ -301,7 +302,7 @@ static void throttle_resolve(struct login_service *ls, struct pending_login *p, 
 	int64_t now = now_ms();
 	for (size_t i = 0; i < p->nkeys; i++) {
 		struct throttle_entry *e = throttle_find(ls, p->keys[i], false);
-		if (!e)
+		if (!e || !p->ticketed[i])
 			continue;
 		if (checked && p->out.result == LOGIN_OK) {
 			/* The address has proved itself. The account's count stays: an attacker
@@ -316,15 +317,21 @@ static void throttle_resolve(struct login_service *ls, struct pending_login *p, 
 			e->last_failure_ms = now;
 			e->tat_ms = (e->tat_ms > now ? e->tat_ms : now) + bucket_interval_ms(ls);
 		}
-		/* Tickets are served in order; one given up early is skipped when its turn comes. */
+		/* Only the head of a queue resolves (a cancelled attempt waits for its turn). */
 		if (e->serving == p->ticket[i])
 			e->serving++;
 	}
-	/* Wake the next in line: every attempt whose turn has come for all its keys. */
+	/* Wake the next in line: attempts sharing a queue with p whose turn may have come. */
 	struct pending_login *next;
 	for (struct pending_login *q = ls->pending; q; q = next) {
 		next = q->next;
-		if (!q->started && !q->resolved)
+		if (q->started || q->resolved)
+			continue;
+		bool shares = false;
+		for (size_t i = 0; i < p->nkeys && !shares; i++)
+			for (size_t j = 0; j < q->nkeys && !shares; j++)
+				shares = strcmp(p->keys[i], q->keys[j]) == 0;
+		if (shares)
 			pending_try_start(q);
 	}
 }
@@ -430,7 +437,7 @@ static void pending_try_start(struct pending_login *p)
 	int64_t start = now_ms();
 	for (size_t i = 0; i < p->nkeys; i++) {
 		struct throttle_entry *e = throttle_find(ls, p->keys[i], false);
-		if (!e)
+		if (!e || !p->ticketed[i])
 			continue;
 		if (e->serving != p->ticket[i])
 			return; /* someone before it is still being checked */
@@ -532,8 +539,10 @@ static void pending_begin(struct login_service *ls, struct pending_login *p, con
 	}
 	for (size_t i = 0; i < p->nkeys; i++) {
 		struct throttle_entry *e = throttle_find(ls, p->keys[i], true);
-		if (e)
+		if (e) {
 			p->ticket[i] = e->next_ticket++;
+			p->ticketed[i] = true;
+		}
 	}
 	if (p->out.result == LOGIN_TEMPFAIL)
 		pending_at(p, now_ms());

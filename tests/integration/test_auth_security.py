@@ -253,8 +253,18 @@ class Revocation(ServerTestCase, unittest.TestCase):
         im, p, s = self.sessions(ALICE, pw)
         keep = IMAPFrom(self.srv.imap_port)
         keep.login(ALICE, other)
+        # A phone waiting in IDLE (its session gives back its buffers while it waits).
+        idle = IMAPFrom(self.srv.imap_port)
+        idle.login(ALICE, pw)
+        idle.select('INBOX')
+        idle.send(b'i1 IDLE\r\n')
+        self.assertTrue(idle.readline().startswith(b'+'))
+        time.sleep(0.2)
         self.srv.run('account', 'app-password', 'revoke', ALICE, 'Laptop')
         self.assert_all_end(im, p, s, 'revoke')
+        line, _ = self.ends_within(idle.sock, idle.readline)
+        self.assertRegex(line, rb'^\* BYE .*password')
+        idle.sock.close()
         # Another device of the account goes on.
         self.assertEqual(keep.noop()[0], 'OK')
         keep.logout()
