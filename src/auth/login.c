@@ -1,5 +1,6 @@
 #include "auth/login.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -484,6 +485,21 @@ static void stamp_of(const char *hash, unsigned char out[16])
 	memcpy(out, d, 16);
 }
 
+/* An IPv6 client usually has a whole /64 to pick addresses from: it counts as one address. */
+static void throttle_ip_key(const char *ip, char *out, size_t len)
+{
+	struct in6_addr a;
+	char text[INET6_ADDRSTRLEN];
+	if (strchr(ip, ':') && inet_pton(AF_INET6, ip, &a) == 1 && !IN6_IS_ADDR_V4MAPPED(&a)) {
+		memset(a.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a, text, sizeof text)) {
+			snprintf(out, len, "ip:%s/64", text);
+			return;
+		}
+	}
+	snprintf(out, len, "ip:%s", ip);
+}
+
 /* The one way into a check, for every mechanism: look the account up (after reading the
  * credentials generation, so a revocation that lands in between is caught by the watch),
  * then queue the attempt behind the earlier ones from this address and for this account. */
@@ -519,7 +535,7 @@ static void pending_begin(struct login_service *ls, struct pending_login *p, con
 		pending_at(p, now_ms());
 		return;
 	}
-	snprintf(p->keys[p->nkeys++], sizeof p->keys[0], "ip:%s", p->ip);
+	throttle_ip_key(p->ip, p->keys[p->nkeys++], sizeof p->keys[0]);
 	/* The owner's known addresses do not queue behind the account's failures, which
 	 * attackers elsewhere can cause; their own address's queue still applies to them. */
 	if (!known_address) {
