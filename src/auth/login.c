@@ -51,6 +51,8 @@ void login_app_password_generate(char out[20])
 /* How often the revocation check runs, and how soon a busy session is asked again. */
 #define WATCH_TICK_MS 1000
 #define WATCH_RETRY_MS 100
+/* Sessions re-checked per loop turn after a revocation. */
+#define WATCH_SLICE 200
 
 /* One client address ("ip:...") or one account ("account:..."). Its attempts are checked one
  * after another in arrival order (tickets), so parallel connections guess no faster than one:
@@ -116,7 +118,9 @@ struct login_service {
 	struct watch *watches;
 	size_t nwatches, watch_cap;
 	int64_t generation;
-	struct event *tick, *retry;
+	struct event *tick, *retry, *sweep;
+	size_t sweep_pos;
+	bool sweeping;
 };
 
 struct audit_job {
@@ -691,6 +695,41 @@ static void on_watch_retry(evutil_socket_t fd, short what, void *arg)
 	watch_end_marked(arg);
 }
 
+/* Checks the sessions not yet checked against generation ls->generation, a slice at a time
+ * (one indexed query each): with thousands of sessions one loop turn must stay short. The
+ * table may change between slices; a session skipped that way is taken at the next tick. */
+static void watch_sweep(struct login_service *ls)
+{
+	bool any = false;
+	size_t checked = 0;
+	while (ls->sweep_pos < ls->nwatches && checked < WATCH_SLICE) {
+		struct watch *w = &ls->watches[ls->sweep_pos++];
+		if (w->ending || w->generation == ls->generation)
+			continue;
+		checked++;
+		if (watch_still_valid(ls, w)) {
+			w->generation = ls->generation;
+		} else {
+			log_info("event=credentials-revoked account_id=%lld device_id=%lld",
+				 (long long)w->account_id, (long long)w->device_id);
+			w->ending = true;
+			any = true;
+		}
+	}
+	ls->sweeping = ls->sweep_pos < ls->nwatches;
+	if (ls->sweeping)
+		event_active(ls->sweep, EV_TIMEOUT, 0);
+	if (any)
+		watch_end_marked(ls);
+}
+
+static void on_watch_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	watch_sweep(arg);
+}
+
 /* Every second: one indexed read. Only when it moved are the sessions' devices looked at. */
 static void on_watch_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -700,23 +739,15 @@ static void on_watch_tick(evutil_socket_t fd, short what, void *arg)
 	int64_t g = ls->store->ops->credentials_generation(ls->store);
 	if (g < 0)
 		return;
-	bool any = false;
-	for (size_t i = 0; i < ls->nwatches; i++) {
-		struct watch *w = &ls->watches[i];
-		if (w->ending || w->generation == g)
-			continue;
-		if (watch_still_valid(ls, w)) {
-			w->generation = g;
-		} else {
-			log_info("event=credentials-revoked account_id=%lld device_id=%lld",
-				 (long long)w->account_id, (long long)w->device_id);
-			w->ending = true;
-			any = true;
-		}
-	}
 	ls->generation = g;
-	if (any)
-		watch_end_marked(ls);
+	if (ls->sweeping)
+		return; /* the sweep under way goes on with the new generation */
+	for (size_t i = 0; i < ls->nwatches; i++)
+		if (!ls->watches[i].ending && ls->watches[i].generation != g) {
+			ls->sweep_pos = 0;
+			watch_sweep(ls);
+			break;
+		}
 }
 
 /* ---- the service ----------------------------------------------------------------------- */
@@ -758,6 +789,7 @@ struct login_service *login_service_new(struct event_base *base, struct store *s
 	struct timeval tv = { WATCH_TICK_MS / 1000, (WATCH_TICK_MS % 1000) * 1000 };
 	event_add(ls->tick, &tv);
 	ls->retry = evtimer_new(base, on_watch_retry, ls);
+	ls->sweep = event_new(base, -1, 0, on_watch_sweep, ls);
 	return ls;
 }
 
@@ -776,6 +808,7 @@ void login_service_free(struct login_service *ls)
 	}
 	event_free(ls->tick);
 	event_free(ls->retry);
+	event_free(ls->sweep);
 	free(ls->watches);
 	free(ls->dummy_hash);
 	free(ls->entries);
