@@ -52,7 +52,7 @@ void login_app_password_generate(char out[20])
 #define WATCH_TICK_MS 1000
 #define WATCH_RETRY_MS 100
 /* Sessions re-checked per loop turn after a revocation. */
-#define WATCH_SLICE 200
+#define WATCH_SLICE 100
 
 /* One client address ("ip:...") or one account ("account:..."). Its attempts are checked one
  * after another in arrival order (tickets), so parallel connections guess no faster than one:
