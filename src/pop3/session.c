@@ -192,8 +192,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 	}
 	struct maildrop_entry *entries;
 	size_t n;
-	if (!s->srv->store->ops->pop3_maildrop(s->srv->store, o->account_id, o->device_id, &entries,
-					       &n)) {
+	if (s->srv->store->ops->pop3_maildrop(s->srv->store, o->account_id, o->device_id, &entries,
+					      &n) != STORE_OK) {
 		send_line(s, "-ERR [SYS/TEMP] The mailbox cannot be opened just now; try again later.");
 		goto resume;
 	}
@@ -298,7 +298,7 @@ static void cmd_retr_top(struct pop3_session *s, const struct pop3_command *c)
 	if (!m)
 		return;
 	struct buf data = BUF_INIT;
-	if (!s->srv->store->ops->message_read(s->srv->store, m->e.message_id, &data)) {
+	if (s->srv->store->ops->message_read(s->srv->store, m->e.message_id, &data) != STORE_OK) {
 		send_line(s, "-ERR [SYS/TEMP] Message %lu cannot be read just now; try again later.",
 			  c->msg);
 		buf_free(&data);

@@ -83,8 +83,8 @@ TEST(store_imap_flags_expunge_copy_quota)
 		return;
 	struct buf err = BUF_INIT;
 	struct mailbox_info inbox, trash;
-	CHECK(s->ops->mailbox_get(s, account, "inbox", false, &inbox));
-	CHECK(s->ops->mailbox_get(s, account, "Trash", false, &trash));
+	CHECK(s->ops->mailbox_get(s, account, "inbox", false, &inbox) == STORE_OK);
+	CHECK(s->ops->mailbox_get(s, account, "Trash", false, &trash) == STORE_OK);
 	int64_t uid1, uid2;
 	CHECK(s->ops->message_append(s, inbox.id, "0123456789", 10, NULL, STORE_FLAG_SEEN, "$Work", 5,
 				     &uid1, &err));
