@@ -278,8 +278,9 @@ static void login_job_done(struct store_job *job)
 	char ipkey[300], acctkey[300];
 	throttle_keys(p, ipkey, acctkey, sizeof ipkey);
 	throttle_count(ls, p, ipkey, acctkey);
-	log_info("event=login protocol=%s ip=%s account=%s device=\"%s\" tls=%s result=%s", p->protocol,
-		 p->ip, p->address, p->out.device_label, p->tls ? "yes" : "no", result_name(p));
+	log_info("event=login protocol=%s ip=%s account=%s device=%s tls=%s result=%s", p->protocol,
+		 p->ip, log_str(p->address), log_qstr(p->out.device_label), p->tls ? "yes" : "no",
+		 result_name(p));
 	write_audit(ls, p);
 	if (p->job.ctx)
 		p->done(p->job.ctx, &p->out);
@@ -367,8 +368,9 @@ void login_report(struct login_service *ls, const char *address, const char *ip,
 	char ipkey[300], acctkey[300];
 	throttle_keys(&p, ipkey, acctkey, sizeof ipkey);
 	throttle_count(ls, &p, ipkey, acctkey);
-	log_info("event=login protocol=%s ip=%s account=%s device=\"%s\" tls=%s result=%s", protocol,
-		 ip, address, o->device_label, tls ? "yes" : "no", result_name(&p));
+	log_info("event=login protocol=%s ip=%s account=%s device=%s tls=%s result=%s", protocol,
+		 ip, log_str(address), log_qstr(o->device_label), tls ? "yes" : "no",
+		 result_name(&p));
 	write_audit(ls, &p);
 }
 

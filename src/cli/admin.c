@@ -11,6 +11,7 @@
 #include "lib/clock.h"
 #include "cli/cli.h"
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "smtp/parse.h"
 
 /* Splits and validates an address with the SMTP grammar; false with a message if bad. */
@@ -427,8 +428,11 @@ static void print_audit_row(void *ctx, const char *const *cols, size_t n)
 		return;
 	char when[40];
 	format_time(cols[0], when, sizeof when);
-	printf("%s account=%s device=\"%s\" protocol=%s ip=%s tls=%s result=%s\n", when, cols[1],
-	       cols[2], cols[3], cols[4], strcmp(cols[5], "1") == 0 ? "yes" : "no", cols[6]);
+	/* The account is what a client typed (a failed login stores it as sent): escaped here,
+	 * so a name with a line break cannot print a made-up audit line. */
+	printf("%s account=%s device=%s protocol=%s ip=%s tls=%s result=%s\n", when,
+	       log_str(cols[1]), log_qstr(cols[2]), log_str(cols[3]), log_str(cols[4]),
+	       cols[5] && strcmp(cols[5], "1") == 0 ? "yes" : "no", log_str(cols[6]));
 }
 
 int cmd_audit(struct cli *c)

@@ -71,8 +71,11 @@ void imap_tagged(struct imap_session *s, const char *tag, const char *status, co
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	if (status[0] != 'O')
-		log_info("event=reply conn=%lu service=imap reply=\"%.80s\"", s->id, line.data);
+	if (status[0] != 'O') {
+		char q[128];
+		log_info("event=reply conn=%lu service=imap reply=%s", s->id,
+			 log_quote_mode(q, sizeof q, line.data, line.len < 80 ? line.len : 80, true));
+	}
 	buf_append(&line, "\r\n", 2);
 	imap_write(s, line.data, line.len);
 	buf_free(&line);
@@ -456,7 +459,7 @@ static void tagged_store_error(struct imap_session *s, struct imap_job *j)
 			return;
 		}
 	}
-	log_error("event=imap-store-failed conn=%lu error=\"%s\"", s->id, text);
+	log_error("event=imap-store-failed conn=%lu error=%s", s->id, log_qstr(text));
 	imap_tagged(s, s->tag, "NO", "SERVERBUG", "The change could not be saved; try again.");
 }
 

@@ -88,8 +88,11 @@ static void send_line(struct pop3_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	if (line.len && line.data[0] == '-')
-		log_info("event=reply conn=%lu service=pop3 reply=\"%.60s\"", s->id, line.data);
+	if (line.len && line.data[0] == '-') {
+		char q[128];
+		log_info("event=reply conn=%lu service=pop3 reply=%s", s->id,
+			 log_quote_mode(q, sizeof q, line.data, line.len < 60 ? line.len : 60, true));
+	}
 	buf_append(&line, "\r\n", 2);
 	bufferevent_write(s->bev, line.data, line.len);
 	buf_free(&line);
@@ -371,7 +374,7 @@ static void update_job_done(struct store_job *job)
 				  u->expunge ? "" : " for this device (the account's other devices keep "
 				  "them until they delete them too)");
 		} else {
-			log_error("event=pop3-update-failed conn=%lu error=\"%s\"", s->id, u->error);
+			log_error("event=pop3-update-failed conn=%lu error=%s", s->id, log_qstr(u->error));
 			send_line(s, "-ERR [SYS/TEMP] The deletions could not be saved; the messages are "
 				  "still there. Try again later.");
 		}
