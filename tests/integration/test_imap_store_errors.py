@@ -6,17 +6,20 @@ SELECT answers NO [SERVERBUG] (never "* 0 EXISTS" with OK) and leaves nothing se
 FETCH, SEARCH, SORT, STATUS and LIST answer NO [SERVERBUG] and send nothing that claims
 emptiness; a NOOP changes nothing, and once the fault clears the next NOOP reports what
 happened meanwhile, expunges included. POP3 says -ERR [SYS/TEMP] instead of an empty
-maildrop. Checked with RawIMAP (exact lines), imaplib and poplib."""
+maildrop. Checked with RawIMAP (exact lines), imaplib and poplib.
 
-import imaplib
+A real fault too: the messages table's root page overwritten while the server is stopped, so
+SQLite itself answers SQLITE_CORRUPT ("database disk image is malformed")."""
+
 import os
 import poplib
+import sqlite3
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IO_TIMEOUT, ServerTestCase, DEFAULT_PASSWORD  # noqa: E402
+from harness import IO_TIMEOUT, DEFAULT_PASSWORD, Server, ServerTestCase  # noqa: E402
 from imap_common import assert_status, deliver, fetches, imap, logged_in  # noqa: E402
 
 DOMAIN = 'example.test'
@@ -227,6 +230,47 @@ class StoreReadErrors(ServerTestCase, unittest.TestCase):
         self.clear_fault()
         self.assertIn(b'marker', b'\n'.join(p2.retr(1)[1]))
         p2.quit()
+
+
+class RealCorruption(unittest.TestCase):
+    def test_corrupt_messages_table(self):
+        addr = acct('corrupt')
+        srv = Server(accounts=[addr])
+        srv.__enter__()
+        try:
+            for _ in range(3):
+                deliver(srv, addr)
+            srv.stop()
+            db = os.path.join(srv.data, 'store.db')
+            con = sqlite3.connect(db)
+            con.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+            page = con.execute('PRAGMA page_size').fetchone()[0]
+            root = con.execute("SELECT rootpage FROM sqlite_master WHERE type = 'table'"
+                               " AND name = 'messages'").fetchone()[0]
+            con.close()
+            with open(db, 'r+b') as f:
+                f.seek((root - 1) * page)
+                f.write(b'\xff' * page)
+            srv.serve()
+            c = logged_in(srv, addr)
+            self.addCleanup(c.close)
+            r = c.cmd('SELECT INBOX')
+            assert_status(self, r, 'NO', 'SERVERBUG')
+            self.assertEqual(r.lines('0 EXISTS'), [], r)
+            r = c.cmd('STATUS INBOX (MESSAGES)')
+            assert_status(self, r, 'NO', 'SERVERBUG')
+            self.assertEqual(r.lines('STATUS'), [], r)
+            p = poplib.POP3('127.0.0.1', srv.pop3_port, timeout=IO_TIMEOUT)
+            self.addCleanup(p.close)
+            p.user(addr)
+            with self.assertRaises(poplib.error_proto) as e:
+                p.pass_(DEFAULT_PASSWORD)
+            self.assertIn(b'[SYS/TEMP]', e.exception.args[0])
+            self.assertIn('event=store-read-failed what=mailbox_scan error="database disk image '
+                          'is malformed"', srv.log_text())
+        finally:
+            srv.stop(assert_clean=False)
+            srv.cleanup()
 
 
 if __name__ == '__main__':
