@@ -2100,8 +2100,8 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu service=imap ip=%s error=\"%s\"", s->id, s->ip,
-				 text);
+			log_info("event=tls-error conn=%lu service=imap ip=%s error=%s", s->id, s->ip,
+				 log_qstr(text));
 		}
 	}
 	session_free(s);

@@ -621,8 +621,8 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu service=pop3 ip=%s error=\"%s\"", s->id, s->ip,
-				 text);
+			log_info("event=tls-error conn=%lu service=pop3 ip=%s error=%s", s->id, s->ip,
+				 log_qstr(text));
 		}
 	}
 	/* The client left: nothing is deleted (RFC 1939: UPDATE only after QUIT). */

@@ -1048,7 +1048,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu ip=%s error=\"%s\"", s->id, s->ip, text);
+			log_info("event=tls-error conn=%lu ip=%s error=%s", s->id, s->ip, log_qstr(text));
 		}
 	}
 	/* EOF or error: the peer is gone. A message being committed stays committed. */
