@@ -13,6 +13,7 @@ SQLite itself answers SQLITE_CORRUPT ("database disk image is malformed")."""
 
 import os
 import poplib
+import re
 import sqlite3
 import sys
 import tempfile
@@ -31,7 +32,8 @@ def acct(name):
 
 class StoreReadErrors(ServerTestCase, unittest.TestCase):
     SERVER_ARGS = dict(accounts=[acct(n) for n in ('select', 'sync', 'syncscan', 'fetch',
-                                                   'search', 'status', 'pop', 'imaplib')])
+                                                   'search', 'status', 'pop', 'imaplib',
+                                                   'qresync')])
 
     @classmethod
     def setUpClass(cls):
@@ -104,6 +106,24 @@ class StoreReadErrors(ServerTestCase, unittest.TestCase):
         self.assertEqual(r.lines('0 EXISTS'), [], r)
         self.assertEqual(c.cmd('NOOP').status, 'OK')
         self.assertEqual(c.cmd('FETCH 1 (UID)').status, 'BAD')
+
+    def test_qresync_select_fails_whole(self):
+        """SELECT ... (QRESYNC ...) whose VANISHED (EARLIER) lookup fails is a failed SELECT,
+        not a selected mailbox with expunges left out."""
+        c = self.session(acct('qresync'), 2)
+        assert_status(self, c.cmd('ENABLE QRESYNC'), 'OK')
+        r = c.cmd('SELECT INBOX')
+        uidvalidity = re.search(r'UIDVALIDITY (\d+)', ' '.join(r.lines())).group(1)
+        assert_status(self, c.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)'), 'OK')
+        assert_status(self, c.cmd('EXPUNGE'), 'OK')
+        self.fault('mailbox_vanished')
+        r = c.cmd('SELECT INBOX (QRESYNC (%s 1))' % uidvalidity)
+        assert_status(self, r, 'NO', 'SERVERBUG')
+        self.assertEqual(c.cmd('FETCH 1 (UID)').status, 'BAD')
+        self.clear_fault()
+        r = c.cmd('SELECT INBOX (QRESYNC (%s 1))' % uidvalidity)
+        assert_status(self, r, 'OK')
+        self.assertTrue(r.lines('VANISHED (EARLIER)'), r)
 
     def test_sync_waits_for_the_store(self):
         """A NOOP whose reads fail tells nothing and forgets nothing: the expunge and the new
