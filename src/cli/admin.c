@@ -86,7 +86,16 @@ static int app_password(struct cli *c, struct store *s)
 	const char *sub = c->argc > 1 ? c->argv[1] : "";
 	struct buf err = BUF_INIT;
 	int rc = 0;
-	if (strcmp(sub, "add") == 0 && c->argc == 3 && label && label[0]) {
+	bool control = false;
+	for (const char *p = label ? label : ""; *p; p++)
+		control |= (unsigned char)*p < 0x20 || *p == 0x7f;
+	if (strcmp(sub, "add") == 0 && c->argc == 3 && label && control) {
+		/* A label is shown in lists, logs and the audit: a line break or tab in it could
+		 * only garble them. */
+		cli_error("%s: a label is a name for a device; it cannot contain control characters "
+			  "(line breaks, tabs)", c->argv[2]);
+		rc = 1;
+	} else if (strcmp(sub, "add") == 0 && c->argc == 3 && label && label[0]) {
 		char password[20], secret[65];
 		login_app_password_generate(password);
 		login_app_secret_hash(password, secret);

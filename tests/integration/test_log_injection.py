@@ -148,6 +148,11 @@ class LogInjection(ServerTestCase, unittest.TestCase):
         out = self.srv.run('account', 'app-password', 'add', ALICE, '--label',
                            'Phone"' + PAYLOAD).stdout
         pw = re.search(rb'password: (\S+)', out).group(1).decode()
+        # Control characters in a label are refused outright (it would garble every list).
+        cp = self.srv.run('account', 'app-password', 'add', ALICE, '--label',
+                          'Tab\tPhone\n' + PAYLOAD, check=False)
+        self.assertEqual(cp.returncode, 1, cp)
+        self.assertIn(b'control characters', cp.stderr)
         with RawIMAP(self.srv.imap_port) as c:
             c.login(ALICE, pw)
             c.cmd('LOGOUT')
