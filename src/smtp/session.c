@@ -172,7 +172,7 @@ static void commit_done(void *ctx, bool ok, const char *reason)
 		reply(s, 250, "2.0.0", "Message accepted and stored for %zu recipient%s.", s->nrcpts,
 		      s->nrcpts == 1 ? "" : "s");
 	} else {
-		log_error("event=store-failed conn=%lu reason=\"%s\"", s->id, reason ? reason : "");
+		log_error("event=store-failed conn=%lu reason=%s", s->id, log_qstr(reason));
 		reply(s, 451, "4.3.0", "The message could not be stored just now; please try again later.");
 	}
 	transaction_reset(s);
@@ -292,8 +292,8 @@ static void message_finish(struct smtp_session *s)
 	} else if (s->nrcpts == 0) {
 		reply(s, 554, "5.5.1", "No valid recipients; the message was not accepted.");
 	} else if (hops_exceeded(s)) {
-		log_warn("event=mail-loop conn=%lu from=<%s>", s->id,
-			 s->sender.null ? "" : s->sender.text);
+		log_warn("event=mail-loop conn=%lu from=%s", s->id,
+			 log_str(s->sender.null ? "<>" : s->sender.text));
 		reply(s, 554, "5.4.6", "Mail loop: the message has passed through more than %ld mail "
 		      "servers (Received headers); check the forwarding (aliases) of its recipients "
 		      "here and at the next server.", cfg(s)->max_hops);
@@ -324,9 +324,9 @@ static void message_finish(struct smtp_session *s)
 				if (!dup)
 					ids[n++] = id;
 			}
-		log_info("event=message conn=%lu from=<%s> recipients=%zu accounts=%zu queued=%zu "
-			 "size=%zu", s->id, s->sender.null ? "" : s->sender.text, s->nrcpts, n, nremote,
-			 s->message.len);
+		log_info("event=message conn=%lu from=%s recipients=%zu accounts=%zu queued=%zu "
+			 "size=%zu", s->id, log_str(s->sender.null ? "<>" : s->sender.text), s->nrcpts,
+			 n, nremote, s->message.len);
 		struct commit_request req = {
 			.internaldate = (int64_t)time(NULL),
 			.account_ids = ids,
@@ -1034,7 +1034,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 			struct buf d = BUF_INIT;
 			tls_describe(bufferevent_openssl_get_ssl(bev), &d);
 			snprintf(s->tls_info, sizeof s->tls_info, "%s", d.data);
-			log_info("event=tls conn=%lu %s", s->id, d.data);
+			log_info("event=tls conn=%lu tls=%s", s->id, log_qstr(d.data));
 			buf_free(&d);
 		}
 		return;
@@ -1051,7 +1051,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu ip=%s error=\"%s\"", s->id, s->ip, text);
+			log_info("event=tls-error conn=%lu ip=%s error=%s", s->id, s->ip, log_qstr(text));
 		}
 	}
 	/* EOF or error: the peer is gone. A message being committed stays committed. */
