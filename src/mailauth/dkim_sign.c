@@ -25,6 +25,8 @@ static void add_folded(struct buf *out, size_t *col, const char *word, size_t le
 	if (*col + len > LINE_MAX_CHARS && *col > 1) {
 		buf_append(out, "\r\n\t", 3);
 		*col = 8; /* a tab counts as up to 8 columns */
+		if (len && word[0] == ' ')
+			word++, len--;
 	}
 	buf_append(out, word, len);
 	*col += len;
