@@ -89,6 +89,25 @@ static char *value_dup(const struct tag *t)
 	return xstrndup(t->value, t->value_len);
 }
 
+/* d= and s= become a DNS name the caller looks up: letters, digits, '-', '_' and dots between
+ * non-empty labels of at most 63 bytes (RFC 6376 3.5: sub-domain; '_' is common in selectors). */
+static bool is_dns_name(const struct tag *t)
+{
+	size_t label = 0;
+	for (size_t i = 0; i < t->value_len; i++) {
+		char c = t->value[i];
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum((unsigned char)c) || c == '-' || c == '_') || ++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
 static bool has_fws(const struct tag *t)
 {
 	for (size_t i = 0; i < t->value_len; i++)
@@ -338,14 +357,14 @@ static bool sig_apply_tag(const struct tag *t, int bit, struct dkim_signature *s
 		}
 		return true;
 	case SEEN_D:
-		if (t->value_len == 0 || has_fws(t) || t->value_len > 253) {
+		if (t->value_len > 253 || !is_dns_name(t)) {
 			*why = "d= is not a domain name";
 			return false;
 		}
 		sig->d = value_dup(t);
 		return true;
 	case SEEN_S:
-		if (t->value_len == 0 || has_fws(t) || t->value_len > 120) {
+		if (t->value_len > 120 || !is_dns_name(t)) {
 			*why = "s= is not a selector";
 			return false;
 		}

@@ -169,6 +169,14 @@ TEST(dkim_signature_parse_errors)
 		     "q= does not offer dns/txt");
 	CHECK_EQ_STR(sig_error("v=1; a=rsa-sha256; d=a; s=b; h=from; c=fancy; " BH " b=AA=="),
 		     "unknown canonicalization in c=");
+	CHECK_EQ_STR(sig_error("v=1; a=rsa-sha256; d=a/../b; s=b; h=from; " BH " b=AA=="),
+		     "d= is not a domain name");
+	CHECK_EQ_STR(sig_error("v=1; a=rsa-sha256; d=example..org; s=b; h=from; " BH " b=AA=="),
+		     "d= is not a domain name");
+	CHECK_EQ_STR(sig_error("v=1; a=rsa-sha256; d=a; s=b c; h=from; " BH " b=AA=="),
+		     "s= is not a selector");
+	CHECK_EQ_STR(sig_error("v=1; a=rsa-sha256; d=a; s=sel.2024_a; h=from; " BH " b=AA=="),
+		     "(parsed)");
 	CHECK_EQ_STR(sig_error("v=1; 9a=1; d=a"), "a tag name must start with a letter");
 	CHECK_EQ_STR(sig_error("v=1; a"), "a tag has no '='");
 	CHECK_EQ_STR(sig_error("v=1; a=\x01"), "a tag value holds a control character");
