@@ -24,6 +24,7 @@ struct list_read {
 	size_t n;
 	const char **sorted;           /* the names in strcmp order, for \HasChildren */
 	struct buf out;                /* the untagged responses, CRLF-terminated */
+	bool failed;                   /* the store could not be read: NO [SERVERBUG] */
 };
 
 static bool collect_box(void *ctx, const struct mailbox_info *m)
@@ -67,7 +68,11 @@ static void list_work(struct imap_read *r)
 	struct list_read *l = (struct list_read *)r;
 	const struct imap_view *v = &r->view;
 	bool utf8 = v->rev2 || v->utf8;
-	v->store->ops->mailbox_list(v->store, v->account_id, l->status != NULL, collect_box, l);
+	if (v->store->ops->mailbox_list(v->store, v->account_id, l->status != NULL, collect_box,
+					l) != STORE_OK) {
+		l->failed = true;
+		return;
+	}
 	l->sorted = xcalloc(l->n ? l->n : 1, sizeof *l->sorted);
 	for (size_t b = 0; b < l->n; b++)
 		l->sorted[b] = l->boxes[b].name;
@@ -134,6 +139,11 @@ static void list_work(struct imap_read *r)
 static enum imap_read_next list_finish(struct imap_session *s, struct imap_read *r)
 {
 	struct list_read *l = (struct list_read *)r;
+	if (l->failed) {
+		imap_tagged(s, s->tag, "NO", "SERVERBUG",
+			    "The mailboxes cannot be listed just now; try again later.");
+		return IMAP_READ_DONE;
+	}
 	if (l->out.len)
 		imap_write(s, l->out.data, l->out.len);
 	imap_tagged(s, s->tag, "OK", NULL, "%s completed.", l->lsub ? "LSUB" : "LIST");

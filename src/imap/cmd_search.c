@@ -19,6 +19,7 @@ struct search_ctx {
 	uint32_t *hits;     /* UIDs */
 	size_t nhits;
 	int64_t max_modseq; /* of the hits, for the MODSEQ response */
+	bool read_failed;   /* a message could not be read: NO [SERVERBUG], no results */
 };
 
 /* A message with what the keys may ask of it, loaded on first use. */
@@ -36,7 +37,8 @@ static bool load_raw(struct search_ctx *x, struct candidate *c)
 {
 	if (!c->have_raw) {
 		struct store *st = x->v->store;
-		st->ops->message_read(st, c->m->id, &c->raw);
+		if (st->ops->message_read(st, c->m->id, &c->raw) == STORE_ERROR)
+			x->read_failed = true;
 		c->have_raw = true;
 		c->mime = mime_message_parse(c->raw.data ? c->raw.data : "", c->raw.len, NULL);
 	}
@@ -206,7 +208,8 @@ static bool match(struct search_ctx *x, struct candidate *c, const struct imap_s
 }
 
 bool imap_search_matches(const struct imap_view *v, struct imap_read *r,
-			 const struct imap_search *search, const struct message_meta *m)
+			 const struct imap_search *search, const struct message_meta *m,
+			 bool *read_failed)
 {
 	struct search_ctx x = { .v = v, .r = r, .search = search };
 	struct candidate c = { .m = m, .seq = uidmap_seq(&v->uids, (uint32_t)m->uid) };
@@ -215,6 +218,8 @@ bool imap_search_matches(const struct imap_view *v, struct imap_read *r,
 	buf_free(&c.text_body);
 	buf_free(&c.text_all);
 	mime_message_free(&c.mime);
+	if (x.read_failed)
+		*read_failed = true;
 	return hit;
 }
 
@@ -224,13 +229,13 @@ static bool search_one(void *ctx, const struct message_meta *m)
 	if (x->r && imap_read_cancelled(x->r))
 		return false;
 	/* A message that arrived after the client's last EXISTS has no number yet: skipped. */
-	if (imap_search_matches(x->v, x->r, x->search, m)) {
+	if (imap_search_matches(x->v, x->r, x->search, m, &x->read_failed)) {
 		x->hits = xrealloc(x->hits, (x->nhits + 1) * sizeof *x->hits);
 		x->hits[x->nhits++] = (uint32_t)m->uid;
 		if (m->modseq > x->max_modseq)
 			x->max_modseq = m->modseq;
 	}
-	return true;
+	return !x->read_failed;
 }
 
 static bool uses_modseq(const struct imap_search_key *k)
@@ -258,7 +263,9 @@ static void search_work(struct imap_read *r)
 	sr->x.r = r;
 	sr->x.search = &sr->search;
 	struct store *st = r->view.store;
-	st->ops->mailbox_scan(st, r->view.mailbox_id, 1, INT64_MAX, 0, search_one, &sr->x);
+	if (st->ops->mailbox_scan(st, r->view.mailbox_id, 1, INT64_MAX, 0, search_one, &sr->x) !=
+	    STORE_OK)
+		sr->x.read_failed = true;
 }
 
 static void search_release(struct imap_read *r)
@@ -276,6 +283,12 @@ static enum imap_read_next search_finish(struct imap_session *s, struct imap_rea
 	const struct imap_search *search = &sr->search;
 	bool uid = sr->uid;
 	const char *tag = s->tag;
+	if (x->read_failed) {
+		/* A partial result would look like messages that do not match. */
+		imap_tagged(s, tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be searched just now; try again later.");
+		return IMAP_READ_DONE;
+	}
 	/* Results as UIDs or sequence numbers (both ascending). */
 	uint32_t *nums = xcalloc(x->nhits ? x->nhits : 1, sizeof *nums);
 	for (size_t i = 0; i < x->nhits; i++)

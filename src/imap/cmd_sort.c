@@ -36,6 +36,7 @@ struct collect_ctx {
 	struct item *items;
 	size_t n;
 	bool matched_only;
+	bool read_failed;   /* a message could not be read: NO [SERVERBUG], no results */
 };
 
 /* RFC 5322 date-time to UTC seconds; -1 when it cannot be read. */
@@ -196,10 +197,14 @@ static bool collect_item(void *ctx, const struct message_meta *m)
 	uint32_t seq = uidmap_seq(&x->v->uids, (uint32_t)m->uid);
 	if (!seq)
 		return true;
-	if (x->search && !imap_search_matches(x->v, x->r, x->search, m))
-		return true;
+	if (x->search && !imap_search_matches(x->v, x->r, x->search, m, &x->read_failed))
+		return !x->read_failed;
 	struct buf raw = BUF_INIT;
-	x->v->store->ops->message_read(x->v->store, m->id, &raw);
+	if (x->v->store->ops->message_read(x->v->store, m->id, &raw) == STORE_ERROR) {
+		x->read_failed = true;
+		buf_free(&raw);
+		return false;
+	}
 	const char *data = raw.data ? raw.data : "";
 	size_t hdr = mime_header_block_size(data, raw.len);
 	x->items = xrealloc(x->items, (x->n + 1) * sizeof *x->items);
@@ -310,6 +315,7 @@ struct order_read {
 	struct sort_criterion crit[16];
 	size_t ncrit;
 	struct buf out;
+	bool read_failed;
 };
 
 static void thread_references(struct item *items, size_t n, bool uid, struct buf *out);
@@ -320,8 +326,10 @@ static void order_work(struct imap_read *r)
 	struct order_read *o = (struct order_read *)r;
 	struct collect_ctx x = { .v = &r->view, .r = r, .search = &o->search };
 	struct store *st = r->view.store;
-	st->ops->mailbox_scan(st, r->view.mailbox_id, 1, INT64_MAX, 0, collect_item, &x);
-	if (imap_read_cancelled(r)) {
+	if (st->ops->mailbox_scan(st, r->view.mailbox_id, 1, INT64_MAX, 0, collect_item, &x) !=
+	    STORE_OK || x.read_failed)
+		o->read_failed = true;
+	if (imap_read_cancelled(r) || o->read_failed) {
 		items_free(x.items, x.n);
 		return;
 	}
@@ -345,6 +353,11 @@ static void order_work(struct imap_read *r)
 static enum imap_read_next order_finish(struct imap_session *s, struct imap_read *r)
 {
 	struct order_read *o = (struct order_read *)r;
+	if (o->read_failed) {
+		imap_tagged(s, s->tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be read just now; try again later.");
+		return IMAP_READ_DONE;
+	}
 	imap_printf(s, "%s", o->out.data ? o->out.data : "");
 	imap_tagged(s, s->tag, "OK", NULL, "%s completed.", o->thread ? "THREAD" : "SORT");
 	return IMAP_READ_DONE;

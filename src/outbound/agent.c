@@ -26,6 +26,7 @@
 #include "outbound/dsn.h"
 #include "outbound/ehlo.h"
 #include "outbound/ratelimit.h"
+#include "outbound/reply.h"
 #include "smtp/parse.h"
 
 #define MAX_ACTIVE 16      /* deliveries at the same time, all domains together */
@@ -33,7 +34,6 @@
 #define IDLE_SECONDS 5     /* how long such a connection waits before it says QUIT */
 #define CONNECT_TIMEOUT 30
 #define REPLY_TIMEOUT 300
-#define MAX_REPLY 65536    /* bytes of one multi-line reply we keep */
 #define SCAN_DOMAINS 64    /* domains with due mail looked at per scheduler pass */
 #define SCAN_ENTRIES 256   /* due entries of one domain looked at per pass */
 
@@ -79,8 +79,7 @@ struct link {
 	char addr[64];
 	char domain[256];         /* the domain of its latest delivery */
 	struct line_reader lines;
-	struct buf reply;         /* the reply being read, its lines joined by spaces */
-	struct buf reply_lines;   /* the same, the text of each line on its own line (EHLO) */
+	struct smtp_reply_reader reply; /* the reply being read */
 	struct ehlo_ext ext;
 	long transactions;        /* MAIL FROMs sent over it */
 	struct event *idle_timer;
@@ -248,8 +247,7 @@ static void link_free(struct link *l)
 		bufferevent_free(l->bev);
 	if (l->idle_timer)
 		event_free(l->idle_timer);
-	buf_free(&l->reply);
-	buf_free(&l->reply_lines);
+	smtp_reply_reader_reset(&l->reply);
 	free(l);
 }
 
@@ -327,7 +325,7 @@ static void link_idle_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct link *l = arg;
 	log_info("event=outbound-idle-close connection=%lu host=%s transactions=%ld", l->id,
-		 l->host, l->transactions);
+		 log_str(l->host), l->transactions);
 	link_quit(l);
 }
 
@@ -378,8 +376,9 @@ static void next_address(struct attempt *a, const char *why)
 {
 	free(a->last_error);
 	a->last_error = xstrdup(why);
-	log_info("event=outbound-try-failed queue=%lld host=%s addr=%s error=\"%s\"",
-		 (long long)a->e.id, a->host, a->addr_i < a->naddrs ? a->addrs[a->addr_i] : "-", why);
+	log_info("event=outbound-try-failed queue=%lld host=%s addr=%s error=%s",
+		 (long long)a->e.id, log_str(a->host),
+		 a->addr_i < a->naddrs ? a->addrs[a->addr_i] : "-", log_qstr(why));
 	link_close(a->link);
 	a->addr_i++;
 	attempt_try_address(a);
@@ -400,8 +399,8 @@ static void link_failed(struct attempt *a, const char *why)
 	if (a->reused) {
 		/* A kept connection the server has given up on (its idle timeout): not the
 		 * destination's fault; once more on a new connection. */
-		log_info("event=outbound-reuse-failed queue=%lld host=%s error=\"%s\"",
-			 (long long)a->e.id, a->host, why);
+		log_info("event=outbound-reuse-failed queue=%lld host=%s error=%s",
+			 (long long)a->e.id, log_str(a->host), log_qstr(why));
 		link_close(a->link);
 		a->reused = false;
 		a->fresh_only = true;
@@ -426,7 +425,7 @@ static void attempt_use_link(struct attempt *a, struct link *l)
 	struct timeval tv = { REPLY_TIMEOUT, 0 };
 	bufferevent_set_timeouts(l->bev, &tv, &tv);
 	log_info("event=outbound-reuse queue=%lld connection=%lu host=%s addr=%s transaction=%ld",
-		 (long long)a->e.id, l->id, l->host, l->addr, l->transactions + 1);
+		 (long long)a->e.id, l->id, log_str(l->host), l->addr, l->transactions + 1);
 	transaction_start(a);
 }
 
@@ -722,8 +721,8 @@ static void handle_reply(struct attempt *a, int code, const char *reply, const c
 
 enum reply_read { REPLY_NONE, REPLY_OK, REPLY_BAD };
 
-/* The next complete reply from l's input: its code, the text flat (lines joined by spaces,
- * as quoted to people) and line by line. BAD: a malformed or endless reply (*why says which). */
+/* The next complete reply from l's input (outbound/reply.c checks every line). BAD: a
+ * malformed or endless reply (*why says which). */
 static enum reply_read read_reply(struct link *l, struct evbuffer *in, int *code, char **flat,
 				  char **lines, const char **why)
 {
@@ -735,39 +734,16 @@ static enum reply_read read_reply(struct link *l, struct evbuffer *in, int *code
 			return REPLY_NONE;
 		if (st == CONN_LINE_TOO_LONG)
 			continue; /* over-long reply lines are dropped; the code line still comes */
-		char line[1100];
-		snprintf(line, sizeof line, "%.*s", (int)(n < 1000 ? n : 1000), text);
+		struct smtp_reply r;
+		enum smtp_reply_status rs = smtp_reply_feed(&l->reply, text, n, &r, why);
 		free(text);
-		size_t len = strlen(line);
-		if (len < 3) {
-			*why = "the server sent a malformed reply";
-			return REPLY_BAD;
-		}
-		if (l->reply.len)
-			buf_append_char(&l->reply, ' ');
-		buf_append_str(&l->reply, l->reply.len ? line + 4 * (len > 4) : line);
-		if (l->reply_lines.len)
-			buf_append_char(&l->reply_lines, '\n');
-		buf_append_str(&l->reply_lines, line + (len > 4 ? 4 : len));
-		if (line[3] == '-') {
-			/* More lines follow; a server that never ends its reply is dropped. */
-			if (l->reply.len > MAX_REPLY) {
-				buf_reset(&l->reply);
-				buf_reset(&l->reply_lines);
-				*why = "the server sent an endless reply";
-				return REPLY_BAD;
-			}
+		if (rs == SMTP_REPLY_MORE)
 			continue;
-		}
-		*code = atoi(line);
-		*flat = buf_steal(&l->reply, NULL);
-		*lines = buf_steal(&l->reply_lines, NULL);
-		if (*code < 200 || *code > 599) {
-			free(*flat);
-			free(*lines);
-			*why = "the server sent a malformed reply";
+		if (rs == SMTP_REPLY_BAD)
 			return REPLY_BAD;
-		}
+		*code = r.code;
+		*flat = r.flat;
+		*lines = r.lines;
 		return REPLY_OK;
 	}
 }
@@ -900,7 +876,7 @@ static struct link *link_connect(struct attempt *a, const char *ip, const struct
 	a->link = l;
 	a->state = A_CONNECTING;
 	log_info("event=outbound-connect queue=%lld connection=%lu host=%s addr=%s port=%d",
-		 (long long)a->e.id, l->id, a->host, ip, a->port);
+		 (long long)a->e.id, l->id, log_str(a->host), ip, a->port);
 	if (bufferevent_socket_connect(l->bev, sa, (int)salen) < 0) {
 		link_close(l);
 		return NULL;
@@ -1092,7 +1068,7 @@ static void update_run(struct store *s, struct store_job *job)
 	struct update_job *b = (struct update_job *)job;
 	struct buf err = BUF_INIT;
 	if (!s->ops->queue_update_many(s, b->u, b->n, &err))
-		log_error("event=queue-update-failed entries=%zu error=\"%s\"", b->n, err.data);
+		log_error("event=queue-update-failed entries=%zu error=%s", b->n, log_qstr(err.data));
 	buf_free(&err);
 }
 
@@ -1166,8 +1142,8 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 		route_queue_add(&remote, &nremote, targets.remote[i]);
 	if ((where != ROUTE_LOCAL && where != ROUTE_NOT_LOCAL) ||
 	    (targets.n == 0 && nremote == 0)) {
-		log_warn("event=dsn-undeliverable queue=%lld sender=<%s>", (long long)a->e.id,
-			 a->e.sender);
+		log_warn("event=dsn-undeliverable queue=%lld sender=%s", (long long)a->e.id,
+			 log_str(a->e.sender));
 		route_targets_free(&targets);
 		return;
 	}
@@ -1190,8 +1166,8 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 	req.data = buf_steal(&dsn, &req.len);
 	committer_submit(a->ob->writer, &req);
 	buf_free(&mailer);
-	log_info("event=dsn queue=%lld sender=<%s> kind=%s recipients=%zu queued=%zu",
-		 (long long)a->e.id, a->e.sender, delay ? "delay" : "failure", n, nremote);
+	log_info("event=dsn queue=%lld sender=%s kind=%s recipients=%zu queued=%zu",
+		 (long long)a->e.id, log_str(a->e.sender), delay ? "delay" : "failure", n, nremote);
 	route_targets_free(&targets);
 }
 
@@ -1286,7 +1262,8 @@ static void attempt_finish(struct attempt *a)
 	buf_free(&last);
 	struct link *l = a->link;
 	log_info("event=outbound-result queue=%lld domain=%s delivered=%zu failed=%zu deferred=%zu "
-		 "connection=%lu transaction=%ld pipelined=%s", (long long)a->e.id, a->e.domain,
+		 "connection=%lu transaction=%ld pipelined=%s", (long long)a->e.id,
+		 log_str(a->e.domain),
 		 ndelivered, nfailed, ndelayed, l ? l->id : 0UL, l ? l->transactions : 0L,
 		 a->pipelined ? "yes" : "no");
 	u->done = (const char *const *)done;
@@ -1326,7 +1303,7 @@ static void postpone_run(struct store *s, struct store_job *job)
 	struct postpone_job *p = (struct postpone_job *)job;
 	struct buf err = BUF_INIT;
 	if (!s->ops->queue_postpone(s, p->ids, p->when, (const char *const *)p->notes, p->n, &err))
-		log_error("event=queue-postpone-failed entries=%zu error=\"%s\"", p->n, err.data);
+		log_error("event=queue-postpone-failed entries=%zu error=%s", p->n, log_qstr(err.data));
 	buf_free(&err);
 }
 
@@ -1388,7 +1365,7 @@ static void postpone(struct outbound *ob, const struct queue_entry *e, double wa
 	buf_free(&note);
 	writing_add(ob, e->id);
 	log_info("event=outbound-rate-wait queue=%lld domain=%s wait=%lld", (long long)e->id,
-		 e->domain, (long long)seconds_up(wait));
+		 log_str(e->domain), (long long)seconds_up(wait));
 }
 
 static void postpone_flush(struct outbound *ob)
@@ -1466,7 +1443,7 @@ static bool start_entry(void *ctx, const struct queue_entry *e)
 	ob->active = a;
 	ob->nactive++;
 	log_info("event=outbound-start queue=%lld domain=%s recipients=%zu attempt=%lld",
-		 (long long)e->id, e->domain, e->nrcpts, (long long)e->attempts + 1);
+		 (long long)e->id, log_str(e->domain), e->nrcpts, (long long)e->attempts + 1);
 	if (kept)
 		attempt_use_link(a, kept);
 	else
