@@ -31,7 +31,7 @@ CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 LDFLAGS += $(HARDEN_LD)
 LDLIBS := $(PKG_LIBS) -lpthread
 
-LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c src/pop3/*.c src/imap/*.c src/mime/*.c src/outbound/*.c \
+LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c src/pop3/*.c src/imap/*.c src/mime/*.c src/outbound/*.c src/mailauth/*.c \
 	src/smtp/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
