@@ -39,7 +39,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/yubin $(BUILD)/unit-tests
+all: $(BUILD)/yubin $(BUILD)/unit-tests $(BUILD)/spf-suite
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +52,10 @@ $(BUILD)/yubin: $(CLI_OBJ) $(BUILD)/libyubin.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libyubin.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The SPF conformance driver: tests/conformance/spf_suite.py feeds it the RFC 7208 suite.
+$(BUILD)/spf-suite: $(BUILD)/tests/conformance/spf_suite.o $(BUILD)/libyubin.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets (clang): make fuzz; run e.g. build-fuzz/fuzz_smtp_command fuzz/corpus/smtp_command
@@ -76,4 +80,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 .PHONY: all check clean fuzz
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/tests/conformance/spf_suite.d $(FUZZ_OBJ:.o=.d)
