@@ -1,4 +1,4 @@
-#include "outbound/dns.h"
+#include "net/dns.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* Asynchronous DNS for outbound delivery, on libunbound driven by the event loop (its file
- * descriptor is watched; no thread, no blocking call). */
+/* Asynchronous DNS on libunbound, driven by the event loop (its file descriptor is watched;
+ * no blocking call): outbound delivery's MX and addresses, SPF's queries of any type. */
 #ifndef YUBIN_DNS_H
 #define YUBIN_DNS_H
 #include <event2/event.h>
