@@ -36,4 +36,24 @@ typedef void (*dns_addr_fn)(void *ctx, enum dns_status st, char **addrs, size_t 
 			    const char *why);
 void dns_lookup_addrs(struct dns_resolver *r, const char *host, dns_addr_fn fn, void *ctx);
 
+/* One query of any type (RR_TXT and so on: the numeric type): each record's rdata as the
+ * server sent it, after libunbound followed any CNAMEs (and cached the answer by its TTL).
+ * The records live until fn returns. */
+struct dns_rdata {
+	const unsigned char *data;
+	size_t len;
+};
+typedef void (*dns_rdata_fn)(void *ctx, enum dns_status st, const struct dns_rdata *rr, size_t n,
+			     const char *why);
+struct dns_query;
+/* Returns the query in flight, or NULL when fn was already called (the query refused). */
+struct dns_query *dns_query(struct dns_resolver *r, const char *name, int rrtype, dns_rdata_fn fn,
+			    void *ctx);
+/* Forgets a query dns_query() returned whose fn has not been called: it never will be. */
+void dns_query_cancel(struct dns_query *q);
+
+/* A domain name in DNS wire format (uncompressed, as in rdata) to text without the final
+ * dot ("" for the root). False when malformed or longer than outlen allows. */
+bool dns_wire_name(const unsigned char *p, size_t len, char *out, size_t outlen);
+
 #endif
