@@ -88,8 +88,11 @@ static void send_line(struct pop3_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	if (line.len && line.data[0] == '-')
-		log_info("event=reply conn=%lu service=pop3 reply=\"%.60s\"", s->id, line.data);
+	if (line.len && line.data[0] == '-') {
+		char q[128];
+		log_info("event=reply conn=%lu service=pop3 reply=%s", s->id,
+			 log_quote_mode(q, sizeof q, line.data, line.len < 60 ? line.len : 60, true));
+	}
 	buf_append(&line, "\r\n", 2);
 	bufferevent_write(s->bev, line.data, line.len);
 	buf_free(&line);
@@ -164,6 +167,20 @@ static void cmd_capa(struct pop3_session *s)
 	buf_free(&r);
 }
 
+/* The password this session logged in with was revoked or changed (login_watch). Nothing
+ * is deleted: deletions count only after QUIT. */
+static bool login_revoked(void *ctx)
+{
+	struct pop3_session *s = ctx;
+	if (s->state == ST_UPDATE_WAIT)
+		return false; /* its QUIT is being written; it closes by itself */
+	if (s->state != ST_CLOSING) {
+		send_line(s, "-ERR [AUTH] " LOGIN_REVOKED_TEXT);
+		close_after_reply(s);
+	}
+	return true;
+}
+
 static void login_done(void *ctx, const struct login_outcome *o)
 {
 	struct pop3_session *s = ctx;
@@ -177,7 +194,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 			    "account; use this device's app password (your administrator can make one).");
 		goto resume;
 	case LOGIN_TEMPFAIL:
-		send_line(s, "-ERR [SYS/TEMP] Logins are not possible just now; try again in a minute.");
+		send_line(s, "-ERR [SYS/TEMP] Too many failed logins from your address or for this "
+			  "account just now; try again in a minute.");
 		goto resume;
 	default:
 		error_reply(s, "[AUTH] Wrong user name or password. Use your full mail address as user "
@@ -192,8 +210,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 	}
 	struct maildrop_entry *entries;
 	size_t n;
-	if (!s->srv->store->ops->pop3_maildrop(s->srv->store, o->account_id, o->device_id, &entries,
-					       &n)) {
+	if (s->srv->store->ops->pop3_maildrop(s->srv->store, o->account_id, o->device_id, &entries,
+					      &n) != STORE_OK) {
 		send_line(s, "-ERR [SYS/TEMP] The mailbox cannot be opened just now; try again later.");
 		goto resume;
 	}
@@ -214,6 +232,7 @@ static void login_done(void *ctx, const struct login_outcome *o)
 	s->nmsgs = n;
 	free(entries);
 	s->state = ST_TRANSACTION;
+	login_watch(s->srv->login, o, login_revoked, s);
 	send_line(s, "+OK Logged in as %s (%s): %zu message%s (%lld octets).", s->user,
 		  s->device_label, n, n == 1 ? "" : "s", (long long)total);
 resume:
@@ -298,7 +317,7 @@ static void cmd_retr_top(struct pop3_session *s, const struct pop3_command *c)
 	if (!m)
 		return;
 	struct buf data = BUF_INIT;
-	if (!s->srv->store->ops->message_read(s->srv->store, m->e.message_id, &data)) {
+	if (s->srv->store->ops->message_read(s->srv->store, m->e.message_id, &data) != STORE_OK) {
 		send_line(s, "-ERR [SYS/TEMP] Message %lu cannot be read just now; try again later.",
 			  c->msg);
 		buf_free(&data);
@@ -371,7 +390,7 @@ static void update_job_done(struct store_job *job)
 				  u->expunge ? "" : " for this device (the account's other devices keep "
 				  "them until they delete them too)");
 		} else {
-			log_error("event=pop3-update-failed conn=%lu error=\"%s\"", s->id, u->error);
+			log_error("event=pop3-update-failed conn=%lu error=%s", s->id, log_qstr(u->error));
 			send_line(s, "-ERR [SYS/TEMP] The deletions could not be saved; the messages are "
 				  "still there. Try again later.");
 		}
@@ -618,8 +637,8 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu service=pop3 ip=%s error=\"%s\"", s->id, s->ip,
-				 text);
+			log_info("event=tls-error conn=%lu service=pop3 ip=%s error=%s", s->id, s->ip,
+				 log_qstr(text));
 		}
 	}
 	/* The client left: nothing is deleted (RFC 1939: UPDATE only after QUIT). */

@@ -38,6 +38,8 @@ struct login_lookup {
 	int64_t app_device_id;       /* 0: the secret is no app password of this account */
 	char *app_device_label;
 	char *pop3_delete;           /* NULL: configured default */
+	bool known_address;          /* some device of the account last logged in from this ip */
+	char *scram;                 /* SCRAM-SHA-256 keys of the account password, or NULL */
 };
 
 /* One message of a POP3 maildrop. */
@@ -145,6 +147,11 @@ struct message_meta {
 
 enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
 
+/* What a read said: found it, there is none, or the database failed (logged once by the
+ * backend). A failure must reach the client as a failure (NO [SERVERBUG], -ERR [SYS/TEMP]),
+ * never as an empty mailbox. STORE_OK is 0: write `== STORE_OK`, never `!rc`. */
+enum store_rc { STORE_OK = 0, STORE_NOT_FOUND, STORE_ERROR };
+
 typedef bool (*store_mailbox_fn)(void *ctx, const struct mailbox_info *m);
 typedef bool (*store_meta_fn)(void *ctx, const struct message_meta *m);
 typedef bool (*store_uid_fn)(void *ctx, int64_t uid, int64_t modseq);
@@ -195,7 +202,16 @@ struct store_ops {
 	/* Rows: label, created, last_used, last_protocol, last_ip, is_app_password ("1"/"0"). */
 	void (*device_list)(struct store *s, const char *address, store_row_fn fn, void *ctx);
 	bool (*login_lookup)(struct store *s, const char *address, const char *secret_sha256,
+			     const char *ip, struct login_lookup *out);
+	/* A counter bumped by every change that takes a password away (revoke, password change
+	 * or turned off, account deleted); -1 when it cannot be read. One indexed read. */
+	int64_t (*credentials_generation)(struct store *s);
+	/* Is device_id still a device of account_id? Fills password_hash, account_password_on
+	 * and app_device_id or account_device_id (free with login_lookup_free). */
+	bool (*device_check)(struct store *s, int64_t account_id, int64_t device_id,
 			     struct login_lookup *out);
+	/* The value of a meta key, set to value first if it has none (malloc'd; NULL on error). */
+	char *(*meta_get_or_add)(struct store *s, const char *key, const char *value);
 	void (*device_touch)(struct store *s, int64_t device_id, int64_t when, const char *protocol,
 			     const char *ip);
 	void (*audit_add)(struct store *s, const struct audit_entry *e);
@@ -210,11 +226,12 @@ struct store_ops {
 	int64_t (*account_messages)(struct store *s, int64_t account_id);
 	/* Messages some device deleted but that are still kept: count and bytes. */
 	void (*deleted_kept)(struct store *s, int64_t account_id, int64_t *count, int64_t *bytes);
-	/* The INBOX messages device_id has not deleted, oldest first. Caller frees *out. */
-	bool (*pop3_maildrop)(struct store *s, int64_t account_id, int64_t device_id,
+	/* The INBOX messages device_id has not deleted, oldest first. Caller frees *out
+	 * (NULL and 0 on STORE_ERROR). */
+	enum store_rc (*pop3_maildrop)(struct store *s, int64_t account_id, int64_t device_id,
 			      struct maildrop_entry **out, size_t *n);
 	/* The bytes of one message (by its id) appended to out. */
-	bool (*message_read)(struct store *s, int64_t message_id, struct buf *out);
+	enum store_rc (*message_read)(struct store *s, int64_t message_id, struct buf *out);
 	/* POP3 UPDATE: device_id deleted these messages. expunge: remove them for everybody;
 	 * else mark them for this device and expunge those every device has now deleted. */
 	bool (*pop3_delete)(struct store *s, int64_t account_id, int64_t device_id,
@@ -224,11 +241,11 @@ struct store_ops {
 	 * every device has deleted. Returns the number expunged. */
 	int64_t (*expire)(struct store *s, int64_t now, int64_t default_keep_days);
 	/* IMAP: mailboxes of an account (name order) and one by name (case-sensitive, except
-	 * INBOX). */
-	bool (*mailbox_list)(struct store *s, int64_t account_id, bool with_counts,
+	 * INBOX). A scan whose callback returns false stops with STORE_OK. */
+	enum store_rc (*mailbox_list)(struct store *s, int64_t account_id, bool with_counts,
 			     store_mailbox_fn fn, void *ctx);
-	bool (*mailbox_get)(struct store *s, int64_t account_id, const char *name, bool with_counts,
-			    struct mailbox_info *out);
+	enum store_rc (*mailbox_get)(struct store *s, int64_t account_id, const char *name,
+				     bool with_counts, struct mailbox_info *out);
 	bool (*mailbox_create)(struct store *s, int64_t account_id, const char *name,
 			       const char *special_use, struct buf *err);
 	/* Deletes the mailbox and its messages (never INBOX). */
@@ -242,12 +259,14 @@ struct store_ops {
 				  struct buf *err);
 	/* Messages with uid_min <= UID <= uid_max in UID order; with since_modseq > 0 only
 	 * those changed after it. */
-	bool (*mailbox_scan)(struct store *s, int64_t mailbox_id, int64_t uid_min, int64_t uid_max,
-			     int64_t since_modseq, store_meta_fn fn, void *ctx);
-	/* The cached MIME structure of a message (appended to out); false when none is cached. */
-	bool (*message_structure)(struct store *s, int64_t message_id, struct buf *out);
+	enum store_rc (*mailbox_scan)(struct store *s, int64_t mailbox_id, int64_t uid_min,
+				      int64_t uid_max, int64_t since_modseq, store_meta_fn fn,
+				      void *ctx);
+	/* The cached MIME structure of a message (appended to out); STORE_NOT_FOUND when none
+	 * is cached. */
+	enum store_rc (*message_structure)(struct store *s, int64_t message_id, struct buf *out);
 	/* UIDs expunged after since_modseq (QRESYNC VANISHED and keeping sessions in step). */
-	bool (*mailbox_vanished)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
+	enum store_rc (*mailbox_vanished)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
 				 store_uid_fn fn, void *ctx);
 	/* STORE: changes flags/keywords of the listed UIDs; a message whose modseq is above
 	 * unchangedsince (if >= 0) is left alone and reported through *failed (CONDSTORE). */
