@@ -27,6 +27,7 @@
 #define IMAP_IDLE_SECONDS 1800
 
 static void session_process_input(struct imap_session *s);
+static void set_timeouts(struct imap_session *s);
 static void session_free(struct imap_session *s);
 static void session_wake(struct imap_session *s);
 
@@ -667,6 +668,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		}
 		s->state = IMAP_AUTH;
 		s->account_id = o->account_id;
+		if (s->bev)
+			set_timeouts(s); /* from login-timeout to the idle timeout */
 		{
 			struct buf caps = BUF_INIT;
 			capability_list(s, &caps);
@@ -1869,8 +1872,12 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
+/* Before login a silent client holds a connection for nothing: login-timeout. After, RFC 9051
+ * 5.4's 30 minutes at least. */
 static long idle_seconds(const struct imap_session *s)
 {
+	if (s->state == IMAP_NOT_AUTH)
+		return s->srv->cfg->login_timeout;
 	return s->srv->cfg->command_timeout > IMAP_IDLE_SECONDS ? s->srv->cfg->command_timeout
 								 : IMAP_IDLE_SECONDS;
 }
@@ -2029,7 +2036,11 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if ((what & BEV_EVENT_TIMEOUT) && s->wait != WAIT_CLOSE) {
-		imap_printf(s, "* BYE Autologout: idle for too long.");
+		if (s->state == IMAP_NOT_AUTH)
+			imap_printf(s, "* BYE No login within %ld seconds; closing the connection.",
+				    s->srv->cfg->login_timeout);
+		else
+			imap_printf(s, "* BYE Autologout: idle for too long.");
 		close_after_reply(s);
 		return;
 	}
@@ -2057,7 +2068,7 @@ static void session_free(struct imap_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	conn_limits_remove(srv->limits, s->ip);
+	conn_limits_remove(srv->limits, s->ip, false);
 	/* The COMPRESS filter frees the bufferevent under it. */
 	conn_free(s->bev, s->raw_bev, s->tls);
 	if (s->sleep_ev)
@@ -2095,7 +2106,7 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	size_t from_ip = conn_limits_add(srv->limits, s->ip);
+	size_t from_ip = conn_limits_add(srv->limits, s->ip, false);
 	log_info("event=connect conn=%lu service=imap ip=%s tls=%s", s->id, s->ip,
 		 s->tls ? "yes" : "no");
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -2103,7 +2114,9 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 		close_after_reply(s);
 		return;
 	}
-	if (srv->draining || srv->limits->total > (size_t)srv->cfg->max_connections ||
+	if (srv->draining ||
+	    conn_limits_over(srv->limits, false, (size_t)srv->cfg->max_connections,
+			     (size_t)srv->cfg->smtp_reserved_connections) ||
 	    from_ip > (size_t)srv->cfg->max_connections_per_ip) {
 		imap_printf(s, "* BYE [UNAVAILABLE] %s; try again later.",
 			    srv->draining ? "Server shutting down" : "Too many connections");

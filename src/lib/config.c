@@ -63,13 +63,20 @@ static const struct setting settings[] = {
 	  "Most Received headers a message may carry (ours included); more means it is going round "
 	  "in a loop between servers and gets 554 5.4.6." },
 	{ "max-connections", NUM(max_connections), "1000", 1, 1000000,
-	  "Simultaneous SMTP connections in total; more get 421 4.7.0." },
+	  "Simultaneous connections in total, every service together; more get 421 4.7.0 "
+	  "(IMAP, POP3: BYE / -ERR)." },
 	{ "max-connections-per-ip", NUM(max_connections_per_ip), "50", 1, 1000000,
-	  "Simultaneous SMTP connections from one address; more get 421 4.7.0." },
+	  "Simultaneous connections from one address, every service together; more are refused." },
+	{ "smtp-reserved-connections", NUM(smtp_reserved_connections), "100", 0, 1000000,
+	  "Of max-connections, slots only port 25 (mail from other servers) may use: IMAP, POP3 "
+	  "and submission together get the rest, so idle mail apps cannot make incoming mail wait." },
 	{ "max-errors", NUM(max_errors), "10", 1, 10000,
 	  "Errors a client may make in one session before it gets 421 4.7.0 and is disconnected." },
 	{ "command-timeout", NUM(command_timeout), "300", 1, 86400,
 	  "Seconds a client may stay silent before it gets 421 4.4.2 and is disconnected." },
+	{ "login-timeout", NUM(login_timeout), "60", 1, 86400,
+	  "Seconds an IMAP or POP3 client may stay silent before logging in; after login the "
+	  "RFC minimums apply (IMAP 30 minutes, POP3 10 minutes, or command-timeout if longer)." },
 	{ "session-timeout", NUM(session_timeout), "1800", 10, 86400,
 	  "Seconds one SMTP session may last in all (slow senders get 421 4.4.2 after that)." },
 	{ "default-quota", NUM(default_quota), "1073741824", 0, 1L << 50,

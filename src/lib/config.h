@@ -35,6 +35,8 @@ struct config {
 	long max_hops;
 	long max_connections;
 	long max_connections_per_ip;
+	long smtp_reserved_connections;
+	long login_timeout;
 	long max_errors;
 	long command_timeout;
 	long session_timeout;

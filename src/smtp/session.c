@@ -1088,7 +1088,7 @@ static void session_free(struct smtp_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	conn_limits_remove(srv->limits, s->ip);
+	conn_limits_remove(srv->limits, s->ip, s->mode == SMTP_MODE_MX);
 	event_free(s->deadline);
 	conn_free(s->bev, NULL, s->tls);
 	close(s->fd);
@@ -1120,14 +1120,15 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	size_t from_ip = conn_limits_add(srv->limits, s->ip);
+	size_t from_ip = conn_limits_add(srv->limits, s->ip, mode == SMTP_MODE_MX);
 	log_info("event=connect conn=%lu ip=%s", s->id, s->ip);
 	if (srv->draining) {
 		reply(s, 421, "4.3.2", "Server shutting down; try again later.");
 		session_close_after_reply(s);
 		return;
 	}
-	if (srv->limits->total > (size_t)srv->cfg->max_connections) {
+	if (conn_limits_over(srv->limits, mode == SMTP_MODE_MX, (size_t)srv->cfg->max_connections,
+			     (size_t)srv->cfg->smtp_reserved_connections)) {
 		reply(s, 421, "4.7.0", "Too many connections to this server (limit %ld); try again "
 		      "later.", srv->cfg->max_connections);
 		session_close_after_reply(s);
