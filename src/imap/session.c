@@ -28,6 +28,7 @@
 
 static void session_process_input(struct imap_session *s);
 static void set_timeouts(struct imap_session *s);
+static bool prelogin_account(struct imap_session *s);
 static void session_free(struct imap_session *s);
 static void session_wake(struct imap_session *s);
 
@@ -670,6 +671,10 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		s->account_id = o->account_id;
 		if (s->bev)
 			set_timeouts(s); /* from login-timeout to the idle timeout */
+		/* The pre-login parser (login-max-command) holds nothing between commands; the
+		 * next command gets one with the full limits. */
+		imap_parser_free(&s->parser);
+		prelogin_account(s);
 		{
 			struct buf caps = BUF_INIT;
 			capability_list(s, &caps);
@@ -1796,9 +1801,12 @@ static void handle_literal(struct imap_session *s)
 		imap_parser_literal_refuse(s->parser);
 		return;
 	}
-	if (s->state == IMAP_NOT_AUTH && size > 4096) {
-		/* Before login, nobody gets to make us buffer big literals. */
-		imap_tagged(s, tag ? tag : "*", "BAD", "TOOBIG", "Log in before sending large data.");
+	/* Before login the parser keeps each command under login-max-command; all connections
+	 * from one address together stay under login-max-per-ip. */
+	if (s->state == IMAP_NOT_AUTH &&
+	    conn_limits_held(s->srv->limits, s->ip) + size > (uint64_t)s->srv->cfg->login_max_per_ip) {
+		imap_tagged(s, tag ? tag : "*", "NO", "LIMIT", "Your address has too much unfinished "
+			    "data on this server before login; log in first.");
 		imap_parser_literal_refuse(s->parser);
 		return;
 	}
@@ -1816,15 +1824,35 @@ static struct imap_parser *parser_of(struct imap_session *s)
 		lim.max_literal_total = lim.max_literal;
 		lim.max_line = (size_t)s->srv->cfg->imap_max_line;
 		lim.max_depth = (size_t)s->srv->cfg->imap_max_nesting;
+		if (s->state == IMAP_NOT_AUTH) /* a new parser is made at login (login_done) */
+			lim.max_command = (size_t)s->srv->cfg->login_max_command;
 		s->parser = imap_parser_new(&lim);
 	}
 	return s->parser;
 }
 
+/* Counts what an unauthenticated session's parser holds against its address; false (after
+ * BYE) when the address holds more than login-max-per-ip. */
+static bool prelogin_account(struct imap_session *s)
+{
+	size_t now = s->state == IMAP_NOT_AUTH && s->parser ? imap_parser_held(s->parser) : 0;
+	if (now == s->prelogin_held)
+		return true;
+	size_t all = conn_limits_hold(s->srv->limits, s->ip, s->prelogin_held, now);
+	s->prelogin_held = now;
+	if (s->state != IMAP_NOT_AUTH || all <= (size_t)s->srv->cfg->login_max_per_ip)
+		return true;
+	log_info("event=prelogin-limit conn=%lu service=imap ip=%s held=%zu", s->id, s->ip, all);
+	imap_printf(s, "* BYE Your address has too much unfinished data on this server before "
+		    "login; closing.");
+	close_after_reply(s);
+	return false;
+}
+
 static void session_process_input(struct imap_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	while (evbuffer_get_length(in) > 0) {
+	while (evbuffer_get_length(in) > 0 && prelogin_account(s)) {
 		if (s->starttls_pending || s->compress_pending || s->wait == WAIT_LOGIN ||
 		    s->wait == WAIT_JOB ||
 		    s->wait == WAIT_CLOSE)
@@ -1862,6 +1890,7 @@ static void session_process_input(struct imap_session *s)
 			break;
 		}
 	}
+	prelogin_account(s);
 }
 
 static void on_read(struct bufferevent *bev, void *ctx)
@@ -2068,6 +2097,7 @@ static void session_free(struct imap_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	conn_limits_hold(srv->limits, s->ip, s->prelogin_held, 0);
 	conn_limits_remove(srv->limits, s->ip, false);
 	/* The COMPRESS filter frees the bufferevent under it. */
 	conn_free(s->bev, s->raw_bev, s->tls);

@@ -34,6 +34,7 @@ struct imap_session {
 	enum imap_state state;
 	enum imap_wait wait;
 	struct imap_parser *parser;
+	size_t prelogin_held; /* what the parser holds before login, counted per address */
 	struct line_reader lines;      /* IDLE's DONE and AUTHENTICATE responses */
 	struct imap_command *cmd;      /* the command waiting for an async step */
 	char *tag;                     /* its tag */

@@ -6,7 +6,7 @@
 
 #include "lib/alloc.h"
 
-static struct ip_count *slot_find(struct conn_limits *l, const char *ip)
+static struct ip_count *slot_find(const struct conn_limits *l, const char *ip)
 {
 	for (size_t i = 0; i < l->nips; i++)
 		if (strcmp(l->ips[i].ip, ip) == 0)
@@ -24,6 +24,7 @@ size_t conn_limits_add(struct conn_limits *l, const char *ip, bool mx)
 		slot = &l->ips[l->nips++];
 		snprintf(slot->ip, sizeof slot->ip, "%s", ip);
 		slot->count = 0;
+		slot->held = 0;
 	}
 	return ++slot->count;
 }
@@ -35,6 +36,21 @@ void conn_limits_remove(struct conn_limits *l, const char *ip, bool mx)
 	struct ip_count *slot = slot_find(l, ip);
 	if (slot && --slot->count == 0)
 		*slot = l->ips[--l->nips];
+}
+
+size_t conn_limits_hold(struct conn_limits *l, const char *ip, size_t before, size_t now)
+{
+	struct ip_count *slot = slot_find(l, ip);
+	if (!slot)
+		return 0; /* not counted (cannot happen while the connection is open) */
+	slot->held = slot->held - before + now;
+	return slot->held;
+}
+
+size_t conn_limits_held(const struct conn_limits *l, const char *ip)
+{
+	struct ip_count *slot = slot_find(l, ip);
+	return slot ? slot->held : 0;
 }
 
 bool conn_limits_over(const struct conn_limits *l, bool mx, size_t max, size_t reserved)
