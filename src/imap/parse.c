@@ -497,6 +497,19 @@ void imap_parser_literal_accept(struct imap_parser *p)
 	literal_start(p);
 }
 
+void imap_parser_literal_outside(struct imap_parser *p)
+{
+	if (p->state != S_LIT_WAIT)
+		abort();
+	p->nargs++;
+	struct node *n = node_add(p, IMAP_ARG_LITERAL);
+	n->arg.str = "";
+	n->arg.len = 0;
+	n->arg.literal8 = p->lit8;
+	n->arg.outside = true;
+	p->state = S_ARG_END;
+}
+
 void imap_parser_literal_refuse(struct imap_parser *p)
 {
 	if (p->state != S_LIT_WAIT)

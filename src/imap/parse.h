@@ -57,6 +57,8 @@ enum imap_arg_type {
 struct imap_arg {
 	enum imap_arg_type type;
 	bool literal8;               /* LITERAL: sent as ~{n}; may contain NUL */
+	bool outside;                /* LITERAL: its bytes went to the session, not here
+	                                (imap_parser_literal_outside); str is "", len 0 */
 	const char *str;             /* NIL, ATOM, STRING, LITERAL */
 	size_t len;
 	const struct imap_arg *list; /* LIST: its elements */
@@ -150,6 +152,10 @@ uint64_t imap_parser_literal_size(const struct imap_parser *p);
 bool imap_parser_literal_is8(const struct imap_parser *p);
 /* After LITERAL: the session sent "+ " and the parser now reads the literal bytes. */
 void imap_parser_literal_accept(struct imap_parser *p);
+/* After LITERAL: the session sent "+ " and reads the literal's bytes itself (a message for
+ * APPEND goes to a spool, not to memory); it feeds the parser again only after the last of
+ * them. The argument is a LITERAL marked outside. */
+void imap_parser_literal_outside(struct imap_parser *p);
 /* After LITERAL: the session answered the command with NO or BAD; the parser drops it. */
 void imap_parser_literal_refuse(struct imap_parser *p);
 /* Forgets any partial command, pending error or skipping (after STARTTLS the session throws

@@ -354,8 +354,7 @@ struct imap_job {
 	unsigned flags;
 	char *keywords;
 	int64_t unchangedsince;
-	char *data;
-	size_t len;
+	struct spool_bytes *msg; /* APPEND: the message */
 	int64_t internaldate;
 	int64_t uidvalidity;
 	/* results */
@@ -398,10 +397,10 @@ static void job_run(struct store *st, struct store_job *job)
 		break;
 	case JOB_APPEND: {
 		struct buf structure = BUF_INIT;
-		struct mime_message *m = mime_message_parse(j->data, j->len, NULL);
+		struct mime_message *m = mime_message_parse(j->msg->data, j->msg->len, NULL);
 		mime_message_serialize(m, &structure);
 		mime_message_free(&m);
-		j->ok = st->ops->message_append(st, j->to_mailbox, j->data, j->len, &structure,
+		j->ok = st->ops->message_append(st, j->to_mailbox, j->msg->data, j->msg->len, &structure,
 						j->flags, j->keywords, j->internaldate, &j->uid,
 						&j->err);
 		buf_free(&structure);
@@ -416,7 +415,7 @@ static void job_free(struct imap_job *j)
 	free(j->name2);
 	free(j->uids);
 	free(j->keywords);
-	free(j->data);
+	spool_bytes_free(&j->msg);
 	free(j->failed);
 	free(j->new_uids);
 	buf_free(&j->err);
@@ -1488,7 +1487,7 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 	const char *name;
 	size_t len;
 	if (c->count < 2 || !imap_arg_get_astring(&c->args[0], &name, &len) ||
-	    c->args[c->count - 1].type != IMAP_ARG_LITERAL) {
+	    c->args[c->count - 1].type != IMAP_ARG_LITERAL || c->args[0].outside) {
 		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: APPEND mailbox [(flags)] [date] {size}");
 		return;
 	}
@@ -1523,11 +1522,31 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 	}
 	buf_free(&wire);
 	const struct imap_arg *lit = &c->args[c->count - 1];
+	struct spool_bytes *msg;
+	if (lit->outside) {
+		/* Read into s->append, CRLF already fixed (append_read). */
+		struct buf err = BUF_INIT;
+		s->append_ready = false;
+		msg = spool_finish(&s->append, &err);
+		if (!msg) {
+			log_error("event=spool-failed conn=%lu error=\"%s\"", s->id, err.data);
+			imap_tagged(s, c->tag, "NO", "SERVERBUG", "The message could not be kept for "
+				    "storing; try again.");
+			buf_free(&err);
+			buf_free(&kw);
+			return;
+		}
+		buf_free(&err);
+	} else {
+		/* IMAP needs CRLF; a client that sends bare LF gets it fixed here. */
+		struct buf data = BUF_INIT;
+		mime_normalize_crlf(lit->str, lit->len, &data);
+		size_t n;
+		char *bytes = buf_steal(&data, &n);
+		msg = spool_bytes_from_mem(bytes, n);
+	}
 	struct imap_job *j = job_new(s, JOB_APPEND);
-	/* IMAP needs CRLF; a client that sends bare LF gets it fixed here. */
-	struct buf data = BUF_INIT;
-	mime_normalize_crlf(lit->str, lit->len, &data);
-	j->data = buf_steal(&data, &j->len);
+	j->msg = msg;
 	j->flags = flags;
 	j->keywords = buf_steal(&kw, NULL);
 	j->internaldate = date;
@@ -1810,8 +1829,49 @@ static void handle_literal(struct imap_session *s)
 		imap_parser_literal_refuse(s->parser);
 		return;
 	}
+	/* After login, a message for APPEND longer than a mailbox name or a date goes to a
+	 * spool (a file past spill-threshold) instead of the parser's memory. */
+	if (append && s->state != IMAP_NOT_AUTH && size > 1024) {
+		if (s->append_ready) {
+			imap_tagged(s, tag ? tag : "*", "BAD", NULL, "One message per APPEND.");
+			imap_parser_literal_refuse(s->parser);
+			spool_reset(&s->append);
+			s->append_ready = false;
+			return;
+		}
+		if (spool_memory_total() > (size_t)s->srv->cfg->max_pending_memory) {
+			log_warn("event=pending-memory-full conn=%lu service=imap held=%zu", s->id,
+				 spool_memory_total());
+			imap_tagged(s, tag ? tag : "*", "NO", "LIMIT", "The server is busy receiving "
+				    "other mail; try again in a few minutes.");
+			imap_parser_literal_refuse(s->parser);
+			return;
+		}
+		imap_printf(s, "+ Ready for literal data");
+		imap_parser_literal_outside(s->parser);
+		spool_reset(&s->append);
+		s->append.threshold = (size_t)s->srv->cfg->spill_threshold;
+		s->append_left = size;
+		s->append_cr = false;
+		s->append_ready = true;
+		return;
+	}
 	imap_printf(s, "+ Ready for literal data");
 	imap_parser_literal_accept(s->parser);
+}
+
+/* The bytes of an APPEND literal read outside the parser: into the spool, CRLF fixed. */
+static void append_read(struct imap_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return;
+	size_t n = v.iov_len < s->append_left ? v.iov_len : (size_t)s->append_left;
+	s->append_left -= n;
+	mime_normalize_crlf_stream(v.iov_base, n, &s->append_cr, s->append_left == 0,
+				   spool_buf(&s->append));
+	spool_settle(&s->append); /* a failure is reported by cmd_append */
+	evbuffer_drain(in, n);
 }
 
 /* The parser exists while commands come; a session in IDLE drops it (see cmd_idle). */
@@ -1861,6 +1921,10 @@ static void session_process_input(struct imap_session *s)
 			s->output_blocked = true;
 			return;
 		}
+		if (s->append_left > 0) {
+			append_read(s, in);
+			continue;
+		}
 		if (s->wait == WAIT_IDLE || s->wait == WAIT_SASL) {
 			size_t before = evbuffer_get_length(in);
 			read_line(s, in);
@@ -1879,6 +1943,10 @@ static void session_process_input(struct imap_session *s)
 			break;
 		case IMAP_PARSE_DONE:
 			run_command(s, imap_parser_command(s->parser));
+			if (s->append_ready) { /* not taken by cmd_append (e.g. a syntax error) */
+				spool_reset(&s->append);
+				s->append_ready = false;
+			}
 			if (s->parser)
 				imap_parser_release(s->parser);
 			break;
@@ -1886,6 +1954,10 @@ static void session_process_input(struct imap_session *s)
 			handle_literal(s);
 			break;
 		case IMAP_PARSE_ERROR:
+			if (s->append_ready) {
+				spool_reset(&s->append);
+				s->append_ready = false;
+			}
 			handle_parse_error(s);
 			break;
 		}
@@ -2110,6 +2182,7 @@ static void session_free(struct imap_session *s)
 	close(s->fd);
 	imap_command_free(&s->cmd);
 	imap_parser_free(&s->parser);
+	spool_free(&s->append);
 	uidmap_clear(&s->uids);
 	free(s->saved);
 	free(s->silent);
@@ -2128,6 +2201,7 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, 8192);
+	spool_init(&s->append, srv->spool_dir, (size_t)srv->cfg->spill_threshold);
 	s->tls = implicit_tls && srv->tls;
 	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
