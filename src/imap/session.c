@@ -1545,6 +1545,8 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 		char *bytes = buf_steal(&data, &n);
 		msg = spool_bytes_from_mem(bytes, n);
 	}
+	log_info("event=append conn=%lu size=%zu spilled=%s", s->id, msg->len,
+		 msg->map ? "yes" : "no");
 	struct imap_job *j = job_new(s, JOB_APPEND);
 	j->msg = msg;
 	j->flags = flags;

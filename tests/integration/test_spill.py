@@ -89,6 +89,8 @@ class ImapAppendSpill(ServerTestCase, unittest.TestCase):
             assert_status(self, r, 'OK')
             bodies = [lit for u in r.untagged for lit in u.literals]
             self.assertIn(msg, bodies, 'FETCH did not return the appended bytes')
+        self.assertIn('event=append conn=', self.srv.log_text())
+        self.assertIn('size=%d spilled=yes' % len(msg), self.srv.log_text())
 
     def test_bare_lf_append_fixed_across_pieces(self):
         marker = token()
