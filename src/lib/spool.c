@@ -188,6 +188,8 @@ bool spool_bytes_insert(struct spool_bytes *b, size_t at, const void *data, size
 {
 	if (at > b->len)
 		return false;
+	if (n == 0)
+		return true;
 	if (b->mem) {
 		char *m = xmalloc(b->len + n + 1);
 		memcpy(m, b->mem, at);
