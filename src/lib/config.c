@@ -75,8 +75,9 @@ static const struct setting settings[] = {
 	{ "command-timeout", NUM(command_timeout), "300", 1, 86400,
 	  "Seconds a client may stay silent before it gets 421 4.4.2 and is disconnected." },
 	{ "login-timeout", NUM(login_timeout), "60", 1, 86400,
-	  "Seconds an IMAP or POP3 client may stay silent before logging in; after login the "
-	  "RFC minimums apply (IMAP 30 minutes, POP3 10 minutes, or command-timeout if longer)." },
+	  "Seconds an IMAP or POP3 client (or one on the submission ports, if shorter than "
+	  "command-timeout) may stay silent before logging in; after login the RFC minimums "
+	  "apply (IMAP 30 minutes, POP3 10 minutes, or command-timeout if longer)." },
 	{ "session-timeout", NUM(session_timeout), "1800", 10, 86400,
 	  "Seconds one SMTP session may last in all (slow senders get 421 4.4.2 after that)." },
 	{ "spill-threshold", NUM(spill_threshold), "1048576", 0, 1L << 40,

@@ -652,6 +652,8 @@ static void cmd_starttls(struct smtp_session *s)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
+static void set_timeouts(struct smtp_session *s);
+
 static void auth_done(void *ctx, const struct login_outcome *o)
 {
 	struct smtp_session *s = ctx;
@@ -660,6 +662,7 @@ static void auth_done(void *ctx, const struct login_outcome *o)
 	if (o->result == LOGIN_OK) {
 		s->authenticated = true;
 		s->account_id = o->account_id;
+		set_timeouts(s); /* login-timeout no longer applies */
 		reply(s, 235, "2.7.0", "Logged in (%s).", o->device_label);
 	} else if (o->result == LOGIN_ACCOUNT_PASSWORD_OFF) {
 		reply(s, 535, "5.7.8", "The account password is turned off for mail apps on this "
@@ -764,6 +767,7 @@ static void scram_step(struct smtp_session *s, const char *b64, size_t len)
 		snprintf(s->auth_user, sizeof s->auth_user, "%s", s->scram->user);
 		s->authenticated = true;
 		s->account_id = s->scram_account;
+		set_timeouts(s);
 		scram_end(s);
 		reply(s, 235, "2.7.0", "Logged in (account password, SCRAM-SHA-256).");
 	}
@@ -1020,13 +1024,27 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
+/* On submission, a client that has not logged in gets login-timeout when that is shorter. */
+static long idle_timeout(struct smtp_session *s)
+{
+	if (s->mode != SMTP_MODE_MX && !s->authenticated &&
+	    cfg(s)->login_timeout < cfg(s)->command_timeout)
+		return cfg(s)->login_timeout;
+	return cfg(s)->command_timeout;
+}
+
+static void set_timeouts(struct smtp_session *s)
+{
+	struct timeval tv = { idle_timeout(s), 0 };
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
 static void session_start_tls(struct smtp_session *s)
 {
 	s->starttls_pending = false;
 	s->bev = conn_starttls(s->srv->base, s->bev, s->fd, s->srv->tls);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	struct timeval tv = { cfg(s)->command_timeout, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	/* RFC 3207: forget everything learned before TLS. */
 	transaction_reset(s);
@@ -1071,7 +1089,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != ST_CLOSING) {
 		log_info("event=timeout conn=%lu ip=%s", s->id, s->ip);
 		reply(s, 421, "4.4.2", "No command for %ld seconds; closing the connection.",
-		      cfg(s)->command_timeout);
+		      idle_timeout(s));
 		session_close_after_reply(s);
 		return;
 	}
@@ -1145,8 +1163,7 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	s->tls = mode == SMTP_MODE_SUBMISSIONS && srv->tls;
 	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	struct timeval tv = { srv->cfg->command_timeout, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	set_timeouts(s);
 	s->deadline = evtimer_new(srv->base, on_deadline, s);
 	struct timeval whole = { srv->cfg->session_timeout, 0 };
 	evtimer_add(s->deadline, &whole);

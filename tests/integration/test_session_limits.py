@@ -22,7 +22,9 @@ class LoginTimeout(ServerTestCase, unittest.TestCase):
 
     def test_unauthenticated_closed_authenticated_kept(self):
         with RawIMAP(self.srv.imap_port) as anon_imap, RawIMAP(self.srv.imap_port) as imap, \
-                RawPOP3(self.srv.pop3_port) as anon_pop, RawPOP3(self.srv.pop3_port) as pop:
+                RawPOP3(self.srv.pop3_port) as anon_pop, RawPOP3(self.srv.pop3_port) as pop, \
+                RawSMTP(self.srv.port_offset + 587) as anon_sub, \
+                RawSMTP(self.srv.smtp_port) as mx:
             imap.login(ALICE)
             pop.login(ALICE, DEFAULT_PASSWORD)
             t0 = time.monotonic()
@@ -33,10 +35,14 @@ class LoginTimeout(ServerTestCase, unittest.TestCase):
             self.assertGreater(waited, 1.0)
             self.assertIn(b'* BYE No login within 2 seconds', anon_imap.buf)
             self.assertIn(b'-ERR No login within 2 seconds', anon_pop.buf)
+            # Submission before AUTH too (421 4.4.2); port 25 keeps command-timeout (300 s).
+            self.assertTrue(anon_sub.wait_closed(10), 'submission without AUTH still open')
+            self.assertIn(b'421 4.4.2 No command for 2 seconds', anon_sub.buf)
             time.sleep(max(0, 4 - waited))
             # Logged in: the RFC minimums apply (30 min IMAP, 10 min POP3), not login-timeout.
             self.assertEqual(imap.cmd('NOOP').status, 'OK')
             self.assertTrue(pop.cmd('NOOP').startswith('+OK'))
+            self.assertEqual(mx.cmd('NOOP').code, 250)
 
 
 class MxReservedConnections(ServerTestCase, unittest.TestCase):
