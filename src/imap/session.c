@@ -1523,6 +1523,12 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 	buf_free(&wire);
 	const struct imap_arg *lit = &c->args[c->count - 1];
 	struct spool_bytes *msg;
+	if (lit->outside && s->append_nul) {
+		imap_tagged(s, c->tag, "BAD", NULL, "NUL byte in a literal (only ~{n} literals may "
+			    "hold NUL).");
+		buf_free(&kw);
+		return; /* the session resets the spool */
+	}
 	if (lit->outside) {
 		/* Read into s->append, CRLF already fixed (append_read). */
 		struct buf err = BUF_INIT;
@@ -1856,6 +1862,8 @@ static void handle_literal(struct imap_session *s)
 		s->append_left = size;
 		s->append_cr = false;
 		s->append_ready = true;
+		s->append_lit8 = imap_parser_literal_is8(s->parser);
+		s->append_nul = false;
 		return;
 	}
 	imap_printf(s, "+ Ready for literal data");
@@ -1870,6 +1878,8 @@ static void append_read(struct imap_session *s, struct evbuffer *in)
 		return;
 	size_t n = v.iov_len < s->append_left ? v.iov_len : (size_t)s->append_left;
 	s->append_left -= n;
+	if (!s->append_lit8 && memchr(v.iov_base, '\0', n))
+		s->append_nul = true; /* as the parser does for literals it reads */
 	mime_normalize_crlf_stream(v.iov_base, n, &s->append_cr, s->append_left == 0,
 				   spool_buf(&s->append));
 	spool_settle(&s->append); /* a failure is reported by cmd_append */

@@ -41,6 +41,8 @@ struct imap_session {
 	uint64_t append_left; /* its bytes still to come */
 	bool append_cr;       /* CRLF normalisation: a CR ended the last piece */
 	bool append_ready;    /* the spool holds the message of the command being read */
+	bool append_lit8;     /* sent as ~{n} (BINARY): NUL bytes allowed */
+	bool append_nul;      /* a NUL byte came in a {n} literal: the APPEND is refused */
 	struct line_reader lines;      /* IDLE's DONE and AUTHENTICATE responses */
 	struct imap_command *cmd;      /* the command waiting for an async step */
 	char *tag;                     /* its tag */

@@ -106,6 +106,16 @@ class ImapAppendSpill(ServerTestCase, unittest.TestCase):
             self.assertIn(msg, bodies)
 
 
+    def test_nul_in_large_literal_refused(self):
+        msg = message(token(), body=b'a\x00b\r\n' * 1000)
+        with RawIMAP(self.srv.imap_port) as c:
+            c.login(ALICE)
+            r = c.command('APPEND INBOX {%d}' % len(msg), msg, '')
+            assert_status(self, r, 'BAD')
+            self.assertIn('NUL byte', r.text)
+            assert_status(self, c.cmd('NOOP'), 'OK')
+
+
 class PendingMemoryCap(ServerTestCase, unittest.TestCase):
     # Messages stay in memory (large threshold); all sessions may hold 64 KiB together.
     SERVER_ARGS = dict(accounts=[ALICE], config={'max-pending-memory': 65536,
