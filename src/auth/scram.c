@@ -1,5 +1,6 @@
 #include "auth/scram.h"
 
+#include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -36,7 +37,7 @@ static void sha256(const unsigned char *in, size_t len, unsigned char out[32])
 
 char *scram_make_secret(const char *password)
 {
-	unsigned char salt[16], salted[32], client_key[32], stored[32], server[32];
+	unsigned char salt[SCRAM_SALT_LEN], salted[32], client_key[32], stored[32], server[32];
 	if (RAND_bytes(salt, sizeof salt) != 1)
 		return NULL;
 	PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof salt, SCRAM_ITERATIONS,
@@ -100,28 +101,45 @@ bool scram_client_first(struct scram_server *s, const char *msg, size_t len, con
 	return true;
 }
 
-const char *scram_server_first(struct scram_server *s, const char *secret)
+bool scram_server_keys(struct scram_server *s, const char *secret, int *iterations,
+		       char salt64[64])
+{
+	char st64[64], sv64[64], salt[64];
+	unsigned char raw[64];
+	size_t n;
+	int iter = 0;
+	s->have_secret = false;
+	if (!secret || sscanf(secret, "%d$%63[^$]$%63[^$]$%63s", &iter, salt, st64, sv64) != 4 ||
+	    !base64_decode(st64, strlen(st64), raw, sizeof raw, &n) || n != 32)
+		return false;
+	memcpy(s->stored_key, raw, 32);
+	if (!base64_decode(sv64, strlen(sv64), raw, sizeof raw, &n) || n != 32)
+		return false;
+	memcpy(s->server_key, raw, 32);
+	s->have_secret = true;
+	if (iterations)
+		*iterations = iter;
+	if (salt64)
+		memcpy(salt64, salt, sizeof salt);
+	return true;
+}
+
+const char *scram_server_first(struct scram_server *s, const char *secret,
+			       const unsigned char *unknown_key, size_t unknown_key_len)
 {
 	int iterations = SCRAM_ITERATIONS;
 	char salt64[64] = "";
-	if (secret) {
-		char st64[64], sv64[64];
-		unsigned char raw[64];
-		size_t n;
-		if (sscanf(secret, "%d$%63[^$]$%63[^$]$%63s", &iterations, salt64, st64, sv64) == 4 &&
-		    base64_decode(st64, strlen(st64), raw, sizeof raw, &n) && n == 32) {
-			memcpy(s->stored_key, raw, 32);
-			if (base64_decode(sv64, strlen(sv64), raw, sizeof raw, &n) && n == 32) {
-				memcpy(s->server_key, raw, 32);
-				s->have_secret = true;
-			}
-		}
-	}
-	if (!s->have_secret) {
-		/* Same shape of answer for a user that does not exist. */
-		unsigned char fake[16];
-		RAND_bytes(fake, sizeof fake);
-		b64(fake, sizeof fake, salt64, sizeof salt64);
+	if (!scram_server_keys(s, secret, &iterations, salt64)) {
+		/* An unknown user gets the answer a real one would: the same salt every time
+		 * (derived from the name and a secret of this server, so nobody can compute it),
+		 * of the same length, with the same iteration count. */
+		char name[sizeof s->user];
+		size_t n = 0;
+		for (; s->user[n]; n++)
+			name[n] = (char)tolower((unsigned char)s->user[n]);
+		unsigned char mac[32];
+		hmac(unknown_key, unknown_key_len, name, n, mac);
+		b64(mac, SCRAM_SALT_LEN, salt64, sizeof salt64);
 		iterations = SCRAM_ITERATIONS;
 	}
 	snprintf(s->server_first, sizeof s->server_first, "r=%s,s=%s,i=%d", s->nonce, salt64,

@@ -229,7 +229,7 @@ static void on_reload(evutil_socket_t sig, short what, void *ctx)
 		config_free(old);
 		free(old);
 		apply_log_level(fresh);
-		login_set_max_delay(d->login, fresh->auth_max_delay);
+		login_set_limits(d->login, fresh->auth_max_delay, fresh->auth_failures_per_minute);
 		SSL_CTX *tls = load_tls(d->cli, fresh);
 		if (tls) {
 			/* Live sessions keep a reference to the old context through their SSL. */
@@ -323,8 +323,8 @@ int cmd_serve(struct cli *c)
 	d.auth_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
 	if (!d.auth_worker)
 		log_fatal("event=store-unavailable error=\"%s\"", error);
-	d.login = login_service_new(d.base, d.auth_worker, d.smtp.committer);
-	login_set_max_delay(d.login, cfg->auth_max_delay);
+	d.login = login_service_new(d.base, d.smtp.store, d.auth_worker, d.smtp.committer);
+	login_set_limits(d.login, cfg->auth_max_delay, cfg->auth_failures_per_minute);
 	d.smtp.login = d.login;
 	d.pop3 = (struct pop3_server){
 		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,

@@ -654,6 +654,21 @@ static size_t sessions_of_account(struct imap_server *srv, int64_t account_id)
 	return n;
 }
 
+/* The password this session logged in with was revoked or changed (login_watch). */
+static bool login_revoked(void *ctx)
+{
+	struct imap_session *s = ctx;
+	if (s->wait == WAIT_CLOSE)
+		return true;
+	/* Only a session waiting for its client ends now; one with work in flight (a store job)
+	 * is answered first and asked again. */
+	if (s->wait != WAIT_NONE && s->wait != WAIT_IDLE && s->wait != WAIT_SASL)
+		return false;
+	imap_printf(s, "* BYE " LOGIN_REVOKED_TEXT);
+	close_after_reply(s);
+	return true;
+}
+
 static void login_done(void *ctx, const struct login_outcome *o)
 {
 	struct imap_session *s = ctx;
@@ -668,6 +683,7 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		}
 		s->state = IMAP_AUTH;
 		s->account_id = o->account_id;
+		login_watch(s->srv->login, o, login_revoked, s);
 		if (s->bev)
 			set_timeouts(s); /* from login-timeout to the idle timeout */
 		/* The pre-login parser (login-max-command) holds nothing between commands; the
@@ -689,8 +705,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 			    "off for mail apps on this account; use this device's app password.");
 		break;
 	case LOGIN_TEMPFAIL:
-		imap_tagged(s, s->tag, "NO", "UNAVAILABLE", "Logins are not possible just now; try "
-			    "again in a minute.");
+		imap_tagged(s, s->tag, "NO", "UNAVAILABLE", "Too many failed logins from your address "
+			    "or for this account just now; try again in a minute.");
 		break;
 	default:
 		imap_tagged(s, s->tag, "NO", "AUTHENTICATIONFAILED", "Wrong user name or password. Use "

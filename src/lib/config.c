@@ -114,7 +114,10 @@ static const struct setting settings[] = {
 	  "loopback|never|always" },
 	{ "auth-max-delay", NUM(auth_max_delay), "15", 1, 600,
 	  "Longest pause, in seconds, added after failed logins (it grows with each failure; there "
-	  "is never a lockout)." },
+	  "is never a lockout). An attempt that would wait longer gets \"try again later\"." },
+	{ "auth-failures-per-minute", NUM(auth_failures_per_minute), "10", 1, 10000,
+	  "Failed logins allowed per minute from one address and against one account, counted over "
+	  "every protocol and connection; more attempts wait their turn." },
 	{ "resolver", STR(resolver), "", 0, 0,
 	  "DNS server for finding other domains' mail servers: ADDR or ADDR@PORT (empty: the "
 	  "system's /etc/resolv.conf)." },

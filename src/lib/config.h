@@ -49,6 +49,7 @@ struct config {
 	long keep_days;
 	char *plaintext_auth;
 	long auth_max_delay;
+	long auth_failures_per_minute;
 	char *resolver;
 	long outbound_port;
 	long outbound_per_domain;

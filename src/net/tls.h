@@ -9,7 +9,7 @@
 
 /* Loads cert chain and key; NULL + a sentence in err when they are unusable. */
 SSL_CTX *tls_server_ctx_new(const char *cert_path, const char *key_path, struct buf *err);
-/* Writes a 2048-bit RSA key and a self-signed certificate (10 years) naming hostname. */
+/* Writes a 2048-bit RSA key and a self-signed certificate (1 year) naming hostname. */
 bool tls_write_self_signed(const char *hostname, const char *cert_path, const char *key_path,
 			   struct buf *err);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" */

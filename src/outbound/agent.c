@@ -26,6 +26,7 @@
 #include "outbound/dsn.h"
 #include "outbound/ehlo.h"
 #include "outbound/ratelimit.h"
+#include "outbound/reply.h"
 #include "smtp/parse.h"
 
 #define MAX_ACTIVE 16      /* deliveries at the same time, all domains together */
@@ -33,7 +34,6 @@
 #define IDLE_SECONDS 5     /* how long such a connection waits before it says QUIT */
 #define CONNECT_TIMEOUT 30
 #define REPLY_TIMEOUT 300
-#define MAX_REPLY 65536    /* bytes of one multi-line reply we keep */
 #define SCAN_DOMAINS 64    /* domains with due mail looked at per scheduler pass */
 #define SCAN_ENTRIES 256   /* due entries of one domain looked at per pass */
 
@@ -79,8 +79,7 @@ struct link {
 	char addr[64];
 	char domain[256];         /* the domain of its latest delivery */
 	struct line_reader lines;
-	struct buf reply;         /* the reply being read, its lines joined by spaces */
-	struct buf reply_lines;   /* the same, the text of each line on its own line (EHLO) */
+	struct smtp_reply_reader reply; /* the reply being read */
 	struct ehlo_ext ext;
 	long transactions;        /* MAIL FROMs sent over it */
 	struct event *idle_timer;
@@ -248,8 +247,7 @@ static void link_free(struct link *l)
 		bufferevent_free(l->bev);
 	if (l->idle_timer)
 		event_free(l->idle_timer);
-	buf_free(&l->reply);
-	buf_free(&l->reply_lines);
+	smtp_reply_reader_reset(&l->reply);
 	free(l);
 }
 
@@ -722,8 +720,8 @@ static void handle_reply(struct attempt *a, int code, const char *reply, const c
 
 enum reply_read { REPLY_NONE, REPLY_OK, REPLY_BAD };
 
-/* The next complete reply from l's input: its code, the text flat (lines joined by spaces,
- * as quoted to people) and line by line. BAD: a malformed or endless reply (*why says which). */
+/* The next complete reply from l's input (outbound/reply.c checks every line). BAD: a
+ * malformed or endless reply (*why says which). */
 static enum reply_read read_reply(struct link *l, struct evbuffer *in, int *code, char **flat,
 				  char **lines, const char **why)
 {
@@ -735,39 +733,16 @@ static enum reply_read read_reply(struct link *l, struct evbuffer *in, int *code
 			return REPLY_NONE;
 		if (st == CONN_LINE_TOO_LONG)
 			continue; /* over-long reply lines are dropped; the code line still comes */
-		char line[1100];
-		snprintf(line, sizeof line, "%.*s", (int)(n < 1000 ? n : 1000), text);
+		struct smtp_reply r;
+		enum smtp_reply_status rs = smtp_reply_feed(&l->reply, text, n, &r, why);
 		free(text);
-		size_t len = strlen(line);
-		if (len < 3) {
-			*why = "the server sent a malformed reply";
-			return REPLY_BAD;
-		}
-		if (l->reply.len)
-			buf_append_char(&l->reply, ' ');
-		buf_append_str(&l->reply, l->reply.len ? line + 4 * (len > 4) : line);
-		if (l->reply_lines.len)
-			buf_append_char(&l->reply_lines, '\n');
-		buf_append_str(&l->reply_lines, line + (len > 4 ? 4 : len));
-		if (line[3] == '-') {
-			/* More lines follow; a server that never ends its reply is dropped. */
-			if (l->reply.len > MAX_REPLY) {
-				buf_reset(&l->reply);
-				buf_reset(&l->reply_lines);
-				*why = "the server sent an endless reply";
-				return REPLY_BAD;
-			}
+		if (rs == SMTP_REPLY_MORE)
 			continue;
-		}
-		*code = atoi(line);
-		*flat = buf_steal(&l->reply, NULL);
-		*lines = buf_steal(&l->reply_lines, NULL);
-		if (*code < 200 || *code > 599) {
-			free(*flat);
-			free(*lines);
-			*why = "the server sent a malformed reply";
+		if (rs == SMTP_REPLY_BAD)
 			return REPLY_BAD;
-		}
+		*code = r.code;
+		*flat = r.flat;
+		*lines = r.lines;
 		return REPLY_OK;
 	}
 }

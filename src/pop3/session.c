@@ -166,6 +166,20 @@ static void cmd_capa(struct pop3_session *s)
 	buf_free(&r);
 }
 
+/* The password this session logged in with was revoked or changed (login_watch). Nothing
+ * is deleted: deletions count only after QUIT. */
+static bool login_revoked(void *ctx)
+{
+	struct pop3_session *s = ctx;
+	if (s->state == ST_UPDATE_WAIT)
+		return false; /* its QUIT is being written; it closes by itself */
+	if (s->state != ST_CLOSING) {
+		send_line(s, "-ERR [AUTH] " LOGIN_REVOKED_TEXT);
+		close_after_reply(s);
+	}
+	return true;
+}
+
 static void login_done(void *ctx, const struct login_outcome *o)
 {
 	struct pop3_session *s = ctx;
@@ -179,7 +193,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 			    "account; use this device's app password (your administrator can make one).");
 		goto resume;
 	case LOGIN_TEMPFAIL:
-		send_line(s, "-ERR [SYS/TEMP] Logins are not possible just now; try again in a minute.");
+		send_line(s, "-ERR [SYS/TEMP] Too many failed logins from your address or for this "
+			  "account just now; try again in a minute.");
 		goto resume;
 	default:
 		error_reply(s, "[AUTH] Wrong user name or password. Use your full mail address as user "
@@ -217,6 +232,7 @@ static void login_done(void *ctx, const struct login_outcome *o)
 	free(entries);
 	s->state = ST_TRANSACTION;
 	set_timeouts(s);
+	login_watch(s->srv->login, o, login_revoked, s);
 	send_line(s, "+OK Logged in as %s (%s): %zu message%s (%lld octets).", s->user,
 		  s->device_label, n, n == 1 ? "" : "s", (long long)total);
 resume:

@@ -72,8 +72,6 @@ struct smtp_session {
 	char auth_mech[8];       /* "PLAIN", "LOGIN" or "SCRAM" while a dialogue is open */
 	struct scram_server *scram; /* SCRAM-SHA-256 exchange in progress */
 	int scram_stage;
-	int64_t scram_account, scram_device;
-	bool scram_allowed;
 	char login_user[256];    /* AUTH LOGIN: the user name given first */
 	size_t trace_len;        /* bytes of our trace headers at the start of message */
 	/* transaction */
@@ -654,27 +652,59 @@ static void cmd_starttls(struct smtp_session *s)
 
 static void set_timeouts(struct smtp_session *s);
 
+/* The password this session logged in with was revoked or changed (login_watch). */
+static bool auth_revoked(void *ctx)
+{
+	struct smtp_session *s = ctx;
+	if (s->state == ST_COMMITTING)
+		return false; /* its message is answered first */
+	if (s->state != ST_CLOSING) {
+		reply(s, 421, "4.7.0", LOGIN_REVOKED_TEXT);
+		session_close_after_reply(s);
+	}
+	return true;
+}
+
 static void auth_done(void *ctx, const struct login_outcome *o)
 {
 	struct smtp_session *s = ctx;
 	s->state = ST_COMMAND;
 	bufferevent_enable(s->bev, EV_READ);
-	if (o->result == LOGIN_OK) {
+	if (o->result == LOGIN_OK && o->server_final) {
+		/* SCRAM: the client checks our signature, then sends an empty line. */
+		struct buf out = BUF_INIT;
+		base64_encode(&out, o->server_final, strlen(o->server_final));
+		s->scram_stage = 2;
+		s->state = ST_AUTH_REPLY;
+		s->account_id = o->account_id;
+		login_watch(s->srv->login, o, auth_revoked, s);
+		reply(s, 334, NULL, "%s", out.data);
+		buf_free(&out);
+	} else if (o->result == LOGIN_OK) {
 		s->authenticated = true;
 		s->account_id = o->account_id;
 		set_timeouts(s); /* login-timeout no longer applies */
+
+		login_watch(s->srv->login, o, auth_revoked, s);
 		reply(s, 235, "2.7.0", "Logged in (%s).", o->device_label);
 	} else if (o->result == LOGIN_ACCOUNT_PASSWORD_OFF) {
 		reply(s, 535, "5.7.8", "The account password is turned off for mail apps on this "
 		      "account; use this device's app password.");
 		count_error(s);
 	} else if (o->result == LOGIN_TEMPFAIL) {
-		reply(s, 454, "4.7.0", "Logins are not possible just now; try again in a minute.");
+		reply(s, 454, "4.7.0", "Too many failed logins from your address or for this account "
+		      "just now; try again in a minute.");
 	} else {
 		s->auth_user[0] = '\0';
 		reply(s, 535, "5.7.8", "Wrong user name or password. The user name is your full mail "
 		      "address.");
 		count_error(s);
+	}
+	if (o->result != LOGIN_OK && s->scram) {
+		free(s->scram);
+		s->scram = NULL;
+		s->scram_stage = 0;
+		s->auth_mech[0] = '\0';
 	}
 	if (s->state != ST_CLOSING)
 		session_process_input(s);
@@ -691,14 +721,16 @@ static void auth_check(struct smtp_session *s, const char *user, const char *pas
 
 static void scram_end(struct smtp_session *s)
 {
+	if (s->scram)
+		login_cancel(s->srv->login, s); /* the login service may hold s->scram */
 	free(s->scram);
 	s->scram = NULL;
 	s->scram_stage = 0;
 	s->auth_mech[0] = '\0';
 }
 
-/* SCRAM-SHA-256 (RFC 7677): the proof is checked here against the stored keys (two HMACs),
- * so no worker thread is needed; throttling counts and the audit line go through login_report. */
+/* SCRAM-SHA-256 (RFC 7677): the login service answers the first message and checks the
+ * proof, with the same throttling and audit as every other mechanism. */
 static void scram_step(struct smtp_session *s, const char *b64, size_t len)
 {
 	char text[1100];
@@ -712,7 +744,6 @@ static void scram_step(struct smtp_session *s, const char *b64, size_t len)
 		return;
 	}
 	text[n] = '\0';
-	struct buf out = BUF_INIT;
 	if (s->scram_stage == 0) {
 		s->scram = xcalloc(1, sizeof *s->scram);
 		const char *why;
@@ -722,56 +753,29 @@ static void scram_step(struct smtp_session *s, const char *b64, size_t len)
 			count_error(s);
 			return;
 		}
-		struct account a;
-		struct login_lookup l;
-		const char *secret = NULL;
-		s->scram_allowed = false;
-		if (s->srv->store->ops->account_get(s->srv->store, s->scram->user, &a)) {
-			if (s->srv->store->ops->login_lookup(s->srv->store, s->scram->user, "", &l)) {
-				s->scram_device = l.account_device_id;
-				s->scram_allowed = l.account_password_on;
-				login_lookup_free(&l);
-			}
-			s->scram_account = a.id;
-			secret = a.scram ? xstrdup(a.scram) : NULL;
-			account_free(&a);
-		}
-		const char *server_first = scram_server_first(s->scram, secret);
+		const char *server_first = login_scram_first(s->srv->login, s->scram);
+		struct buf out = BUF_INIT;
 		base64_encode(&out, server_first, strlen(server_first));
-		free((char *)secret);
 		s->scram_stage = 1;
 		s->state = ST_AUTH_REPLY;
 		reply(s, 334, NULL, "%s", out.data);
+		buf_free(&out);
 	} else if (s->scram_stage == 1) {
-		char final[200];
-		bool ok = scram_client_final(s->scram, text, n, final, sizeof final) &&
-			  s->scram_allowed;
-		struct login_outcome o = { .result = ok ? LOGIN_OK : LOGIN_BAD_PASSWORD,
-					   .account_id = s->scram_account,
-					   .device_id = s->scram_device };
-		snprintf(o.device_label, sizeof o.device_label, "account password");
-		login_report(s->srv->login, s->scram->user, s->ip, "smtp", s->tls, &o);
-		if (!ok) {
-			scram_end(s);
-			reply(s, 535, "5.7.8", "Wrong user name or password. The user name is your full "
-			      "mail address.");
-			count_error(s);
-			return;
-		}
-		base64_encode(&out, final, strlen(final));
-		s->scram_stage = 2;
-		s->state = ST_AUTH_REPLY;
-		reply(s, 334, NULL, "%s", out.data);
+		snprintf(s->auth_user, sizeof s->auth_user, "%s", s->scram->user);
+		s->state = ST_AUTH_CHECK;
+		bufferevent_disable(s->bev, EV_READ);
+		login_scram_final(s->srv->login, s->scram, text, n, s->ip, "smtp", s->tls, auth_done,
+				  s);
 	} else {
 		/* The client has checked our signature and sends an empty line. */
-		snprintf(s->auth_user, sizeof s->auth_user, "%s", s->scram->user);
 		s->authenticated = true;
-		s->account_id = s->scram_account;
-		set_timeouts(s);
-		scram_end(s);
+		set_timeouts(s); /* login-timeout no longer applies */
+		free(s->scram);
+		s->scram = NULL;
+		s->scram_stage = 0;
+		s->auth_mech[0] = '\0';
 		reply(s, 235, "2.7.0", "Logged in (account password, SCRAM-SHA-256).");
 	}
-	buf_free(&out);
 }
 
 /* One base64 line of an AUTH dialogue (or its initial response). */
@@ -1128,8 +1132,7 @@ static void session_free(struct smtp_session *s)
 	struct smtp_server *srv = s->srv;
 	if (s->state == ST_COMMITTING)
 		committer_cancel(srv->committer, s);
-	if (s->state == ST_AUTH_CHECK)
-		login_cancel(srv->login, s);
+	login_cancel(srv->login, s); /* a check in flight, and the revocation watch */
 	log_info("event=disconnect conn=%lu ip=%s messages=%zu errors=%zu", s->id, s->ip,
 		 s->messages, s->errors);
 	if (s->prev)

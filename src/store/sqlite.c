@@ -60,9 +60,21 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS queue_rcpt("
 	"  queue_id INTEGER NOT NULL REFERENCES queue(id), rcpt TEXT NOT NULL,"
 	"  PRIMARY KEY(queue_id, rcpt));"
-	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+	"INSERT OR IGNORE INTO meta VALUES('schema', '1');"
+	/* Bumped in the same transaction as anything that takes a password away (an app password
+	 * revoked, the account password changed or turned off, an account deleted), by whichever
+	 * process does it (the CLI too): the server reads this one row every second and ends the
+	 * sessions that used a password that no longer works. */
+	"INSERT OR IGNORE INTO meta VALUES('credentials', '0');"
+	"CREATE TRIGGER IF NOT EXISTS credentials_device_gone AFTER DELETE ON devices BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'credentials'; END;"
+	"CREATE TRIGGER IF NOT EXISTS credentials_account_gone AFTER DELETE ON accounts BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'credentials'; END;"
+	"CREATE TRIGGER IF NOT EXISTS credentials_password AFTER UPDATE OF password_hash,"
+	"  account_password_on ON accounts BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'credentials'; END;";
 
-#define SCHEMA_VERSION "6"
+#define SCHEMA_VERSION "7"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
@@ -577,17 +589,19 @@ static void sq_device_list(struct store *base, const char *address, store_row_fn
 }
 
 static bool sq_login_lookup(struct store *base, const char *address, const char *secret_sha256,
-			    struct login_lookup *out)
+			    const char *ip, struct login_lookup *out)
 {
 	struct sqlite_store *s = S(base);
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *st = prepare(s, "SELECT a.id, a.password_hash, a.account_password_on, a.pop3_delete,"
 				      " (SELECT id FROM devices WHERE account_id = a.id AND secret_sha256 IS NULL),"
 				      " (SELECT id FROM devices WHERE account_id = a.id AND secret_sha256 = ?2),"
-				      " (SELECT label FROM devices WHERE account_id = a.id AND secret_sha256 = ?2)"
-				      " FROM accounts a WHERE a.address = lower(?1)");
+				      " (SELECT label FROM devices WHERE account_id = a.id AND secret_sha256 = ?2),"
+				      " EXISTS (SELECT 1 FROM devices WHERE account_id = a.id AND last_ip = ?3),"
+				      " a.scram FROM accounts a WHERE a.address = lower(?1)");
 	bind_text(st, 1, address);
 	bind_text(st, 2, secret_sha256);
+	bind_text(st, 3, ip);
 	bool found = sqlite3_step(st) == SQLITE_ROW;
 	if (found) {
 		out->account_id = sqlite3_column_int64(st, 0);
@@ -599,9 +613,63 @@ static bool sq_login_lookup(struct store *base, const char *address, const char 
 		out->app_device_id = sqlite3_column_int64(st, 5);
 		const char *label = (const char *)sqlite3_column_text(st, 6);
 		out->app_device_label = label ? xstrdup(label) : NULL;
+		out->known_address = sqlite3_column_int(st, 7) != 0;
+		const char *scram = (const char *)sqlite3_column_text(st, 8);
+		out->scram = scram ? xstrdup(scram) : NULL;
 	}
 	finish(s, st);
 	return found;
+}
+
+static int64_t sq_credentials_generation(struct store *base)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "SELECT value FROM meta WHERE key = 'credentials'");
+	int64_t g = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	finish(s, st);
+	return g;
+}
+
+static bool sq_device_check(struct store *base, int64_t account_id, int64_t device_id,
+			    struct login_lookup *out)
+{
+	struct sqlite_store *s = S(base);
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st = prepare(s, "SELECT a.password_hash, a.account_password_on, d.secret_sha256 IS NOT NULL"
+				      " FROM devices d JOIN accounts a ON a.id = d.account_id"
+				      " WHERE d.id = ? AND a.id = ?");
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, account_id);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	if (found) {
+		out->account_id = account_id;
+		out->password_hash = xstrdup((const char *)sqlite3_column_text(st, 0));
+		out->account_password_on = sqlite3_column_int(st, 1) != 0;
+		if (sqlite3_column_int(st, 2))
+			out->app_device_id = device_id;
+		else
+			out->account_device_id = device_id;
+	}
+	finish(s, st);
+	return found;
+}
+
+static char *sq_meta_get_or_add(struct store *base, const char *key, const char *value)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = prepare(s, "INSERT OR IGNORE INTO meta VALUES(?, ?)");
+	bind_text(st, 1, key);
+	bind_text(st, 2, value);
+	struct buf err = BUF_INIT;
+	if (!change(s, st, NULL, &err))
+		log_error("event=meta-write-failed key=%s error=\"%s\"", key, err.data);
+	buf_free(&err);
+	st = prepare(s, "SELECT value FROM meta WHERE key = ?");
+	bind_text(st, 1, key);
+	char *v = sqlite3_step(st) == SQLITE_ROW ? xstrdup((const char *)sqlite3_column_text(st, 0))
+						   : NULL;
+	finish(s, st);
+	return v;
 }
 
 static void sq_device_touch(struct store *base, int64_t device_id, int64_t when,
@@ -960,6 +1028,9 @@ static const struct store_ops sqlite_ops = {
 	.device_revoke = sq_device_revoke,
 	.device_list = sq_device_list,
 	.login_lookup = sq_login_lookup,
+	.credentials_generation = sq_credentials_generation,
+	.device_check = sq_device_check,
+	.meta_get_or_add = sq_meta_get_or_add,
 	.device_touch = sq_device_touch,
 	.audit_add = sq_audit_add,
 	.audit_list = sq_audit_list,
@@ -1084,5 +1155,6 @@ void login_lookup_free(struct login_lookup *l)
 	free(l->password_hash);
 	free(l->app_device_label);
 	free(l->pop3_delete);
-	l->password_hash = l->app_device_label = l->pop3_delete = NULL;
+	free(l->scram);
+	l->password_hash = l->app_device_label = l->pop3_delete = l->scram = NULL;
 }

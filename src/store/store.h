@@ -38,6 +38,8 @@ struct login_lookup {
 	int64_t app_device_id;       /* 0: the secret is no app password of this account */
 	char *app_device_label;
 	char *pop3_delete;           /* NULL: configured default */
+	bool known_address;          /* some device of the account last logged in from this ip */
+	char *scram;                 /* SCRAM-SHA-256 keys of the account password, or NULL */
 };
 
 /* One message of a POP3 maildrop. */
@@ -195,7 +197,16 @@ struct store_ops {
 	/* Rows: label, created, last_used, last_protocol, last_ip, is_app_password ("1"/"0"). */
 	void (*device_list)(struct store *s, const char *address, store_row_fn fn, void *ctx);
 	bool (*login_lookup)(struct store *s, const char *address, const char *secret_sha256,
+			     const char *ip, struct login_lookup *out);
+	/* A counter bumped by every change that takes a password away (revoke, password change
+	 * or turned off, account deleted); -1 when it cannot be read. One indexed read. */
+	int64_t (*credentials_generation)(struct store *s);
+	/* Is device_id still a device of account_id? Fills password_hash, account_password_on
+	 * and app_device_id or account_device_id (free with login_lookup_free). */
+	bool (*device_check)(struct store *s, int64_t account_id, int64_t device_id,
 			     struct login_lookup *out);
+	/* The value of a meta key, set to value first if it has none (malloc'd; NULL on error). */
+	char *(*meta_get_or_add)(struct store *s, const char *key, const char *value);
 	void (*device_touch)(struct store *s, int64_t device_id, int64_t when, const char *protocol,
 			     const char *ip);
 	void (*audit_add)(struct store *s, const struct audit_entry *e);

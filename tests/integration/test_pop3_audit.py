@@ -13,7 +13,7 @@ from pop3_common import (RawPOP3, app_password_add, assert_err, auth_plain_b64, 
                          pop, quit_)
 
 ALICE = 'alice@example.test'
-DOCUMENTED_RESULTS = ('ok', 'bad-password', 'unknown-user', 'disabled', 'tempfail')
+DOCUMENTED_RESULTS = ('ok', 'bad-password', 'unknown-user', 'disabled', 'throttled')
 BOB = 'bob@example.test'
 LINE_RE = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|\S+) account=(\S+) device="([^"]*)" '
                      r'protocol=(\S+) ip=(\S+) tls=(yes|no) result=(\S+)\s*$')

@@ -47,6 +47,8 @@ TEST(config_rejects_bad_lines_with_line_number)
 	CHECK(strstr(err.data, "whole number") != NULL);
 	buf_reset(&err);
 	CHECK(!config_parse(&cfg, "max-recipients = 0\n", 19, &err));
+	CHECK(err.data && strstr(err.data, "max-recipients must be a whole number from 1 to 100000") != NULL);
+	CHECK(err.data && strstr(err.data, "line 1") != NULL);
 	config_free(&cfg);
 	buf_free(&err);
 }

@@ -216,7 +216,7 @@ TEST(store_pop3_per_device_deletion_and_expiry)
 	CHECK(s->ops->device_add(s, "a@example.test", "phone", "secretphone", &err));
 	CHECK(!s->ops->device_add(s, "a@example.test", "phone", "othersecret", &err));
 	struct login_lookup l;
-	CHECK(s->ops->login_lookup(s, "A@example.test", "secretphone", &l));
+	CHECK(s->ops->login_lookup(s, "A@example.test", "secretphone", NULL, &l));
 	int64_t account = l.account_id, pc = l.account_device_id, phone = l.app_device_id;
 	CHECK(phone != 0 && pc != 0 && phone != pc);
 	CHECK_EQ_STR(l.app_device_label, "phone");
@@ -268,6 +268,64 @@ TEST(store_pop3_per_device_deletion_and_expiry)
 	CHECK_EQ_INT(a.used, 0);
 	account_free(&a);
 	buf_free(&report);
+	buf_free(&err);
+	remove_store(s, dir);
+}
+
+/* What ends sessions (issue 9): only changes that take a password away move the counter, and
+ * device_check and login_lookup see the result. */
+TEST(store_credentials_generation_moves_on_revocation_only)
+{
+	char dir[64];
+	struct store *s = fresh_store(dir);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	struct buf err = BUF_INIT;
+	s->ops->domain_add(s, "example.test", &err);
+	s->ops->account_add(s, "a@example.test", "h1", NULL, 0, &err);
+	CHECK(s->ops->device_add(s, "a@example.test", "phone", "secretphone", &err));
+	struct login_lookup l;
+	CHECK(s->ops->login_lookup(s, "a@example.test", "secretphone", "10.0.0.1", &l));
+	int64_t account = l.account_id, pc = l.account_device_id, phone = l.app_device_id;
+	CHECK(!l.known_address);
+	login_lookup_free(&l);
+	int64_t g0 = s->ops->credentials_generation(s);
+	CHECK(g0 >= 0);
+	/* Using a device, adding one, settings other than the password: no change. */
+	s->ops->device_touch(s, phone, 5, "imap", "10.0.0.1");
+	CHECK(s->ops->device_add(s, "a@example.test", "tablet", "secrettablet", &err));
+	CHECK(s->ops->account_set(s, "a@example.test", "keep-days", "3", &err));
+	CHECK_EQ_INT(s->ops->credentials_generation(s), g0);
+	CHECK(s->ops->login_lookup(s, "a@example.test", "", "10.0.0.1", &l));
+	CHECK(l.known_address);
+	login_lookup_free(&l);
+	/* Revoking an app password: the counter moves, the device is gone. */
+	CHECK(s->ops->device_revoke(s, "a@example.test", "phone", &err));
+	int64_t g1 = s->ops->credentials_generation(s);
+	CHECK(g1 > g0);
+	CHECK(!s->ops->device_check(s, account, phone, &l));
+	CHECK(s->ops->device_check(s, account, pc, &l));
+	CHECK_EQ_STR(l.password_hash, "h1");
+	CHECK(l.account_password_on && l.account_device_id == pc && !l.app_device_id);
+	login_lookup_free(&l);
+	/* A new password, the account password turned off, the account deleted. */
+	CHECK(s->ops->account_set_password(s, "a@example.test", "h2", NULL, &err));
+	int64_t g2 = s->ops->credentials_generation(s);
+	CHECK(g2 > g1);
+	CHECK(s->ops->account_set(s, "a@example.test", "account-password", "off", &err));
+	int64_t g3 = s->ops->credentials_generation(s);
+	CHECK(g3 > g2);
+	CHECK(s->ops->account_del(s, "a@example.test", &err));
+	CHECK(s->ops->credentials_generation(s) > g3);
+	CHECK(!s->ops->device_check(s, account, pc, &l));
+	/* The meta value is kept once set. */
+	char *v = s->ops->meta_get_or_add(s, "k", "first");
+	char *w = s->ops->meta_get_or_add(s, "k", "second");
+	CHECK_EQ_STR(v, "first");
+	CHECK_EQ_STR(w, "first");
+	free(v);
+	free(w);
 	buf_free(&err);
 	remove_store(s, dir);
 }
