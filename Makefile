@@ -32,14 +32,14 @@ LDFLAGS += $(HARDEN_LD)
 LDLIBS := $(PKG_LIBS) -lpthread
 
 LIB_SRC := $(wildcard src/lib/*.c src/net/*.c src/store/*.c src/deliver/*.c src/auth/*.c src/pop3/*.c src/imap/*.c src/mime/*.c src/outbound/*.c \
-	src/smtp/*.c)
+	src/smtp/*.c src/mailauth/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/yubin $(BUILD)/unit-tests
+all: $(BUILD)/yubin $(BUILD)/unit-tests $(BUILD)/dkim-tool
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +52,10 @@ $(BUILD)/yubin: $(CLI_OBJ) $(BUILD)/libyubin.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libyubin.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The DKIM driver the interoperability test uses (tests/conformance/dkim_interop.py).
+$(BUILD)/dkim-tool: $(BUILD)/tests/conformance/dkim_tool.o $(BUILD)/libyubin.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets (clang): make fuzz; run e.g. build-fuzz/fuzz_smtp_command fuzz/corpus/smtp_command
@@ -76,4 +80,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 .PHONY: all check clean fuzz
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/tests/conformance/dkim_tool.d $(FUZZ_OBJ:.o=.d)

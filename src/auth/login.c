@@ -349,8 +349,9 @@ static void pending_finish(struct pending_login *p, bool checked)
 	throttle_resolve(ls, p, checked);
 	if (p->out.result == LOGIN_TEMPFAIL)
 		p->throttled = true;
-	log_info("event=login protocol=%s ip=%s account=%s device=\"%s\" tls=%s result=%s", p->protocol,
-		 p->ip, p->address, p->out.device_label, p->tls ? "yes" : "no", result_name(p));
+	log_info("event=login protocol=%s ip=%s account=%s device=%s tls=%s result=%s", p->protocol,
+		 p->ip, log_str(p->address), log_qstr(p->out.device_label), p->tls ? "yes" : "no",
+		 result_name(p));
 	write_audit(ls, p);
 	if (p->job.ctx) {
 		if (p->server_final[0] && p->out.result == LOGIN_OK)

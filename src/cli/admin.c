@@ -11,6 +11,7 @@
 #include "lib/clock.h"
 #include "cli/cli.h"
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "smtp/parse.h"
 
 /* Splits and validates an address with the SMTP grammar; false with a message if bad. */
@@ -85,7 +86,16 @@ static int app_password(struct cli *c, struct store *s)
 	const char *sub = c->argc > 1 ? c->argv[1] : "";
 	struct buf err = BUF_INIT;
 	int rc = 0;
-	if (strcmp(sub, "add") == 0 && c->argc == 3 && label && label[0]) {
+	bool control = false;
+	for (const char *p = label ? label : ""; *p; p++)
+		control |= (unsigned char)*p < 0x20 || *p == 0x7f;
+	if (strcmp(sub, "add") == 0 && c->argc == 3 && label && control) {
+		/* A label is shown in lists, logs and the audit: a line break or tab in it could
+		 * only garble them. */
+		cli_error("%s: a label is a name for a device; it cannot contain control characters "
+			  "(line breaks, tabs)", c->argv[2]);
+		rc = 1;
+	} else if (strcmp(sub, "add") == 0 && c->argc == 3 && label && label[0]) {
 		char password[20], secret[65];
 		login_app_password_generate(password);
 		login_app_secret_hash(password, secret);
@@ -427,8 +437,11 @@ static void print_audit_row(void *ctx, const char *const *cols, size_t n)
 		return;
 	char when[40];
 	format_time(cols[0], when, sizeof when);
-	printf("%s account=%s device=\"%s\" protocol=%s ip=%s tls=%s result=%s\n", when, cols[1],
-	       cols[2], cols[3], cols[4], strcmp(cols[5], "1") == 0 ? "yes" : "no", cols[6]);
+	/* The account is what a client typed (a failed login stores it as sent): escaped here,
+	 * so a name with a line break cannot print a made-up audit line. */
+	printf("%s account=%s device=%s protocol=%s ip=%s tls=%s result=%s\n", when,
+	       log_str(cols[1]), log_qstr(cols[2]), log_str(cols[3]), log_str(cols[4]),
+	       cols[5] && strcmp(cols[5], "1") == 0 ? "yes" : "no", log_str(cols[6]));
 }
 
 int cmd_audit(struct cli *c)

@@ -30,7 +30,7 @@ static void add_target(struct expansion *x, const struct account *a)
 		if (x->out->ids[i] == a->id)
 			return;
 	if (x->out->n == sizeof x->out->ids / sizeof x->out->ids[0]) {
-		log_warn("event=alias-too-wide account=%s", a->address);
+		log_warn("event=alias-too-wide account=%s", log_str(a->address));
 		return;
 	}
 	x->out->ids[x->out->n++] = a->id;
@@ -43,7 +43,7 @@ static void add_remote(struct expansion *x, const char *address)
 		if (strcasecmp(x->out->remote[i], address) == 0)
 			return;
 	if (x->out->nremote == ROUTE_REMOTE_MAX) {
-		log_warn("event=alias-too-wide forward=%s", address);
+		log_warn("event=alias-too-wide forward=%s", log_str(address));
 		return;
 	}
 	x->out->remote[x->out->nremote++] = xstrdup(address);
@@ -62,14 +62,14 @@ static void expand_alias_target(void *ctx, const char *const *cols, size_t n)
 		return;
 	}
 	if (!expand(x, cols[0]))
-		log_warn("event=alias-target-unknown target=%s", cols[0]);
+		log_warn("event=alias-target-unknown target=%s", log_str(cols[0]));
 }
 
 /* Adds the accounts address stands for; false when it stands for nobody. */
 static bool expand(struct expansion *x, const char *address)
 {
 	if (x->depth >= ALIAS_DEPTH_MAX) {
-		log_warn("event=alias-loop address=%s", address);
+		log_warn("event=alias-loop address=%s", log_str(address));
 		return false;
 	}
 	struct account a;

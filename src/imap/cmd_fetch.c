@@ -18,6 +18,7 @@ struct fetch_ctx {
 	uint32_t *mark_seen;    /* messages a non-PEEK body fetch makes \Seen */
 	size_t nmark;
 	bool failed;
+	bool store_error;       /* a read failed: the command answers NO [SERVERBUG] */
 	struct buf out;
 };
 
@@ -52,7 +53,10 @@ static bool need_raw(struct fetch_ctx *x, const struct message_meta *m, struct m
 {
 	if (!d->have_raw) {
 		struct store *st = x->s->srv->store;
-		if (!st->ops->message_read(st, m->id, &d->raw))
+		enum store_rc rc = st->ops->message_read(st, m->id, &d->raw);
+		if (rc == STORE_ERROR)
+			x->store_error = true;
+		if (rc != STORE_OK)
 			return false;
 		d->have_raw = true;
 	}
@@ -66,8 +70,11 @@ static struct mime_message *need_mime(struct fetch_ctx *x, const struct message_
 		return d->mime;
 	struct buf cached = BUF_INIT;
 	struct store *st = x->s->srv->store;
-	if (st->ops->message_structure(st, m->id, &cached))
+	enum store_rc rc = st->ops->message_structure(st, m->id, &cached);
+	if (rc == STORE_OK)
 		d->mime = mime_message_deserialize(cached.data, cached.len);
+	else if (rc == STORE_ERROR)
+		x->store_error = true;
 	buf_free(&cached);
 	/* A structure for other bytes than these (it should never happen) is not trusted. */
 	if (d->mime && d->mime->size != (size_t)m->size)
@@ -163,6 +170,8 @@ static bool fetch_one(void *ctx, const struct message_meta *m)
 		return true;
 	struct message_data d = { .raw = BUF_INIT };
 	struct buf *out = &x->out;
+	size_t start = out->len;
+	size_t nmark_before = x->nmark;
 	buf_printf(out, "* %u FETCH (", seq);
 	size_t mark = out->len;
 #define SEP() (out->len > mark ? " " : "")
@@ -246,6 +255,14 @@ static bool fetch_one(void *ctx, const struct message_meta *m)
 	buf_append_str(out, ")\r\n");
 	buf_free(&d.raw);
 	mime_message_free(&d.mime);
+	if (x->store_error) {
+		/* No response with NIL or an empty body where the bytes could not be read. */
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+		x->nmark = nmark_before;
+		return false;
+	}
 	/* Flush in pieces so one FETCH of a big mailbox does not sit in memory twice. */
 	if (out->len > 1 << 20) {
 		imap_write(s, out->data, out->len);
@@ -285,13 +302,32 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool u
 			imap_fetch_atts_free(&f);
 			return;
 		}
-		imap_report_vanished_earlier(s, (int64_t)f.changedsince_modseq, args[0].str,
-					     args[0].len);
+		if (!imap_report_vanished_earlier(s, (int64_t)f.changedsince_modseq, args[0].str,
+						  args[0].len)) {
+			free(uids);
+			imap_fetch_atts_free(&f);
+			imap_tagged(s, c->tag, "NO", "SERVERBUG",
+				    "The mailbox cannot be read just now; try again later.");
+			return;
+		}
 	}
 	struct fetch_ctx x = { .s = s, .f = &f, .uid_cmd = uid, .uids = uids, .n = n };
 	if (n > 0) {
 		struct store *st = s->srv->store;
-		st->ops->mailbox_scan(st, s->mbox.id, uids[0], uids[n - 1], 0, fetch_one, &x);
+		if (st->ops->mailbox_scan(st, s->mbox.id, uids[0], uids[n - 1], 0, fetch_one, &x) !=
+		    STORE_OK)
+			x.store_error = true;
+	}
+	if (x.store_error) {
+		/* The \Seen of the messages sent in earlier pieces is not stored either: the
+		 * client is told the FETCH failed. */
+		buf_free(&x.out);
+		free(x.mark_seen);
+		free(uids);
+		imap_fetch_atts_free(&f);
+		imap_tagged(s, c->tag, "NO", "SERVERBUG",
+			    "The messages cannot be read just now; try again later.");
+		return;
 	}
 	imap_write(s, x.out.data ? x.out.data : "", x.out.len);
 	buf_free(&x.out);

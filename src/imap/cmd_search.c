@@ -18,6 +18,7 @@ struct search_ctx {
 	uint32_t *hits;     /* UIDs */
 	size_t nhits;
 	int64_t max_modseq; /* of the hits, for the MODSEQ response */
+	bool read_failed;   /* a message could not be read: NO [SERVERBUG], no results */
 };
 
 /* A message with what the keys may ask of it, loaded on first use. */
@@ -35,7 +36,8 @@ static bool load_raw(struct search_ctx *x, struct candidate *c)
 {
 	if (!c->have_raw) {
 		struct store *st = x->s->srv->store;
-		st->ops->message_read(st, c->m->id, &c->raw);
+		if (st->ops->message_read(st, c->m->id, &c->raw) == STORE_ERROR)
+			x->read_failed = true;
 		c->have_raw = true;
 		c->mime = mime_message_parse(c->raw.data ? c->raw.data : "", c->raw.len, NULL);
 	}
@@ -201,7 +203,7 @@ static bool match(struct search_ctx *x, struct candidate *c, const struct imap_s
 }
 
 bool imap_search_matches(struct imap_session *s, const struct imap_search *search,
-			 const struct message_meta *m)
+			 const struct message_meta *m, bool *read_failed)
 {
 	struct search_ctx x = { .s = s, .search = search };
 	struct candidate c = { .m = m, .seq = imap_seq_of(s, (uint32_t)m->uid) };
@@ -210,6 +212,8 @@ bool imap_search_matches(struct imap_session *s, const struct imap_search *searc
 	buf_free(&c.text_body);
 	buf_free(&c.text_all);
 	mime_message_free(&c.mime);
+	if (x.read_failed)
+		*read_failed = true;
 	return hit;
 }
 
@@ -217,13 +221,13 @@ static bool search_one(void *ctx, const struct message_meta *m)
 {
 	struct search_ctx *x = ctx;
 	/* A message that arrived after the client's last EXISTS has no number yet: skipped. */
-	if (imap_search_matches(x->s, x->search, m)) {
+	if (imap_search_matches(x->s, x->search, m, &x->read_failed)) {
 		x->hits = xrealloc(x->hits, (x->nhits + 1) * sizeof *x->hits);
 		x->hits[x->nhits++] = (uint32_t)m->uid;
 		if (m->modseq > x->max_modseq)
 			x->max_modseq = m->modseq;
 	}
-	return true;
+	return !x->read_failed;
 }
 
 static bool uses_modseq(const struct imap_search_key *k)
@@ -258,7 +262,15 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool 
 	imap_sync(s, false);
 	struct search_ctx x = { .s = s, .search = &search };
 	struct store *st = s->srv->store;
-	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, search_one, &x);
+	if (st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, search_one, &x) != STORE_OK ||
+	    x.read_failed) {
+		/* A partial result would look like messages that do not match. */
+		free(x.hits);
+		imap_search_free(&search);
+		imap_tagged(s, c->tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be searched just now; try again later.");
+		return;
+	}
 	/* Results as UIDs or sequence numbers (both ascending). */
 	uint32_t *nums = xcalloc(x.nhits ? x.nhits : 1, sizeof *nums);
 	for (size_t i = 0; i < x.nhits; i++)

@@ -35,6 +35,7 @@ struct collect_ctx {
 	struct item *items;
 	size_t n;
 	bool matched_only;
+	bool read_failed;   /* a message could not be read: NO [SERVERBUG], no results */
 };
 
 /* RFC 5322 date-time to UTC seconds; -1 when it cannot be read. */
@@ -193,10 +194,14 @@ static bool collect_item(void *ctx, const struct message_meta *m)
 	uint32_t seq = imap_seq_of(x->s, (uint32_t)m->uid);
 	if (!seq)
 		return true;
-	if (x->search && !imap_search_matches(x->s, x->search, m))
-		return true;
+	if (x->search && !imap_search_matches(x->s, x->search, m, &x->read_failed))
+		return !x->read_failed;
 	struct buf raw = BUF_INIT;
-	x->s->srv->store->ops->message_read(x->s->srv->store, m->id, &raw);
+	if (x->s->srv->store->ops->message_read(x->s->srv->store, m->id, &raw) == STORE_ERROR) {
+		x->read_failed = true;
+		buf_free(&raw);
+		return false;
+	}
 	const char *data = raw.data ? raw.data : "";
 	size_t hdr = mime_header_block_size(data, raw.len);
 	x->items = xrealloc(x->items, (x->n + 1) * sizeof *x->items);
@@ -341,7 +346,14 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool ui
 		return;
 	imap_sync(s, false);
 	struct collect_ctx x = { .s = s, .search = &search };
-	s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, 0, collect_item, &x);
+	if (s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, 0, collect_item,
+					     &x) != STORE_OK || x.read_failed) {
+		items_free(x.items, x.n);
+		imap_search_free(&search);
+		imap_tagged(s, c->tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be read just now; try again later.");
+		return;
+	}
 	g_criteria = crit;
 	g_ncriteria = ncrit;
 	qsort(x.items, x.n, sizeof *x.items, compare_items);
@@ -689,7 +701,14 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool 
 		return;
 	imap_sync(s, false);
 	struct collect_ctx x = { .s = s, .search = &search };
-	s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, 0, collect_item, &x);
+	if (s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, 0, collect_item,
+					     &x) != STORE_OK || x.read_failed) {
+		items_free(x.items, x.n);
+		imap_search_free(&search);
+		imap_tagged(s, c->tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be read just now; try again later.");
+		return;
+	}
 	struct buf out = BUF_INIT;
 	buf_append_str(&out, "* THREAD ");
 	if (references)

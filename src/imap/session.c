@@ -73,8 +73,11 @@ void imap_tagged(struct imap_session *s, const char *tag, const char *status, co
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	if (status[0] != 'O')
-		log_info("event=reply conn=%lu service=imap reply=\"%.80s\"", s->id, line.data);
+	if (status[0] != 'O') {
+		char q[128];
+		log_info("event=reply conn=%lu service=imap reply=%s", s->id,
+			 log_quote_mode(q, sizeof q, line.data, line.len < 80 ? line.len : 80, true));
+	}
 	buf_append(&line, "\r\n", 2);
 	imap_write(s, line.data, line.len);
 	buf_free(&line);
@@ -214,6 +217,18 @@ static void name_to_wire(struct imap_session *s, const char *name, struct buf *o
 	buf_free(&enc);
 }
 
+/* The tagged NO when a mailbox lookup did not find it: not there (`code`), or the store
+ * could not be read (which must never look like "no such mailbox"). */
+static void reply_mailbox_missing(struct imap_session *s, const char *tag, enum store_rc rc,
+				  const char *code)
+{
+	if (rc == STORE_ERROR)
+		imap_tagged(s, tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be read just now; try again later.");
+	else
+		imap_tagged(s, tag, "NO", code, "There is no mailbox with that name.");
+}
+
 /* ---- sync: what changed since we last told the client -------------------------------- */
 
 struct sync_ctx {
@@ -261,11 +276,12 @@ void imap_sync(struct imap_session *s, bool expunges_allowed)
 		return;
 	struct mailbox_info now;
 	struct store *st = s->srv->store;
-	/* Asked twice before concluding it is gone: a passing read error must not end a
-	 * phone's session with a false "mailbox deleted". */
-	bool found = st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now) ||
-		     st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now);
-	if (!found || now.id != s->mbox.id) {
+	/* A read error changes nothing: no false "mailbox deleted", no watermark moved past
+	 * what the client was told; the next command tries again. */
+	enum store_rc rc = st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now);
+	if (rc == STORE_ERROR)
+		return;
+	if (rc == STORE_NOT_FOUND || now.id != s->mbox.id) {
 		imap_printf(s, "* BYE The selected mailbox was deleted or renamed by another session.");
 		close_after_reply(s);
 		return;
@@ -279,7 +295,11 @@ void imap_sync(struct imap_session *s, bool expunges_allowed)
 	struct sync_ctx x = { .s = s };
 	/* Expunges are looked up always (so the watermark never passes one we have not told),
 	 * and reported only where the RFC allows. */
-	st->ops->mailbox_vanished(st, s->mbox.id, s->known_modseq, sync_vanished, &x);
+	if (st->ops->mailbox_vanished(st, s->mbox.id, s->known_modseq, sync_vanished, &x) !=
+	    STORE_OK) {
+		free(x.gone);
+		return;
+	}
 	if (expunges_allowed) {
 		if (s->qresync && x.ngone) {
 			/* RFC 7162 3.2.10: QRESYNC clients get UIDs, not sequence numbers. */
@@ -298,16 +318,21 @@ void imap_sync(struct imap_session *s, bool expunges_allowed)
 		}
 	}
 	uint32_t before = uidmap_count(&s->uids);
-	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, s->known_modseq, sync_changed, &x);
+	bool scanned = st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, s->known_modseq,
+					     sync_changed, &x) == STORE_OK;
+	/* What a failed scan already put in the map is told (the map and the client agree);
+	 * the rest comes with the next sync, as the watermark stays. */
 	if (x.added || uidmap_count(&s->uids) != before)
 		buf_printf(&x.out, "* %u EXISTS\r\n", uidmap_count(&s->uids));
 	uidmap_compact(&s->uids);
 	/* Expunges we may not report yet keep the watermark where it is, so they come later;
 	 * flag changes may then be repeated, which clients accept. */
-	if (expunges_allowed || x.ngone == 0)
+	if (scanned && (expunges_allowed || x.ngone == 0))
 		s->known_modseq = now.highestmodseq;
-	s->mbox.uidnext = now.uidnext;
-	s->mbox.highestmodseq = now.highestmodseq;
+	if (scanned) {
+		s->mbox.uidnext = now.uidnext;
+		s->mbox.highestmodseq = now.highestmodseq;
+	}
 	imap_write(s, x.out.data ? x.out.data : "", x.out.len);
 	buf_free(&x.out);
 	free(x.gone);
@@ -435,7 +460,7 @@ static void tagged_store_error(struct imap_session *s, struct imap_job *j)
 			return;
 		}
 	}
-	log_error("event=imap-store-failed conn=%lu error=\"%s\"", s->id, text);
+	log_error("event=imap-store-failed conn=%lu error=%s", s->id, log_qstr(text));
 	imap_tagged(s, s->tag, "NO", "SERVERBUG", "The change could not be saved; try again.");
 }
 
@@ -883,7 +908,7 @@ static bool collect_vanished(void *ctx, int64_t uid, int64_t modseq)
 }
 
 /* "* VANISHED (EARLIER) ..." for UIDs expunged after modseq (restricted to a known set). */
-void imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const char *known,
+bool imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const char *known,
 				  size_t known_len)
 {
 	struct vanished_ctx v = { 0 };
@@ -891,9 +916,9 @@ void imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const 
 	if (known && imap_seqset_parse(known, known_len, (size_t)s->srv->cfg->imap_max_ranges,
 				       &v.known, &err))
 		v.have_known = true;
-	s->srv->store->ops->mailbox_vanished(s->srv->store, s->mbox.id, modseq, collect_vanished,
-					     &v);
-	if (v.n) {
+	bool ok = s->srv->store->ops->mailbox_vanished(s->srv->store, s->mbox.id, modseq,
+						       collect_vanished, &v) == STORE_OK;
+	if (ok && v.n) {
 		struct buf out = BUF_INIT;
 		buf_append_str(&out, "* VANISHED (EARLIER) ");
 		imap_append_uid_set(&out, v.uids, v.n);
@@ -903,6 +928,7 @@ void imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const 
 	if (v.have_known)
 		imap_seqset_free(&v.known);
 	free(v.uids);
+	return ok;
 }
 
 static bool report_changed(void *ctx, const struct message_meta *m)
@@ -920,25 +946,26 @@ static bool report_changed(void *ctx, const struct message_meta *m)
 	return true;
 }
 
-/* SELECT ... (QRESYNC (uidvalidity modseq [known-uids ...])): RFC 7162 3.2.5. */
-static void qresync_select(struct imap_session *s, const struct imap_arg *p, size_t n)
+/* SELECT ... (QRESYNC (uidvalidity modseq [known-uids ...])): RFC 7162 3.2.5.
+ * False when the store could not be read. */
+static bool qresync_select(struct imap_session *s, const struct imap_arg *p, size_t n)
 {
 	uint64_t uidvalidity, modseq;
 	if (n < 2 || !imap_parse_number64(p[0].str, p[0].len, &uidvalidity) ||
 	    !imap_parse_number64(p[1].str, p[1].len, &modseq))
-		return;
+		return true;
 	/* Another UIDVALIDITY: the client must resynchronise fully; nothing to add. */
 	if ((int64_t)uidvalidity != s->mbox.uidvalidity)
-		return;
+		return true;
 	const char *known = NULL;
 	size_t known_len = 0;
 	if (n >= 3 && p[2].type == IMAP_ARG_ATOM) {
 		known = p[2].str;
 		known_len = p[2].len;
 	}
-	imap_report_vanished_earlier(s, (int64_t)modseq, known, known_len);
-	s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX, (int64_t)modseq,
-					 report_changed, s);
+	return imap_report_vanished_earlier(s, (int64_t)modseq, known, known_len) &&
+	       s->srv->store->ops->mailbox_scan(s->srv->store, s->mbox.id, 1, INT64_MAX,
+						(int64_t)modseq, report_changed, s) == STORE_OK;
 }
 
 static void cmd_select(struct imap_session *s, const struct imap_command *c, bool examine)
@@ -980,11 +1007,16 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 	struct buf wire = BUF_INIT;
 	struct store *st = s->srv->store;
 	struct mailbox_info info;
+	enum store_rc rc = STORE_NOT_FOUND;
 	if (!name_from_wire(s, name, len, &wire) ||
-	    !st->ops->mailbox_get(st, s->account_id, wire.data, false, &info)) {
+	    (rc = st->ops->mailbox_get(st, s->account_id, wire.data, false, &info)) != STORE_OK) {
 		if (was_selected && s->rev2)
 			imap_printf(s, "* OK [CLOSED] Previous mailbox closed.");
-		imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
+		if (rc == STORE_ERROR)
+			imap_tagged(s, c->tag, "NO", "SERVERBUG",
+				    "The mailbox cannot be opened just now; try again later.");
+		else
+			imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
 		buf_free(&wire);
 		return;
 	}
@@ -997,7 +1029,15 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 	if (was_selected)
 		imap_printf(s, "* OK [CLOSED] Previous mailbox closed.");
 	struct keyword_ctx k = { .s = s };
-	st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, collect_uid, &k);
+	if (st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, 0, collect_uid, &k) != STORE_OK) {
+		/* Not selected into a mailbox that looks empty: a failed SELECT leaves the
+		 * session authenticated, as any failed SELECT does (RFC 9051 6.3.2). */
+		unselect(s);
+		buf_free(&k.kw);
+		imap_tagged(s, c->tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be opened just now; try again later.");
+		return;
+	}
 	s->known_modseq = s->mbox.highestmodseq;
 	/* An idle phone keeps this map for hours: no doubling slack. */
 	uidmap_compact(&s->uids);
@@ -1016,8 +1056,12 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 	if (s->condstore)
 		imap_printf(s, "* OK [HIGHESTMODSEQ %lld] Highest.", (long long)s->mbox.highestmodseq);
 	buf_free(&k.kw);
-	if (qresync)
-		qresync_select(s, qresync, nqresync);
+	if (qresync && !qresync_select(s, qresync, nqresync)) {
+		unselect(s);
+		imap_tagged(s, c->tag, "NO", "SERVERBUG",
+			    "The mailbox cannot be opened just now; try again later.");
+		return;
+	}
 	imap_tagged(s, c->tag, "OK", examine ? "READ-ONLY" : "READ-WRITE", "%s selected.",
 		    examine ? "Examined" : "Mailbox");
 }
@@ -1171,7 +1215,13 @@ static void cmd_list(struct imap_session *s, const struct imap_command *c, bool 
 		}
 	}
 	struct list_ctx l = { .s = s };
-	s->srv->store->ops->mailbox_list(s->srv->store, s->account_id, status != NULL, collect_box, &l);
+	if (s->srv->store->ops->mailbox_list(s->srv->store, s->account_id, status != NULL,
+					     collect_box, &l) != STORE_OK) {
+		free(l.boxes);
+		imap_tagged(s, c->tag, "NO", "SERVERBUG",
+			    "The mailboxes cannot be listed just now; try again later.");
+		return;
+	}
 	const char *verb = lsub ? "LSUB" : "LIST";
 	struct buf refname = BUF_INIT, pattern = BUF_INIT, line = BUF_INIT;
 	name_from_wire(s, ref, rlen, &refname);
@@ -1253,9 +1303,15 @@ static void cmd_status(struct imap_session *s, const struct imap_command *c)
 	}
 	struct buf wire = BUF_INIT, line = BUF_INIT;
 	struct mailbox_info m;
+	enum store_rc rc = STORE_NOT_FOUND;
 	if (!name_from_wire(s, name, len, &wire) ||
-	    !s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, true, &m)) {
-		imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
+	    (rc = s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, true,
+						  &m)) != STORE_OK) {
+		if (rc == STORE_ERROR)
+			imap_tagged(s, c->tag, "NO", "SERVERBUG",
+				    "The mailbox cannot be read just now; try again later.");
+		else
+			imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
 	} else {
 		buf_append_str(&line, "* STATUS ");
 		name_to_wire(s, m.name, &line);
@@ -1437,9 +1493,11 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 	}
 	struct buf wire = BUF_INIT;
 	struct mailbox_info to;
+	enum store_rc rc = STORE_NOT_FOUND;
 	if (!name_from_wire(s, name, len, &wire) ||
-	    !s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false, &to)) {
-		imap_tagged(s, c->tag, "NO", "TRYCREATE", "There is no mailbox with that name.");
+	    (rc = s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false,
+						  &to)) != STORE_OK) {
+		reply_mailbox_missing(s, c->tag, rc, "TRYCREATE");
 		buf_free(&wire);
 		return;
 	}
@@ -1529,9 +1587,11 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 	}
 	struct buf wire = BUF_INIT;
 	struct mailbox_info to;
+	enum store_rc rc = STORE_NOT_FOUND;
 	if (!name_from_wire(s, name, len, &wire) ||
-	    !s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false, &to)) {
-		imap_tagged(s, c->tag, "NO", "TRYCREATE", "There is no mailbox with that name.");
+	    (rc = s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false,
+						  &to)) != STORE_OK) {
+		reply_mailbox_missing(s, c->tag, rc, "TRYCREATE");
 		buf_free(&wire);
 		buf_free(&kw);
 		return;
@@ -1551,7 +1611,7 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 		s->append_ready = false;
 		msg = spool_finish(&s->append, &err);
 		if (!msg) {
-			log_error("event=spool-failed conn=%lu error=\"%s\"", s->id, err.data);
+			log_error("event=spool-failed conn=%lu error=%s", s->id, log_qstr(err.data));
 			imap_tagged(s, c->tag, "NO", "SERVERBUG", "The message could not be kept for "
 				    "storing; try again.");
 			buf_free(&err);
@@ -1602,10 +1662,12 @@ static void cmd_quota(struct imap_session *s, const struct imap_command *c, bool
 		const char *name;
 		size_t len;
 		struct mailbox_info box;
+		enum store_rc rc = STORE_NOT_FOUND;
 		if (!imap_arg_get_astring(&c->args[0], &name, &len) ||
 		    !name_from_wire(s, name, len, &wire) ||
-		    !st->ops->mailbox_get(st, s->account_id, wire.data, false, &box)) {
-			imap_tagged(s, c->tag, "NO", "NONEXISTENT", "There is no mailbox with that name.");
+		    (rc = st->ops->mailbox_get(st, s->account_id, wire.data, false, &box)) !=
+			    STORE_OK) {
+			reply_mailbox_missing(s, c->tag, rc, "NONEXISTENT");
 			buf_free(&wire);
 			account_free(&a);
 			return;
@@ -2178,8 +2240,8 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu service=imap ip=%s error=\"%s\"", s->id, s->ip,
-				 text);
+			log_info("event=tls-error conn=%lu service=imap ip=%s error=%s", s->id, s->ip,
+				 log_qstr(text));
 		}
 	}
 	session_free(s);

@@ -90,8 +90,9 @@ bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool 
 uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid);
 /* Appends "1:3,7" for ascending UIDs. */
 void imap_append_uid_set(struct buf *out, const uint32_t *v, size_t n);
-/* "* VANISHED (EARLIER) set" for UIDs expunged after modseq, within known (or all). */
-void imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const char *known,
+/* "* VANISHED (EARLIER) set" for UIDs expunged after modseq, within known (or all).
+ * False (nothing sent) when the store could not be read. */
+bool imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const char *known,
 				  size_t known_len);
 /* Appends "(\Seen $Work ...)" for flags and keywords. */
 void imap_format_flags(unsigned flags, const char *keywords, struct buf *out);
@@ -114,8 +115,9 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool ui
 		   const struct imap_arg *args, size_t count);
 void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count);
-/* Whether a message of the selected mailbox matches a parsed SEARCH program. */
+/* Whether a message of the selected mailbox matches a parsed SEARCH program. A message
+ * whose bytes could not be read sets *read_failed (the command must then answer NO). */
 bool imap_search_matches(struct imap_session *s, const struct imap_search *search,
-			 const struct message_meta *m);
+			 const struct message_meta *m, bool *read_failed);
 
 #endif

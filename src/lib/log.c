@@ -1,6 +1,8 @@
 #include "lib/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,28 @@ void log_set_level(enum log_level level)
 	min_level = level;
 }
 
+/* One event is one line, whatever a call site forgot to quote: control bytes (a CR or LF
+ * from a client would start a forged line) become \xNN from `from` on. */
+static void log_neutralize(struct buf *line, size_t from)
+{
+	size_t n = 0;
+	for (size_t i = from; i < line->len; i++)
+		n += (unsigned char)line->data[i] < 0x20 || line->data[i] == 0x7f;
+	if (!n)
+		return;
+	struct buf out = BUF_INIT;
+	buf_append(&out, line->data, from);
+	for (size_t i = from; i < line->len; i++) {
+		unsigned char c = (unsigned char)line->data[i];
+		if (c < 0x20 || c == 0x7f)
+			buf_printf(&out, "\\x%02x", c);
+		else
+			buf_append_char(&out, (char)c);
+	}
+	buf_free(line);
+	*line = out;
+}
+
 static void log_write(enum log_level level, const char *fmt, va_list ap)
 {
 	struct timespec now;
@@ -26,7 +50,9 @@ static void log_write(enum log_level level, const char *fmt, va_list ap)
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	struct buf line = BUF_INIT;
 	buf_printf(&line, "%s.%03ldZ level=%s ", stamp, now.tv_nsec / 1000000, level_names[level]);
+	size_t start = line.len;
 	buf_vprintf(&line, fmt, ap);
+	log_neutralize(&line, start);
 	buf_append_char(&line, '\n');
 	/* One write per line so concurrent threads do not interleave. */
 	fwrite(line.data, 1, line.len, stderr);
@@ -53,28 +79,112 @@ void log_fatal(const char *fmt, ...)
 	exit(1);
 }
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes), 0 if there is none. */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+	size_t n;
+	uint32_t cp;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and code points past U+10FFFF are no UTF-8. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 const char *log_quote(char *out, size_t outlen, const char *s, size_t len)
 {
-	size_t o = 0;
-	int needs_quote = len == 0;
-	for (size_t i = 0; i < len; i++)
-		if (s[i] == ' ' || s[i] == '"' || s[i] == '=' || (unsigned char)s[i] < 0x20)
-			needs_quote = 1;
-	if (needs_quote && o + 1 < outlen)
-		out[o++] = '"';
-	for (size_t i = 0; i < len && o + 5 < outlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f) {
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-		} else if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else {
-			out[o++] = (char)c;
-		}
+	return log_quote_mode(out, outlen, s, len, false);
+}
+
+const char *log_quote_mode(char *out, size_t outlen, const char *in, size_t len, bool always)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	if (outlen < 8) {
+		if (outlen)
+			out[0] = '\0';
+		return out;
 	}
-	if (needs_quote && o + 1 < outlen)
+	bool quote = always || len == 0;
+	for (size_t i = 0; i < len && !quote; i++)
+		quote = s[i] <= ' ' || s[i] == '"' || s[i] == '=' || s[i] == '\\' || s[i] >= 0x7f;
+	/* Room kept for the closing quote, "..." and the NUL. */
+	size_t o = 0, limit = outlen - 5;
+	if (quote)
 		out[o++] = '"';
-	out[o < outlen ? o : outlen - 1] = '\0';
+	size_t i = 0;
+	while (i < len) {
+		char piece[8];
+		size_t plen, used;
+		size_t seq = utf8_sequence(s + i, len - i);
+		if (s[i] < 0x20 || s[i] == 0x7f || seq == 0) {
+			plen = (size_t)snprintf(piece, sizeof piece, "\\x%02x", s[i]);
+			used = 1;
+		} else if (s[i] == '"' || s[i] == '\\') {
+			piece[0] = '\\';
+			piece[1] = (char)s[i];
+			plen = 2;
+			used = 1;
+		} else {
+			memcpy(piece, s + i, seq);
+			plen = used = seq;
+		}
+		if (o + plen > limit)
+			break;
+		memcpy(out + o, piece, plen);
+		o += plen;
+		i += used;
+	}
+	if (i < len) {
+		memcpy(out + o, "...", 3); /* cut: said so, never half an escape or character */
+		o += 3;
+	}
+	if (quote)
+		out[o++] = '"';
+	out[o] = '\0';
 	return out;
+}
+
+/* Rotating per-thread buffers, so one log line can carry several client values. */
+#define LOG_STR_SLOTS 8
+#define LOG_STR_SIZE 320
+
+static const char *log_str_mode(const char *s, bool always)
+{
+	static __thread char slots[LOG_STR_SLOTS][LOG_STR_SIZE];
+	static __thread unsigned next;
+	char *out = slots[next++ % LOG_STR_SLOTS];
+	if (!s)
+		s = "";
+	return log_quote_mode(out, LOG_STR_SIZE, s, strlen(s), always);
+}
+
+const char *log_str(const char *s)
+{
+	return log_str_mode(s, false);
+}
+
+const char *log_qstr(const char *s)
+{
+	return log_str_mode(s, true);
 }

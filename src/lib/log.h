@@ -3,6 +3,7 @@
  * want to fix), error (an operation failed; service continues), fatal (exit). */
 #ifndef YUBIN_LOG_H
 #define YUBIN_LOG_H
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL };
@@ -17,7 +18,18 @@ void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
-/* Copies s into out as a log value: quoted if it has spaces, control bytes escaped. */
+/* Anything a client (or another server) sent goes through these before it reaches a log
+ * line, so it can neither start a line nor pass for another key=value pair.
+ * log_quote copies s into out as a log value: in quotes when it is empty or has spaces,
+ * '=', quotes, backslashes or non-ASCII; control bytes and bytes that are not UTF-8 become
+ * \xNN, '"' and '\' get a backslash; too long for out: cut at a character, "..." added.
+ * log_quote_mode: the same, always in quotes when `always` (fields written key="..."). */
 const char *log_quote(char *out, size_t outlen, const char *s, size_t len);
+const char *log_quote_mode(char *out, size_t outlen, const char *s, size_t len, bool always);
+/* log_quote of a C string (NULL: "") into one of 8 per-thread buffers, for use as a "%s"
+ * argument: valid until 8 more calls in the same thread; values cut at about 300 bytes.
+ * log_qstr always quotes. */
+const char *log_str(const char *s);
+const char *log_qstr(const char *s);
 
 #endif

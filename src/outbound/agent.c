@@ -325,7 +325,7 @@ static void link_idle_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct link *l = arg;
 	log_info("event=outbound-idle-close connection=%lu host=%s transactions=%ld", l->id,
-		 l->host, l->transactions);
+		 log_str(l->host), l->transactions);
 	link_quit(l);
 }
 
@@ -376,8 +376,9 @@ static void next_address(struct attempt *a, const char *why)
 {
 	free(a->last_error);
 	a->last_error = xstrdup(why);
-	log_info("event=outbound-try-failed queue=%lld host=%s addr=%s error=\"%s\"",
-		 (long long)a->e.id, a->host, a->addr_i < a->naddrs ? a->addrs[a->addr_i] : "-", why);
+	log_info("event=outbound-try-failed queue=%lld host=%s addr=%s error=%s",
+		 (long long)a->e.id, log_str(a->host),
+		 a->addr_i < a->naddrs ? a->addrs[a->addr_i] : "-", log_qstr(why));
 	link_close(a->link);
 	a->addr_i++;
 	attempt_try_address(a);
@@ -398,8 +399,8 @@ static void link_failed(struct attempt *a, const char *why)
 	if (a->reused) {
 		/* A kept connection the server has given up on (its idle timeout): not the
 		 * destination's fault; once more on a new connection. */
-		log_info("event=outbound-reuse-failed queue=%lld host=%s error=\"%s\"",
-			 (long long)a->e.id, a->host, why);
+		log_info("event=outbound-reuse-failed queue=%lld host=%s error=%s",
+			 (long long)a->e.id, log_str(a->host), log_qstr(why));
 		link_close(a->link);
 		a->reused = false;
 		a->fresh_only = true;
@@ -424,7 +425,7 @@ static void attempt_use_link(struct attempt *a, struct link *l)
 	struct timeval tv = { REPLY_TIMEOUT, 0 };
 	bufferevent_set_timeouts(l->bev, &tv, &tv);
 	log_info("event=outbound-reuse queue=%lld connection=%lu host=%s addr=%s transaction=%ld",
-		 (long long)a->e.id, l->id, l->host, l->addr, l->transactions + 1);
+		 (long long)a->e.id, l->id, log_str(l->host), l->addr, l->transactions + 1);
 	transaction_start(a);
 }
 
@@ -875,7 +876,7 @@ static struct link *link_connect(struct attempt *a, const char *ip, const struct
 	a->link = l;
 	a->state = A_CONNECTING;
 	log_info("event=outbound-connect queue=%lld connection=%lu host=%s addr=%s port=%d",
-		 (long long)a->e.id, l->id, a->host, ip, a->port);
+		 (long long)a->e.id, l->id, log_str(a->host), ip, a->port);
 	if (bufferevent_socket_connect(l->bev, sa, (int)salen) < 0) {
 		link_close(l);
 		return NULL;
@@ -1067,7 +1068,7 @@ static void update_run(struct store *s, struct store_job *job)
 	struct update_job *b = (struct update_job *)job;
 	struct buf err = BUF_INIT;
 	if (!s->ops->queue_update_many(s, b->u, b->n, &err))
-		log_error("event=queue-update-failed entries=%zu error=\"%s\"", b->n, err.data);
+		log_error("event=queue-update-failed entries=%zu error=%s", b->n, log_qstr(err.data));
 	buf_free(&err);
 }
 
@@ -1141,8 +1142,8 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 		route_queue_add(&remote, &nremote, targets.remote[i]);
 	if ((where != ROUTE_LOCAL && where != ROUTE_NOT_LOCAL) ||
 	    (targets.n == 0 && nremote == 0)) {
-		log_warn("event=dsn-undeliverable queue=%lld sender=<%s>", (long long)a->e.id,
-			 a->e.sender);
+		log_warn("event=dsn-undeliverable queue=%lld sender=%s", (long long)a->e.id,
+			 log_str(a->e.sender));
 		route_targets_free(&targets);
 		return;
 	}
@@ -1165,8 +1166,8 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 	req.data = buf_steal(&dsn, &req.len);
 	committer_submit(a->ob->writer, &req);
 	buf_free(&mailer);
-	log_info("event=dsn queue=%lld sender=<%s> kind=%s recipients=%zu queued=%zu",
-		 (long long)a->e.id, a->e.sender, delay ? "delay" : "failure", n, nremote);
+	log_info("event=dsn queue=%lld sender=%s kind=%s recipients=%zu queued=%zu",
+		 (long long)a->e.id, log_str(a->e.sender), delay ? "delay" : "failure", n, nremote);
 	route_targets_free(&targets);
 }
 
@@ -1261,7 +1262,8 @@ static void attempt_finish(struct attempt *a)
 	buf_free(&last);
 	struct link *l = a->link;
 	log_info("event=outbound-result queue=%lld domain=%s delivered=%zu failed=%zu deferred=%zu "
-		 "connection=%lu transaction=%ld pipelined=%s", (long long)a->e.id, a->e.domain,
+		 "connection=%lu transaction=%ld pipelined=%s", (long long)a->e.id,
+		 log_str(a->e.domain),
 		 ndelivered, nfailed, ndelayed, l ? l->id : 0UL, l ? l->transactions : 0L,
 		 a->pipelined ? "yes" : "no");
 	u->done = (const char *const *)done;
@@ -1301,7 +1303,7 @@ static void postpone_run(struct store *s, struct store_job *job)
 	struct postpone_job *p = (struct postpone_job *)job;
 	struct buf err = BUF_INIT;
 	if (!s->ops->queue_postpone(s, p->ids, p->when, (const char *const *)p->notes, p->n, &err))
-		log_error("event=queue-postpone-failed entries=%zu error=\"%s\"", p->n, err.data);
+		log_error("event=queue-postpone-failed entries=%zu error=%s", p->n, log_qstr(err.data));
 	buf_free(&err);
 }
 
@@ -1363,7 +1365,7 @@ static void postpone(struct outbound *ob, const struct queue_entry *e, double wa
 	buf_free(&note);
 	writing_add(ob, e->id);
 	log_info("event=outbound-rate-wait queue=%lld domain=%s wait=%lld", (long long)e->id,
-		 e->domain, (long long)seconds_up(wait));
+		 log_str(e->domain), (long long)seconds_up(wait));
 }
 
 static void postpone_flush(struct outbound *ob)
@@ -1441,7 +1443,7 @@ static bool start_entry(void *ctx, const struct queue_entry *e)
 	ob->active = a;
 	ob->nactive++;
 	log_info("event=outbound-start queue=%lld domain=%s recipients=%zu attempt=%lld",
-		 (long long)e->id, e->domain, e->nrcpts, (long long)e->attempts + 1);
+		 (long long)e->id, log_str(e->domain), e->nrcpts, (long long)e->attempts + 1);
 	if (kept)
 		attempt_use_link(a, kept);
 	else

@@ -90,8 +90,11 @@ static void send_line(struct pop3_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	if (line.len && line.data[0] == '-')
-		log_info("event=reply conn=%lu service=pop3 reply=\"%.60s\"", s->id, line.data);
+	if (line.len && line.data[0] == '-') {
+		char q[128];
+		log_info("event=reply conn=%lu service=pop3 reply=%s", s->id,
+			 log_quote_mode(q, sizeof q, line.data, line.len < 60 ? line.len : 60, true));
+	}
 	buf_append(&line, "\r\n", 2);
 	bufferevent_write(s->bev, line.data, line.len);
 	buf_free(&line);
@@ -209,8 +212,8 @@ static void login_done(void *ctx, const struct login_outcome *o)
 	}
 	struct maildrop_entry *entries;
 	size_t n;
-	if (!s->srv->store->ops->pop3_maildrop(s->srv->store, o->account_id, o->device_id, &entries,
-					       &n)) {
+	if (s->srv->store->ops->pop3_maildrop(s->srv->store, o->account_id, o->device_id, &entries,
+					      &n) != STORE_OK) {
 		send_line(s, "-ERR [SYS/TEMP] The mailbox cannot be opened just now; try again later.");
 		goto resume;
 	}
@@ -317,7 +320,7 @@ static void cmd_retr_top(struct pop3_session *s, const struct pop3_command *c)
 	if (!m)
 		return;
 	struct buf data = BUF_INIT;
-	if (!s->srv->store->ops->message_read(s->srv->store, m->e.message_id, &data)) {
+	if (s->srv->store->ops->message_read(s->srv->store, m->e.message_id, &data) != STORE_OK) {
 		send_line(s, "-ERR [SYS/TEMP] Message %lu cannot be read just now; try again later.",
 			  c->msg);
 		buf_free(&data);
@@ -390,7 +393,7 @@ static void update_job_done(struct store_job *job)
 				  u->expunge ? "" : " for this device (the account's other devices keep "
 				  "them until they delete them too)");
 		} else {
-			log_error("event=pop3-update-failed conn=%lu error=\"%s\"", s->id, u->error);
+			log_error("event=pop3-update-failed conn=%lu error=%s", s->id, log_qstr(u->error));
 			send_line(s, "-ERR [SYS/TEMP] The deletions could not be saved; the messages are "
 				  "still there. Try again later.");
 		}
@@ -650,8 +653,8 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu service=pop3 ip=%s error=\"%s\"", s->id, s->ip,
-				 text);
+			log_info("event=tls-error conn=%lu service=pop3 ip=%s error=%s", s->id, s->ip,
+				 log_qstr(text));
 		}
 	}
 	/* The client left: nothing is deleted (RFC 1939: UPDATE only after QUIT). */

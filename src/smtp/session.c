@@ -173,7 +173,7 @@ static void commit_done(void *ctx, bool ok, const char *reason)
 		reply(s, 250, "2.0.0", "Message accepted and stored for %zu recipient%s.", s->nrcpts,
 		      s->nrcpts == 1 ? "" : "s");
 	} else {
-		log_error("event=store-failed conn=%lu reason=\"%s\"", s->id, reason ? reason : "");
+		log_error("event=store-failed conn=%lu reason=%s", s->id, log_qstr(reason));
 		reply(s, 451, "4.3.0", "The message could not be stored just now; please try again later.");
 	}
 	transaction_reset(s);
@@ -281,7 +281,7 @@ static void message_finish(struct smtp_session *s)
 	if (!d->too_big && !d->header_too_big && !d->line_too_long && s->nrcpts > 0) {
 		b = spool_finish(&s->message, &err);
 		if (!b) {
-			log_error("event=spool-failed conn=%lu error=\"%s\"", s->id, err.data);
+			log_error("event=spool-failed conn=%lu error=%s", s->id, log_qstr(err.data));
 			reply(s, 451, "4.3.0", "The message could not be kept for storing (a problem on "
 			      "this server); try again later.");
 			buf_free(&err);
@@ -303,8 +303,8 @@ static void message_finish(struct smtp_session *s)
 	} else if (s->nrcpts == 0) {
 		reply(s, 554, "5.5.1", "No valid recipients; the message was not accepted.");
 	} else if (hops_exceeded(s, b)) {
-		log_warn("event=mail-loop conn=%lu from=<%s>", s->id,
-			 s->sender.null ? "" : s->sender.text);
+		log_warn("event=mail-loop conn=%lu from=%s", s->id,
+			 log_str(s->sender.null ? "<>" : s->sender.text));
 		reply(s, 554, "5.4.6", "Mail loop: the message has passed through more than %ld mail "
 		      "servers (Received headers); check the forwarding (aliases) of its recipients "
 		      "here and at the next server.", cfg(s)->max_hops);
@@ -341,9 +341,9 @@ static void message_finish(struct smtp_session *s)
 				if (!dup)
 					ids[n++] = id;
 			}
-		log_info("event=message conn=%lu from=<%s> recipients=%zu accounts=%zu queued=%zu "
-			 "size=%zu spilled=%s", s->id, s->sender.null ? "" : s->sender.text, s->nrcpts,
-			 n, nremote, b->len, b->map ? "yes" : "no");
+		log_info("event=message conn=%lu from=%s recipients=%zu accounts=%zu queued=%zu "
+			 "size=%zu spilled=%s", s->id, log_str(s->sender.null ? "<>" : s->sender.text),
+			 s->nrcpts, n, nremote, b->len, b->map ? "yes" : "no");
 		struct commit_request req = {
 			.internaldate = (int64_t)time(NULL),
 			.account_ids = ids,
@@ -1085,7 +1085,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 			struct buf d = BUF_INIT;
 			tls_describe(bufferevent_openssl_get_ssl(bev), &d);
 			snprintf(s->tls_info, sizeof s->tls_info, "%s", d.data);
-			log_info("event=tls conn=%lu %s", s->id, d.data);
+			log_info("event=tls conn=%lu tls=%s", s->id, log_qstr(d.data));
 			buf_free(&d);
 		}
 		return;
@@ -1102,7 +1102,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		if (e) {
 			char text[200];
 			ERR_error_string_n(e, text, sizeof text);
-			log_info("event=tls-error conn=%lu ip=%s error=\"%s\"", s->id, s->ip, text);
+			log_info("event=tls-error conn=%lu ip=%s error=%s", s->id, s->ip, log_qstr(text));
 		}
 	}
 	/* EOF or error: the peer is gone. A message being committed stays committed. */

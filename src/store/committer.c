@@ -74,7 +74,7 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 	struct buf err = BUF_INIT;
 	bool committed = c->store->ops->deliver_batch(c->store, d, n, ok, &err);
 	if (!committed)
-		log_error("event=commit-failed messages=%zu error=\"%s\"", n, err.data);
+		log_error("event=commit-failed messages=%zu error=%s", n, log_qstr(err.data));
 	i = 0;
 	for (struct pending *p = batch; p; p = p->next, i++) {
 		p->ok = committed && ok[i];
@@ -98,7 +98,7 @@ static void mark_lost(struct pending *from, struct pending *to_excl, const char 
 	for (struct pending *p = from; p != to_excl; p = p->next, n++)
 		p->job->lost = true;
 	if (n)
-		log_error("event=commit-failed jobs=%zu error=\"%s\"", n, why);
+		log_error("event=commit-failed jobs=%zu error=%s", n, log_qstr(why));
 }
 
 /* Runs consecutive grouped jobs in one transaction: each is a savepoint of its own, and one

@@ -106,6 +106,7 @@ static void sq_close(struct store *base)
 	struct sqlite_store *s = S(base);
 	stmt_cache_clear(s);
 	sqlite3_close(s->db);
+	free(s->fault_file);
 	free(s);
 }
 
@@ -767,10 +768,14 @@ static void sq_deleted_kept(struct store *base, int64_t account_id, int64_t *cou
 	finish(s, st);
 }
 
-static bool sq_pop3_maildrop(struct store *base, int64_t account_id, int64_t device_id,
-			     struct maildrop_entry **out, size_t *n)
+static enum store_rc sq_pop3_maildrop(struct store *base, int64_t account_id, int64_t device_id,
+				      struct maildrop_entry **out, size_t *n)
 {
 	struct sqlite_store *s = S(base);
+	*out = NULL;
+	*n = 0;
+	if (sqlite_fault(s, "pop3_maildrop"))
+		return STORE_ERROR;
 	sqlite3_stmt *st = prepare(s, "SELECT m.id, b.uidvalidity, m.uid, m.size FROM messages m"
 				      " JOIN mailboxes b ON m.mailbox_id = b.id"
 				      " WHERE b.account_id = ? AND b.name = 'INBOX' AND NOT EXISTS"
@@ -793,21 +798,59 @@ static bool sq_pop3_maildrop(struct store *base, int64_t account_id, int64_t dev
 		e->uid = sqlite3_column_int64(st, 2);
 		e->size = sqlite3_column_int64(st, 3);
 	}
+	enum store_rc r = rc == SQLITE_DONE ? STORE_OK : read_failed(s, "pop3_maildrop");
 	finish(s, st);
-	return rc == SQLITE_DONE;
+	if (r != STORE_OK) {
+		free(*out); /* half a maildrop is no maildrop */
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
 }
 
-static bool sq_message_read(struct store *base, int64_t message_id, struct buf *out)
+static enum store_rc sq_message_read(struct store *base, int64_t message_id, struct buf *out)
 {
 	struct sqlite_store *s = S(base);
+	if (sqlite_fault(s, "message_read"))
+		return STORE_ERROR;
 	sqlite3_stmt *st = prepare(s, "SELECT b.data FROM messages m JOIN blobs b ON m.blob_id = b.id"
 				      " WHERE m.id = ?");
 	sqlite3_bind_int64(st, 1, message_id);
-	bool found = sqlite3_step(st) == SQLITE_ROW;
-	if (found)
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
 		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	enum store_rc r = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND
+							    : read_failed(s, "message_read");
 	finish(s, st);
-	return found;
+	return r;
+}
+
+/* The test hook: a read fails while the file named by $YUBIN_FAULT_FILE exists and is empty
+ * or names that read (one name per line, e.g. "mailbox_scan"). Checked on every read so a
+ * test can switch it on and off under a running server; a client cannot reach it. */
+bool sqlite_fault(struct sqlite_store *s, const char *what)
+{
+	if (!s->fault_file)
+		return false;
+	FILE *f = fopen(s->fault_file, "r");
+	if (!f)
+		return false;
+	char line[128];
+	bool fail = true, any = false;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0])
+			continue;
+		if (!any)
+			fail = false;
+		any = true;
+		if (strcmp(line, what) == 0)
+			fail = true;
+	}
+	fclose(f);
+	if (fail)
+		log_error("event=store-read-failed what=%s error=\"injected fault\"", what);
+	return fail;
 }
 
 /* Messages every device of their account has deleted (account_id 0: every account). */
@@ -1129,12 +1172,16 @@ struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *e
 		return NULL;
 	}
 	buf_free(&path);
+	const char *fault = getenv("YUBIN_FAULT_FILE");
+	if (fault && fault[0])
+		s->fault_file = xstrdup(fault);
 	sqlite3_busy_timeout(s->db, 10000);
 	if (!exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
 		  err) ||
 	    (create && !exec(s, schema, err)) || !migrate(s, err)) {
 		stmt_cache_clear(s);
 		sqlite3_close(s->db);
+		free(s->fault_file);
 		free(s);
 		return NULL;
 	}

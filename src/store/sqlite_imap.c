@@ -50,10 +50,12 @@ static sqlite3_stmt *mailbox_query(struct sqlite_store *s, const char *tail, int
 	return st;
 }
 
-bool sqlite_mailbox_list(struct store *base, int64_t account_id, bool with_counts,
-			 store_mailbox_fn fn, void *ctx)
+enum store_rc sqlite_mailbox_list(struct store *base, int64_t account_id, bool with_counts,
+				  store_mailbox_fn fn, void *ctx)
 {
 	struct sqlite_store *s = S(base);
+	if (sqlite_fault(s, "mailbox_list"))
+		return STORE_ERROR;
 	/* INBOX first, then by name: clients show folders in this order. */
 	sqlite3_stmt *st = mailbox_query(s, " ORDER BY b.name != 'INBOX', b.name", account_id,
 					 with_counts);
@@ -64,8 +66,10 @@ bool sqlite_mailbox_list(struct store *base, int64_t account_id, bool with_count
 		if (!fn(ctx, &m))
 			break;
 	}
+	enum store_rc r = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
+								: read_failed(s, "mailbox_list");
 	finish(s, st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE;
+	return r;
 }
 
 static bool is_inbox(const char *name)
@@ -73,20 +77,24 @@ static bool is_inbox(const char *name)
 	return strcasecmp(name, "INBOX") == 0;
 }
 
-bool sqlite_mailbox_get(struct store *base, int64_t account_id, const char *name,
-			   bool with_counts, struct mailbox_info *out)
+enum store_rc sqlite_mailbox_get(struct store *base, int64_t account_id, const char *name,
+				 bool with_counts, struct mailbox_info *out)
 {
 	struct sqlite_store *s = S(base);
+	if (sqlite_fault(s, "mailbox_get"))
+		return STORE_ERROR;
 	sqlite3_stmt *st = mailbox_query(s, " AND b.name = ?2", account_id, with_counts);
 	bind_text(st, 2, is_inbox(name) ? "INBOX" : name);
 	int rc = sqlite3_step(st);
-	bool found = rc == SQLITE_ROW;
-	if (found)
+	enum store_rc r = STORE_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
 		mailbox_from_row(st, out);
-	else if (rc != SQLITE_DONE)
-		log_error("event=store-read-failed what=mailbox error=\"%s\"", sqlite3_errmsg(s->db));
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		r = read_failed(s, "mailbox_get");
+	}
 	finish(s, st);
-	return found;
+	return r;
 }
 
 /* Inserts one mailbox row; false when it exists. */
@@ -149,7 +157,7 @@ bool sqlite_mailbox_delete(struct store *base, int64_t account_id, const char *n
 		return false;
 	}
 	struct mailbox_info m;
-	if (!sqlite_mailbox_get(base, account_id, name, false, &m)) {
+	if (sqlite_mailbox_get(base, account_id, name, false, &m) != STORE_OK) {
 		buf_printf(err, "[NONEXISTENT] There is no mailbox with that name.");
 		return false;
 	}
@@ -193,11 +201,11 @@ bool sqlite_mailbox_rename(struct store *base, int64_t account_id, const char *f
 {
 	struct sqlite_store *s = S(base);
 	struct mailbox_info src, dst;
-	if (!sqlite_mailbox_get(base, account_id, from, false, &src)) {
+	if (sqlite_mailbox_get(base, account_id, from, false, &src) != STORE_OK) {
 		buf_printf(err, "[NONEXISTENT] There is no mailbox with that name.");
 		return false;
 	}
-	if (is_inbox(to) || sqlite_mailbox_get(base, account_id, to, false, &dst)) {
+	if (is_inbox(to) || sqlite_mailbox_get(base, account_id, to, false, &dst) == STORE_OK) {
 		buf_printf(err, "[ALREADYEXISTS] A mailbox with the new name already exists.");
 		return false;
 	}
@@ -208,7 +216,7 @@ bool sqlite_mailbox_rename(struct store *base, int64_t account_id, const char *f
 		/* RFC 9051 6.3.6: renaming INBOX moves its messages to a new mailbox. */
 		ok = insert_mailbox(s, account_id, to, NULL, err);
 		struct mailbox_info fresh;
-		ok = ok && sqlite_mailbox_get(base, account_id, to, false, &fresh);
+		ok = ok && sqlite_mailbox_get(base, account_id, to, false, &fresh) == STORE_OK;
 		if (ok) {
 			/* Sessions on INBOX see the messages leave (VANISHED/EXPUNGE). */
 			sqlite3_stmt *st = prepare(
@@ -274,10 +282,12 @@ bool sqlite_mailbox_subscribe(struct store *base, int64_t account_id, const char
 	return change(s, st, "[NONEXISTENT] There is no mailbox with that name.", err);
 }
 
-bool sqlite_mailbox_scan(struct store *base, int64_t mailbox_id, int64_t uid_min, int64_t uid_max,
-			 int64_t since_modseq, store_meta_fn fn, void *ctx)
+enum store_rc sqlite_mailbox_scan(struct store *base, int64_t mailbox_id, int64_t uid_min,
+				  int64_t uid_max, int64_t since_modseq, store_meta_fn fn, void *ctx)
 {
 	struct sqlite_store *s = S(base);
+	if (sqlite_fault(s, "mailbox_scan"))
+		return STORE_ERROR;
 	sqlite3_stmt *st = prepare(s, "SELECT id, uid, modseq, internaldate, size, flags, keywords"
 				      " FROM messages WHERE mailbox_id = ?1 AND (?2 = 0 OR modseq > ?2)"
 				      " AND uid BETWEEN ?3 AND ?4 ORDER BY uid");
@@ -299,14 +309,18 @@ bool sqlite_mailbox_scan(struct store *base, int64_t mailbox_id, int64_t uid_min
 		if (!fn(ctx, &m))
 			break;
 	}
+	enum store_rc r = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
+								: read_failed(s, "mailbox_scan");
 	finish(s, st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE;
+	return r;
 }
 
-bool sqlite_mailbox_vanished(struct store *base, int64_t mailbox_id, int64_t since_modseq,
-				store_uid_fn fn, void *ctx)
+enum store_rc sqlite_mailbox_vanished(struct store *base, int64_t mailbox_id, int64_t since_modseq,
+				      store_uid_fn fn, void *ctx)
 {
 	struct sqlite_store *s = S(base);
+	if (sqlite_fault(s, "mailbox_vanished"))
+		return STORE_ERROR;
 	sqlite3_stmt *st = prepare(s, "SELECT uid, modseq FROM expunged WHERE mailbox_id = ?"
 				      " AND modseq > ? ORDER BY uid");
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -315,8 +329,10 @@ bool sqlite_mailbox_vanished(struct store *base, int64_t mailbox_id, int64_t sin
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (!fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)))
 			break;
+	enum store_rc r = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
+								: read_failed(s, "mailbox_vanished");
 	finish(s, st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE;
+	return r;
 }
 
 /* Keywords are a space-separated set; these keep them sorted-free but unique. */
@@ -612,15 +628,22 @@ bool sqlite_messages_copy(struct store *base, int64_t from_mailbox, const int64_
 }
 
 
-bool sqlite_message_structure(struct store *base, int64_t message_id, struct buf *out)
+enum store_rc sqlite_message_structure(struct store *base, int64_t message_id, struct buf *out)
 {
 	struct sqlite_store *s = S(base);
+	if (sqlite_fault(s, "message_structure"))
+		return STORE_ERROR;
 	sqlite3_stmt *st = prepare(s, "SELECT b.structure FROM messages m JOIN blobs b"
 				      " ON m.blob_id = b.id WHERE m.id = ?");
 	sqlite3_bind_int64(st, 1, message_id);
-	bool found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB;
-	if (found)
+	int rc = sqlite3_step(st);
+	enum store_rc r = STORE_NOT_FOUND;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
 		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		r = STORE_OK;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = read_failed(s, "message_structure");
+	}
 	finish(s, st);
-	return found;
+	return r;
 }

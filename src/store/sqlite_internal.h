@@ -30,6 +30,8 @@ struct sqlite_store {
 	/* Inside store_batch_begin/end, each operation's transaction is a SAVEPOINT in the
 	 * batch's transaction, so one COMMIT (one fsync) makes many operations durable. */
 	bool in_batch;
+	/* Test hook (docs/architecture.md): from $YUBIN_FAULT_FILE at open, NULL otherwise. */
+	char *fault_file;
 	struct stmt_slot stmts[STMT_CACHE_SIZE];
 };
 
@@ -179,6 +181,21 @@ static inline void rows(struct sqlite_store *s, sqlite3_stmt *st, store_row_fn f
 	finish(s, st);
 }
 
+/* A read that did not end in SQLITE_ROW/SQLITE_DONE: logged here, once, with SQLite's
+ * message, so callers only turn it into a failure reply. */
+static inline enum store_rc read_failed(struct sqlite_store *s, const char *what)
+{
+	char msg[256];
+	const char *e = sqlite3_errmsg(s->db);
+	log_error("event=store-read-failed what=%s error=%s", what,
+		  log_quote(msg, sizeof msg, e, strlen(e)));
+	return STORE_ERROR;
+}
+
+/* The fault-injection test hook: true (and logged like a real failure) when the read `what`
+ * is to fail now. Inert unless YUBIN_FAULT_FILE was set when the store was opened. */
+bool sqlite_fault(struct sqlite_store *s, const char *what);
+
 /* Statements come from prepare() and go back with finish(): finalizing a cached one would
  * leave the cache pointing at freed memory. */
 #define sqlite3_finalize(st) use_finish_not_sqlite3_finalize(st)
@@ -189,9 +206,9 @@ bool sqlite_doomed_reset(struct sqlite_store *s, struct buf *err);
 bool sqlite_expunge_doomed(struct sqlite_store *s, struct buf *err);
 
 /* sqlite_imap.c */
-bool sqlite_mailbox_list(struct store *s, int64_t account_id, bool with_counts,
-			 store_mailbox_fn fn, void *ctx);
-bool sqlite_mailbox_get(struct store *s, int64_t account_id, const char *name, bool with_counts,
+enum store_rc sqlite_mailbox_list(struct store *s, int64_t account_id, bool with_counts,
+				  store_mailbox_fn fn, void *ctx);
+enum store_rc sqlite_mailbox_get(struct store *s, int64_t account_id, const char *name, bool with_counts,
 			struct mailbox_info *out);
 bool sqlite_mailbox_create(struct store *s, int64_t account_id, const char *name,
 			   const char *special_use, struct buf *err);
@@ -200,10 +217,11 @@ bool sqlite_mailbox_rename(struct store *s, int64_t account_id, const char *from
 			   struct buf *err);
 bool sqlite_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on,
 			      struct buf *err);
-bool sqlite_mailbox_scan(struct store *s, int64_t mailbox_id, int64_t uid_min, int64_t uid_max,
-			 int64_t since_modseq, store_meta_fn fn, void *ctx);
-bool sqlite_message_structure(struct store *s, int64_t message_id, struct buf *out);
-bool sqlite_mailbox_vanished(struct store *s, int64_t mailbox_id, int64_t since_modseq,
+enum store_rc sqlite_mailbox_scan(struct store *s, int64_t mailbox_id, int64_t uid_min,
+				  int64_t uid_max, int64_t since_modseq, store_meta_fn fn,
+				  void *ctx);
+enum store_rc sqlite_message_structure(struct store *s, int64_t message_id, struct buf *out);
+enum store_rc sqlite_mailbox_vanished(struct store *s, int64_t mailbox_id, int64_t since_modseq,
 			     store_uid_fn fn, void *ctx);
 bool sqlite_messages_set_flags(struct store *s, int64_t mailbox_id, const int64_t *uids, size_t n,
 			       enum store_flag_op op, unsigned flags, const char *keywords,

@@ -147,6 +147,11 @@ struct message_meta {
 
 enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
 
+/* What a read said: found it, there is none, or the database failed (logged once by the
+ * backend). A failure must reach the client as a failure (NO [SERVERBUG], -ERR [SYS/TEMP]),
+ * never as an empty mailbox. STORE_OK is 0: write `== STORE_OK`, never `!rc`. */
+enum store_rc { STORE_OK = 0, STORE_NOT_FOUND, STORE_ERROR };
+
 typedef bool (*store_mailbox_fn)(void *ctx, const struct mailbox_info *m);
 typedef bool (*store_meta_fn)(void *ctx, const struct message_meta *m);
 typedef bool (*store_uid_fn)(void *ctx, int64_t uid, int64_t modseq);
@@ -221,11 +226,12 @@ struct store_ops {
 	int64_t (*account_messages)(struct store *s, int64_t account_id);
 	/* Messages some device deleted but that are still kept: count and bytes. */
 	void (*deleted_kept)(struct store *s, int64_t account_id, int64_t *count, int64_t *bytes);
-	/* The INBOX messages device_id has not deleted, oldest first. Caller frees *out. */
-	bool (*pop3_maildrop)(struct store *s, int64_t account_id, int64_t device_id,
+	/* The INBOX messages device_id has not deleted, oldest first. Caller frees *out
+	 * (NULL and 0 on STORE_ERROR). */
+	enum store_rc (*pop3_maildrop)(struct store *s, int64_t account_id, int64_t device_id,
 			      struct maildrop_entry **out, size_t *n);
 	/* The bytes of one message (by its id) appended to out. */
-	bool (*message_read)(struct store *s, int64_t message_id, struct buf *out);
+	enum store_rc (*message_read)(struct store *s, int64_t message_id, struct buf *out);
 	/* POP3 UPDATE: device_id deleted these messages. expunge: remove them for everybody;
 	 * else mark them for this device and expunge those every device has now deleted. */
 	bool (*pop3_delete)(struct store *s, int64_t account_id, int64_t device_id,
@@ -235,11 +241,11 @@ struct store_ops {
 	 * every device has deleted. Returns the number expunged. */
 	int64_t (*expire)(struct store *s, int64_t now, int64_t default_keep_days);
 	/* IMAP: mailboxes of an account (name order) and one by name (case-sensitive, except
-	 * INBOX). */
-	bool (*mailbox_list)(struct store *s, int64_t account_id, bool with_counts,
+	 * INBOX). A scan whose callback returns false stops with STORE_OK. */
+	enum store_rc (*mailbox_list)(struct store *s, int64_t account_id, bool with_counts,
 			     store_mailbox_fn fn, void *ctx);
-	bool (*mailbox_get)(struct store *s, int64_t account_id, const char *name, bool with_counts,
-			    struct mailbox_info *out);
+	enum store_rc (*mailbox_get)(struct store *s, int64_t account_id, const char *name,
+				     bool with_counts, struct mailbox_info *out);
 	bool (*mailbox_create)(struct store *s, int64_t account_id, const char *name,
 			       const char *special_use, struct buf *err);
 	/* Deletes the mailbox and its messages (never INBOX). */
@@ -253,12 +259,14 @@ struct store_ops {
 				  struct buf *err);
 	/* Messages with uid_min <= UID <= uid_max in UID order; with since_modseq > 0 only
 	 * those changed after it. */
-	bool (*mailbox_scan)(struct store *s, int64_t mailbox_id, int64_t uid_min, int64_t uid_max,
-			     int64_t since_modseq, store_meta_fn fn, void *ctx);
-	/* The cached MIME structure of a message (appended to out); false when none is cached. */
-	bool (*message_structure)(struct store *s, int64_t message_id, struct buf *out);
+	enum store_rc (*mailbox_scan)(struct store *s, int64_t mailbox_id, int64_t uid_min,
+				      int64_t uid_max, int64_t since_modseq, store_meta_fn fn,
+				      void *ctx);
+	/* The cached MIME structure of a message (appended to out); STORE_NOT_FOUND when none
+	 * is cached. */
+	enum store_rc (*message_structure)(struct store *s, int64_t message_id, struct buf *out);
 	/* UIDs expunged after since_modseq (QRESYNC VANISHED and keeping sessions in step). */
-	bool (*mailbox_vanished)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
+	enum store_rc (*mailbox_vanished)(struct store *s, int64_t mailbox_id, int64_t since_modseq,
 				 store_uid_fn fn, void *ctx);
 	/* STORE: changes flags/keywords of the listed UIDs; a message whose modseq is above
 	 * unchangedsince (if >= 0) is left alone and reported through *failed (CONDSTORE). */

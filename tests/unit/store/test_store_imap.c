@@ -1,5 +1,6 @@
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "test.h"
@@ -83,8 +84,8 @@ TEST(store_imap_flags_expunge_copy_quota)
 		return;
 	struct buf err = BUF_INIT;
 	struct mailbox_info inbox, trash;
-	CHECK(s->ops->mailbox_get(s, account, "inbox", false, &inbox));
-	CHECK(s->ops->mailbox_get(s, account, "Trash", false, &trash));
+	CHECK(s->ops->mailbox_get(s, account, "inbox", false, &inbox) == STORE_OK);
+	CHECK(s->ops->mailbox_get(s, account, "Trash", false, &trash) == STORE_OK);
 	int64_t uid1, uid2;
 	CHECK(s->ops->message_append(s, inbox.id, "0123456789", 10, NULL, STORE_FLAG_SEEN, "$Work", 5,
 				     &uid1, &err));
@@ -133,6 +134,65 @@ TEST(store_imap_flags_expunge_copy_quota)
 	if (report.len)
 		printf("%s", report.data);
 	buf_free(&report);
+	buf_free(&err);
+	s->ops->close(s);
+}
+
+static bool stop_at_first(void *ctx, const struct message_meta *m)
+{
+	(*(int *)ctx)++;
+	return false;
+}
+
+/* Reads say which of three things happened: a callback that stops is no error, a missing
+ * mailbox is STORE_NOT_FOUND, and a failing read (the test hook) is STORE_ERROR. */
+TEST(store_reads_tell_not_found_from_error)
+{
+	char dir[64];
+	int64_t account;
+	struct store *s = imap_store(dir, &account);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	struct buf err = BUF_INIT;
+	struct mailbox_info inbox, none;
+	CHECK_EQ_INT(s->ops->mailbox_get(s, account, "INBOX", false, &inbox), STORE_OK);
+	CHECK_EQ_INT(s->ops->mailbox_get(s, account, "nope", false, &none), STORE_NOT_FOUND);
+	int64_t uid;
+	CHECK(s->ops->message_append(s, inbox.id, "a\r\n", 3, NULL, 0, "", 1, &uid, &err));
+	CHECK(s->ops->message_append(s, inbox.id, "b\r\n", 3, NULL, 0, "", 1, &uid, &err));
+	int calls = 0;
+	CHECK_EQ_INT(s->ops->mailbox_scan(s, inbox.id, 1, INT64_MAX, 0, stop_at_first, &calls),
+		     STORE_OK);
+	CHECK_EQ_INT(calls, 1);
+	struct buf out = BUF_INIT;
+	CHECK_EQ_INT(s->ops->message_read(s, 999999, &out), STORE_NOT_FOUND);
+	s->ops->close(s);
+
+	char flag[96];
+	snprintf(flag, sizeof flag, "%s/fault", dir);
+	setenv("YUBIN_FAULT_FILE", flag, 1);
+	s = store_open_sqlite(dir, false, &err);
+	unsetenv("YUBIN_FAULT_FILE");
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_EQ_INT(s->ops->mailbox_get(s, account, "INBOX", false, &inbox), STORE_OK);
+	FILE *f = fopen(flag, "w");
+	fputs("mailbox_scan\n", f);
+	fclose(f);
+	CHECK_EQ_INT(s->ops->mailbox_get(s, account, "INBOX", false, &inbox), STORE_OK);
+	calls = 0;
+	CHECK_EQ_INT(s->ops->mailbox_scan(s, inbox.id, 1, INT64_MAX, 0, stop_at_first, &calls),
+		     STORE_ERROR);
+	CHECK_EQ_INT(calls, 0);
+	f = fopen(flag, "w"); /* empty: every read fails */
+	fclose(f);
+	CHECK_EQ_INT(s->ops->mailbox_get(s, account, "INBOX", false, &inbox), STORE_ERROR);
+	unlink(flag);
+	CHECK_EQ_INT(s->ops->mailbox_scan(s, inbox.id, 1, INT64_MAX, 0, stop_at_first, &calls),
+		     STORE_OK);
+	buf_free(&out);
 	buf_free(&err);
 	s->ops->close(s);
 }

@@ -197,7 +197,7 @@ static int64_t maildrop_count(struct store *s, int64_t account, int64_t device)
 {
 	struct maildrop_entry *e;
 	size_t n = 0;
-	if (!s->ops->pop3_maildrop(s, account, device, &e, &n))
+	if (s->ops->pop3_maildrop(s, account, device, &e, &n) != STORE_OK)
 		return -1;
 	free(e);
 	return (int64_t)n;
@@ -231,7 +231,7 @@ TEST(store_pop3_per_device_deletion_and_expiry)
 	CHECK(s->ops->deliver_batch(s, d, 3, ok, &err));
 	struct maildrop_entry *e;
 	size_t n;
-	CHECK(s->ops->pop3_maildrop(s, account, pc, &e, &n));
+	CHECK(s->ops->pop3_maildrop(s, account, pc, &e, &n) == STORE_OK);
 	CHECK_EQ_INT(n, 3);
 	int64_t doomed[2] = { e[0].message_id, e[1].message_id };
 	int64_t third = e[2].message_id;
