@@ -306,6 +306,7 @@ int cmd_serve(struct cli *c)
 	d.smtp.cfg = cfg;
 	d.smtp.base = d.base;
 	d.smtp.limits = &d.limits;
+	d.smtp.spool_dir = c->data;
 	d.smtp.store = store_open_sqlite(c->data, false, &err);
 	if (!d.smtp.store)
 		log_fatal("event=store-unavailable error=\"%s\"", err.data);
@@ -332,6 +333,7 @@ int cmd_serve(struct cli *c)
 	d.imap = (struct imap_server){
 		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,
 		.writer = d.smtp.committer, .login = d.login, .limits = &d.limits,
+		.spool_dir = c->data,
 	};
 
 	for (size_t i = 0; i < nfds; i++) {

@@ -24,6 +24,7 @@ struct imap_server {
 	struct committer *writer;
 	struct login_service *login;
 	struct conn_limits *limits;
+	const char *spool_dir;        /* large APPENDs being received spill here */
 	struct imap_session *sessions;
 	bool draining;
 };
