@@ -39,7 +39,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/yubin $(BUILD)/unit-tests $(BUILD)/dkim-tool
+all: $(BUILD)/yubin $(BUILD)/unit-tests $(BUILD)/dkim-tool $(BUILD)/spf-suite
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,6 +56,10 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libyubin.a
 
 # The DKIM driver the interoperability test uses (tests/conformance/dkim_interop.py).
 $(BUILD)/dkim-tool: $(BUILD)/tests/conformance/dkim_tool.o $(BUILD)/libyubin.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The SPF conformance driver: tests/conformance/spf_suite.py feeds it the RFC 7208 suite.
+$(BUILD)/spf-suite: $(BUILD)/tests/conformance/spf_suite.o $(BUILD)/libyubin.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets (clang): make fuzz; run e.g. build-fuzz/fuzz_smtp_command fuzz/corpus/smtp_command
@@ -80,4 +84,5 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 .PHONY: all check clean fuzz
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/tests/conformance/dkim_tool.d $(FUZZ_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/tests/conformance/dkim_tool.d \
+	$(BUILD)/tests/conformance/spf_suite.d $(FUZZ_OBJ:.o=.d)

@@ -39,6 +39,7 @@ static void config_read(const uint8_t *d, struct config *c)
 	default: c->lim.max_nonsync = d[3] / 4; break;
 	}
 	c->lim.max_depth = d[4] % 8;
+	c->lim.max_command = (size_t)(d[4] >> 3) * 16; /* 0: no limit of its own */
 	c->lim.max_args = 1 + (size_t)d[5];
 	c->lim.literal8 = d[6] & 1;
 	c->refuse_bits = (uint32_t)(d[6] >> 1) | ((uint32_t)d[7] << 7);
@@ -123,6 +124,7 @@ static void check_command(const struct config *c, const struct imap_command *cmd
 		check_arg(&w, &cmd->args[i], 0, log);
 	INVARIANT(w.wire_min <= c->lim.max_line);
 	INVARIANT(w.literal_sum == cmd->literal_bytes);
+	INVARIANT(!c->lim.max_command || w.wire_min + w.literal_sum <= c->lim.max_command);
 	INVARIANT(w.literal_sum <= (c->lim.max_literal_total ? c->lim.max_literal_total
 							     : c->lim.max_literal));
 	buf_append_char(log, '\n');

@@ -356,6 +356,7 @@ int cmd_serve(struct cli *c)
 	d.smtp.cfg = cfg;
 	d.smtp.base = d.base;
 	d.smtp.limits = &d.limits;
+	d.smtp.spool_dir = c->data;
 	d.smtp.store = store_open_sqlite(c->data, false, &err);
 	if (!d.smtp.store)
 		log_fatal("event=store-unavailable error=\"%s\"", err.data);
@@ -390,6 +391,7 @@ int cmd_serve(struct cli *c)
 		.cfg = cfg, .base = d.base, .tls = d.smtp.tls, .store = d.smtp.store,
 		.writer = d.smtp.committer, .login = d.login, .limits = &d.limits,
 		.nreaders = IMAP_READERS,
+		.spool_dir = c->data,
 	};
 	memcpy(d.imap.readers, d.imap_readers, sizeof d.imap_readers);
 

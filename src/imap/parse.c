@@ -151,6 +151,7 @@ void imap_parser_limits_default(struct imap_parser_limits *l)
 	l->max_line = 64 * 1024;
 	l->max_literal = 64 * 1024 * 1024;
 	l->max_literal_total = 0;
+	l->max_command = 0;
 	l->max_nonsync = 4096;
 	l->max_depth = 16;
 	l->max_args = 10000;
@@ -249,6 +250,11 @@ const char *imap_parser_tag(const struct imap_parser *p)
 const char *imap_parser_name(const struct imap_parser *p)
 {
 	return p->cmd ? p->cmd->name : NULL;
+}
+
+size_t imap_parser_held(const struct imap_parser *p)
+{
+	return p->line_used + (p->cmd ? p->cmd->literal_bytes : 0);
 }
 
 uint64_t imap_parser_literal_size(const struct imap_parser *p)
@@ -462,6 +468,10 @@ static enum step literal_announced(struct imap_parser *p)
 		r = fail(p, IMAP_PARSE_ERR_TOOBIG,
 			 "Literals of this command exceed %zu bytes in total",
 			 p->lim.max_literal_total);
+	} else if (p->lim.max_command &&
+		   p->line_used + p->cmd->literal_bytes + n > p->lim.max_command) {
+		r = fail(p, IMAP_PARSE_ERR_LIMIT, "This command is larger than %zu bytes, its "
+			 "literals included", p->lim.max_command);
 	}
 	if (r == STEP_ERROR_AGAIN) {
 		/* The CRLF is taken: after a refused {n} the client sends nothing more of the
@@ -485,6 +495,19 @@ void imap_parser_literal_accept(struct imap_parser *p)
 	if (p->state != S_LIT_WAIT)
 		abort();
 	literal_start(p);
+}
+
+void imap_parser_literal_outside(struct imap_parser *p)
+{
+	if (p->state != S_LIT_WAIT)
+		abort();
+	p->nargs++;
+	struct node *n = node_add(p, IMAP_ARG_LITERAL);
+	n->arg.str = "";
+	n->arg.len = 0;
+	n->arg.literal8 = p->lit8;
+	n->arg.outside = true;
+	p->state = S_ARG_END;
 }
 
 void imap_parser_literal_refuse(struct imap_parser *p)
@@ -885,6 +908,12 @@ enum imap_parse_status imap_parser_feed(struct imap_parser *p, const void *data,
 		if (counts && p->line_used >= p->lim.max_line) {
 			fail(p, IMAP_PARSE_ERR_LIMIT, "Command line longer than %zu bytes",
 			     p->lim.max_line);
+			*consumed = i;
+			return IMAP_PARSE_ERROR;
+		}
+		if (counts && p->lim.max_command && imap_parser_held(p) >= p->lim.max_command) {
+			fail(p, IMAP_PARSE_ERR_LIMIT, "This command is larger than %zu bytes, its "
+			     "literals included", p->lim.max_command);
 			*consumed = i;
 			return IMAP_PARSE_ERROR;
 		}

@@ -57,6 +57,8 @@ enum imap_arg_type {
 struct imap_arg {
 	enum imap_arg_type type;
 	bool literal8;               /* LITERAL: sent as ~{n}; may contain NUL */
+	bool outside;                /* LITERAL: its bytes went to the session, not here
+	                                (imap_parser_literal_outside); str is "", len 0 */
 	const char *str;             /* NIL, ATOM, STRING, LITERAL */
 	size_t len;
 	const struct imap_arg *list; /* LIST: its elements */
@@ -79,6 +81,8 @@ struct imap_parser_limits {
 	                             all lines of a command with literals count together */
 	size_t max_literal;       /* one literal */
 	size_t max_literal_total; /* all literals of one command (0: same as max_literal) */
+	size_t max_command;       /* line bytes and literals of one command together (0: no
+	                             limit of its own); before login this keeps a command small */
 	size_t max_nonsync;       /* largest {n+}: 0 = neither LITERAL+ nor LITERAL- advertised,
 	                             4096 = LITERAL-, max_literal = LITERAL+ */
 	size_t max_depth;         /* nesting of ( ): "((x))" is depth 2 */
@@ -139,12 +143,19 @@ const struct imap_parse_error *imap_parser_error(const struct imap_parser *p);
 /* While a command is being read (e.g. after LITERAL): its tag and name so far, or NULL. */
 const char *imap_parser_tag(const struct imap_parser *p);
 const char *imap_parser_name(const struct imap_parser *p);
+/* Bytes the command being read holds now: its line bytes and the literals accepted so far
+ * (a literal counts in full once accepted: its space is taken then). 0 between commands. */
+size_t imap_parser_held(const struct imap_parser *p);
 /* After LITERAL: the announced size (already within max_literal and max_literal_total), and
  * whether it is a literal8 (~{n}). */
 uint64_t imap_parser_literal_size(const struct imap_parser *p);
 bool imap_parser_literal_is8(const struct imap_parser *p);
 /* After LITERAL: the session sent "+ " and the parser now reads the literal bytes. */
 void imap_parser_literal_accept(struct imap_parser *p);
+/* After LITERAL: the session sent "+ " and reads the literal's bytes itself (a message for
+ * APPEND goes to a spool, not to memory); it feeds the parser again only after the last of
+ * them. The argument is a LITERAL marked outside. */
+void imap_parser_literal_outside(struct imap_parser *p);
 /* After LITERAL: the session answered the command with NO or BAD; the parser drops it. */
 void imap_parser_literal_refuse(struct imap_parser *p);
 /* Forgets any partial command, pending error or skipping (after STARTTLS the session throws

@@ -29,6 +29,7 @@ struct imap_server {
 	size_t nreaders, next_reader;
 	struct login_service *login;
 	struct conn_limits *limits;
+	const char *spool_dir;        /* large APPENDs being received spill here */
 	struct imap_session *sessions;
 	bool draining;
 };

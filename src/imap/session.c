@@ -28,6 +28,8 @@
 #define IMAP_IDLE_SECONDS 1800
 
 static void session_process_input(struct imap_session *s);
+static void set_timeouts(struct imap_session *s);
+static bool prelogin_account(struct imap_session *s);
 static void session_free(struct imap_session *s);
 static void session_wake(struct imap_session *s);
 
@@ -388,8 +390,7 @@ struct imap_job {
 	unsigned flags;
 	char *keywords;
 	int64_t unchangedsince;
-	char *data;
-	size_t len;
+	struct spool_bytes *msg; /* APPEND: the message */
 	int64_t internaldate;
 	int64_t uidvalidity;
 	/* results */
@@ -432,10 +433,10 @@ static void job_run(struct store *st, struct store_job *job)
 		break;
 	case JOB_APPEND: {
 		struct buf structure = BUF_INIT;
-		struct mime_message *m = mime_message_parse(j->data, j->len, NULL);
+		struct mime_message *m = mime_message_parse(j->msg->data, j->msg->len, NULL);
 		mime_message_serialize(m, &structure);
 		mime_message_free(&m);
-		j->ok = st->ops->message_append(st, j->to_mailbox, j->data, j->len, &structure,
+		j->ok = st->ops->message_append(st, j->to_mailbox, j->msg->data, j->msg->len, &structure,
 						j->flags, j->keywords, j->internaldate, &j->uid,
 						&j->err);
 		buf_free(&structure);
@@ -450,7 +451,7 @@ static void job_free(struct imap_job *j)
 	free(j->name2);
 	free(j->uids);
 	free(j->keywords);
-	free(j->data);
+	spool_bytes_free(&j->msg);
 	free(j->failed);
 	free(j->new_uids);
 	buf_free(&j->err);
@@ -730,6 +731,12 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		s->state = IMAP_AUTH;
 		s->account_id = o->account_id;
 		login_watch(s->srv->login, o, login_revoked, s);
+		if (s->bev)
+			set_timeouts(s); /* from login-timeout to the idle timeout */
+		/* The pre-login parser (login-max-command) holds nothing between commands; the
+		 * next command gets one with the full limits. */
+		imap_parser_free(&s->parser);
+		prelogin_account(s);
 		{
 			struct buf caps = BUF_INIT;
 			capability_list(s, &caps);
@@ -1394,7 +1401,7 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 	const char *name;
 	size_t len;
 	if (c->count < 2 || !imap_arg_get_astring(&c->args[0], &name, &len) ||
-	    c->args[c->count - 1].type != IMAP_ARG_LITERAL) {
+	    c->args[c->count - 1].type != IMAP_ARG_LITERAL || c->args[0].outside) {
 		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: APPEND mailbox [(flags)] [date] {size}");
 		return;
 	}
@@ -1431,11 +1438,39 @@ static void cmd_append(struct imap_session *s, const struct imap_command *c)
 	}
 	buf_free(&wire);
 	const struct imap_arg *lit = &c->args[c->count - 1];
+	struct spool_bytes *msg;
+	if (lit->outside && s->append_nul) {
+		imap_tagged(s, c->tag, "BAD", NULL, "NUL byte in a literal (only ~{n} literals may "
+			    "hold NUL).");
+		buf_free(&kw);
+		return; /* the session resets the spool */
+	}
+	if (lit->outside) {
+		/* Read into s->append, CRLF already fixed (append_read). */
+		struct buf err = BUF_INIT;
+		s->append_ready = false;
+		msg = spool_finish(&s->append, &err);
+		if (!msg) {
+			log_error("event=spool-failed conn=%lu error=%s", s->id, log_qstr(err.data));
+			imap_tagged(s, c->tag, "NO", "SERVERBUG", "The message could not be kept for "
+				    "storing; try again.");
+			buf_free(&err);
+			buf_free(&kw);
+			return;
+		}
+		buf_free(&err);
+	} else {
+		/* IMAP needs CRLF; a client that sends bare LF gets it fixed here. */
+		struct buf data = BUF_INIT;
+		mime_normalize_crlf(lit->str, lit->len, &data);
+		size_t n;
+		char *bytes = buf_steal(&data, &n);
+		msg = spool_bytes_from_mem(bytes, n);
+	}
+	log_info("event=append conn=%lu size=%zu spilled=%s", s->id, msg->len,
+		 msg->map ? "yes" : "no");
 	struct imap_job *j = job_new(s, JOB_APPEND);
-	/* IMAP needs CRLF; a client that sends bare LF gets it fixed here. */
-	struct buf data = BUF_INIT;
-	mime_normalize_crlf(lit->str, lit->len, &data);
-	j->data = buf_steal(&data, &j->len);
+	j->msg = msg;
 	j->flags = flags;
 	j->keywords = buf_steal(&kw, NULL);
 	j->internaldate = date;
@@ -1711,14 +1746,62 @@ static void handle_literal(struct imap_session *s)
 		imap_parser_literal_refuse(s->parser);
 		return;
 	}
-	if (s->state == IMAP_NOT_AUTH && size > 4096) {
-		/* Before login, nobody gets to make us buffer big literals. */
-		imap_tagged(s, tag ? tag : "*", "BAD", "TOOBIG", "Log in before sending large data.");
+	/* Before login the parser keeps each command under login-max-command; all connections
+	 * from one address together stay under login-max-per-ip. */
+	if (s->state == IMAP_NOT_AUTH &&
+	    conn_limits_held(s->srv->limits, s->ip) + size > (uint64_t)s->srv->cfg->login_max_per_ip) {
+		imap_tagged(s, tag ? tag : "*", "NO", "LIMIT", "Your address has too much unfinished "
+			    "data on this server before login; log in first.");
 		imap_parser_literal_refuse(s->parser);
+		return;
+	}
+	/* After login, a message for APPEND longer than a mailbox name or a date goes to a
+	 * spool (a file past spill-threshold) instead of the parser's memory. */
+	if (append && s->state != IMAP_NOT_AUTH && size > 1024) {
+		if (s->append_ready) {
+			imap_tagged(s, tag ? tag : "*", "BAD", NULL, "One message per APPEND.");
+			imap_parser_literal_refuse(s->parser);
+			spool_reset(&s->append);
+			s->append_ready = false;
+			return;
+		}
+		if (spool_memory_total() > (size_t)s->srv->cfg->max_pending_memory) {
+			log_warn("event=pending-memory-full conn=%lu service=imap held=%zu", s->id,
+				 spool_memory_total());
+			imap_tagged(s, tag ? tag : "*", "NO", "LIMIT", "The server is busy receiving "
+				    "other mail; try again in a few minutes.");
+			imap_parser_literal_refuse(s->parser);
+			return;
+		}
+		imap_printf(s, "+ Ready for literal data");
+		imap_parser_literal_outside(s->parser);
+		spool_reset(&s->append);
+		s->append.threshold = (size_t)s->srv->cfg->spill_threshold;
+		s->append_left = size;
+		s->append_cr = false;
+		s->append_ready = true;
+		s->append_lit8 = imap_parser_literal_is8(s->parser);
+		s->append_nul = false;
 		return;
 	}
 	imap_printf(s, "+ Ready for literal data");
 	imap_parser_literal_accept(s->parser);
+}
+
+/* The bytes of an APPEND literal read outside the parser: into the spool, CRLF fixed. */
+static void append_read(struct imap_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return;
+	size_t n = v.iov_len < s->append_left ? v.iov_len : (size_t)s->append_left;
+	s->append_left -= n;
+	if (!s->append_lit8 && memchr(v.iov_base, '\0', n))
+		s->append_nul = true; /* as the parser does for literals it reads */
+	mime_normalize_crlf_stream(v.iov_base, n, &s->append_cr, s->append_left == 0,
+				   spool_buf(&s->append));
+	spool_settle(&s->append); /* a failure is reported by cmd_append */
+	evbuffer_drain(in, n);
 }
 
 /* The parser exists while commands come; a session in IDLE drops it (see cmd_idle). */
@@ -1731,6 +1814,8 @@ static struct imap_parser *parser_of(struct imap_session *s)
 		lim.max_literal_total = lim.max_literal;
 		lim.max_line = (size_t)s->srv->cfg->imap_max_line;
 		lim.max_depth = (size_t)s->srv->cfg->imap_max_nesting;
+		if (s->state == IMAP_NOT_AUTH) /* a new parser is made at login (login_done) */
+			lim.max_command = (size_t)s->srv->cfg->login_max_command;
 		s->parser = imap_parser_new(&lim);
 	}
 	return s->parser;
@@ -1746,10 +1831,28 @@ static void command_label(const struct imap_command *c, char *out, size_t outlen
 		snprintf(out, outlen, "%.24s", c->name);
 }
 
+/* Counts what an unauthenticated session's parser holds against its address; false (after
+ * BYE) when the address holds more than login-max-per-ip. */
+static bool prelogin_account(struct imap_session *s)
+{
+	size_t now = s->state == IMAP_NOT_AUTH && s->parser ? imap_parser_held(s->parser) : 0;
+	if (now == s->prelogin_held)
+		return true;
+	size_t all = conn_limits_hold(s->srv->limits, s->ip, s->prelogin_held, now);
+	s->prelogin_held = now;
+	if (s->state != IMAP_NOT_AUTH || all <= (size_t)s->srv->cfg->login_max_per_ip)
+		return true;
+	log_info("event=prelogin-limit conn=%lu service=imap ip=%s held=%zu", s->id, s->ip, all);
+	imap_printf(s, "* BYE Your address has too much unfinished data on this server before "
+		    "login; closing.");
+	close_after_reply(s);
+	return false;
+}
+
 static void session_process_input(struct imap_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	while (evbuffer_get_length(in) > 0) {
+	while (evbuffer_get_length(in) > 0 && prelogin_account(s)) {
 		if (s->starttls_pending || s->compress_pending || s->wait == WAIT_LOGIN ||
 		    s->wait == WAIT_JOB ||
 		    s->wait == WAIT_CLOSE)
@@ -1757,6 +1860,10 @@ static void session_process_input(struct imap_session *s)
 		if (conn_output_full(s->bev)) {
 			s->output_blocked = true;
 			return;
+		}
+		if (s->append_left > 0) {
+			append_read(s, in);
+			continue;
 		}
 		if (s->wait == WAIT_IDLE || s->wait == WAIT_SASL) {
 			size_t before = evbuffer_get_length(in);
@@ -1778,10 +1885,13 @@ static void session_process_input(struct imap_session *s)
 			const struct imap_command *c = imap_parser_command(s->parser);
 			char what[48];
 			command_label(c, what, sizeof what);
-			unsigned long id = s->id; /* s may be gone when the command returns */
 			uint64_t t0 = loopwatch_begin();
 			run_command(s, c);
-			loopwatch_end(t0, "IMAP", what, strlen(what), id);
+			loopwatch_end(t0, "IMAP", what, strlen(what), s->id);
+			if (s->append_ready) { /* not taken by cmd_append (e.g. a syntax error) */
+				spool_reset(&s->append);
+				s->append_ready = false;
+			}
 			if (s->parser)
 				imap_parser_release(s->parser);
 			break;
@@ -1790,10 +1900,15 @@ static void session_process_input(struct imap_session *s)
 			handle_literal(s);
 			break;
 		case IMAP_PARSE_ERROR:
+			if (s->append_ready) {
+				spool_reset(&s->append);
+				s->append_ready = false;
+			}
 			handle_parse_error(s);
 			break;
 		}
 	}
+	prelogin_account(s);
 }
 
 static void on_read(struct bufferevent *bev, void *ctx)
@@ -1804,8 +1919,12 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
+/* Before login a silent client holds a connection for nothing: login-timeout. After, RFC 9051
+ * 5.4's 30 minutes at least. */
 static long idle_seconds(const struct imap_session *s)
 {
+	if (s->state == IMAP_NOT_AUTH)
+		return s->srv->cfg->login_timeout;
 	return s->srv->cfg->command_timeout > IMAP_IDLE_SECONDS ? s->srv->cfg->command_timeout
 								 : IMAP_IDLE_SECONDS;
 }
@@ -1968,7 +2087,11 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if ((what & BEV_EVENT_TIMEOUT) && s->wait != WAIT_CLOSE) {
-		imap_printf(s, "* BYE Autologout: idle for too long.");
+		if (s->state == IMAP_NOT_AUTH)
+			imap_printf(s, "* BYE No login within %ld seconds; closing the connection.",
+				    s->srv->cfg->login_timeout);
+		else
+			imap_printf(s, "* BYE Autologout: idle for too long.");
 		close_after_reply(s);
 		return;
 	}
@@ -1997,7 +2120,8 @@ static void session_free(struct imap_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	conn_limits_remove(srv->limits, s->ip);
+	conn_limits_hold(srv->limits, s->ip, s->prelogin_held, 0);
+	conn_limits_remove(srv->limits, s->ip, false);
 	/* The COMPRESS filter frees the bufferevent under it. */
 	conn_free(s->bev, s->raw_bev, s->tls);
 	if (s->sleep_ev)
@@ -2009,6 +2133,7 @@ static void session_free(struct imap_session *s)
 	close(s->fd);
 	imap_command_free(&s->cmd);
 	imap_parser_free(&s->parser);
+	spool_free(&s->append);
 	uidmap_clear(&s->uids);
 	free(s->saved);
 	free(s->silent);
@@ -2027,6 +2152,7 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, 8192);
+	spool_init(&s->append, srv->spool_dir, (size_t)srv->cfg->spill_threshold);
 	s->tls = implicit_tls && srv->tls;
 	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
@@ -2035,7 +2161,7 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	size_t from_ip = conn_limits_add(srv->limits, s->ip);
+	size_t from_ip = conn_limits_add(srv->limits, s->ip, false);
 	log_info("event=connect conn=%lu service=imap ip=%s tls=%s", s->id, s->ip,
 		 s->tls ? "yes" : "no");
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -2043,7 +2169,9 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 		close_after_reply(s);
 		return;
 	}
-	if (srv->draining || srv->limits->total > (size_t)srv->cfg->max_connections ||
+	if (srv->draining ||
+	    conn_limits_over(srv->limits, false, (size_t)srv->cfg->max_connections,
+			     (size_t)srv->cfg->smtp_reserved_connections) ||
 	    from_ip > (size_t)srv->cfg->max_connections_per_ip) {
 		imap_printf(s, "* BYE [UNAVAILABLE] %s; try again later.",
 			    srv->draining ? "Server shutting down" : "Too many connections");

@@ -12,6 +12,7 @@
 #include "imap/parse.h"
 #include "imap/server.h"
 #include "lib/buf.h"
+#include "lib/spool.h"
 #include "lib/linereader.h"
 
 enum imap_state { IMAP_NOT_AUTH, IMAP_AUTH, IMAP_SELECTED, IMAP_LOGOUT };
@@ -37,6 +38,14 @@ struct imap_session {
 	enum imap_state state;
 	enum imap_wait wait;
 	struct imap_parser *parser;
+	size_t prelogin_held; /* what the parser holds before login, counted per address */
+	/* An APPEND's message goes to a spool (a file when large), not to the parser: */
+	struct spool append;
+	uint64_t append_left; /* its bytes still to come */
+	bool append_cr;       /* CRLF normalisation: a CR ended the last piece */
+	bool append_ready;    /* the spool holds the message of the command being read */
+	bool append_lit8;     /* sent as ~{n} (BINARY): NUL bytes allowed */
+	bool append_nul;      /* a NUL byte came in a {n} literal: the APPEND is refused */
 	struct line_reader lines;      /* IDLE's DONE and AUTHENTICATE responses */
 	struct imap_command *cmd;      /* the command waiting for an async step */
 	char *tag;                     /* its tag */

@@ -63,21 +63,41 @@ static const struct setting settings[] = {
 	  "Most Received headers a message may carry (ours included); more means it is going round "
 	  "in a loop between servers and gets 554 5.4.6." },
 	{ "max-connections", NUM(max_connections), "1000", 1, 1000000,
-	  "Simultaneous SMTP connections in total; more get 421 4.7.0." },
+	  "Simultaneous connections in total, every service together; more get 421 4.7.0 "
+	  "(IMAP, POP3: BYE / -ERR)." },
 	{ "max-connections-per-ip", NUM(max_connections_per_ip), "50", 1, 1000000,
-	  "Simultaneous SMTP connections from one address; more get 421 4.7.0." },
+	  "Simultaneous connections from one address, every service together; more are refused." },
+	{ "smtp-reserved-connections", NUM(smtp_reserved_connections), "100", 0, 1000000,
+	  "Of max-connections, slots only port 25 (mail from other servers) may use: IMAP, POP3 "
+	  "and submission together get the rest, so idle mail apps cannot make incoming mail wait." },
 	{ "max-errors", NUM(max_errors), "10", 1, 10000,
 	  "Errors a client may make in one session before it gets 421 4.7.0 and is disconnected." },
 	{ "command-timeout", NUM(command_timeout), "300", 1, 86400,
 	  "Seconds a client may stay silent before it gets 421 4.4.2 and is disconnected." },
+	{ "login-timeout", NUM(login_timeout), "60", 1, 86400,
+	  "Seconds an IMAP or POP3 client (or one on the submission ports, if shorter than "
+	  "command-timeout) may stay silent before logging in; after login the RFC minimums "
+	  "apply (IMAP 30 minutes, POP3 10 minutes, or command-timeout if longer)." },
 	{ "session-timeout", NUM(session_timeout), "1800", 10, 86400,
 	  "Seconds one SMTP session may last in all (slow senders get 421 4.4.2 after that)." },
+	{ "spill-threshold", NUM(spill_threshold), "1048576", 0, 1L << 40,
+	  "A message being received (SMTP DATA/BDAT, IMAP APPEND) larger than this many bytes is "
+	  "kept in an unlinked temporary file in the data directory instead of in memory." },
+	{ "max-pending-memory", NUM(max_pending_memory), "268435456", 0, 1L << 40,
+	  "Bytes of unfinished messages all sessions together may hold in memory (spilled bytes do "
+	  "not count); over it, new transactions get 452 4.3.1 or NO [LIMIT] until it drains." },
 	{ "default-quota", NUM(default_quota), "1073741824", 0, 1L << 50,
 	  "Mailbox quota for new accounts in bytes (0 = unlimited). Full mailboxes get 552 5.2.2." },
 	{ "max-imap-sessions-per-account", NUM(max_imap_sessions_per_account), "50", 1, 100000,
 	  "IMAP sessions one account may have open at once (phones, PCs and webmail together)." },
 	{ "imap-max-line", NUM(imap_max_line), "65536", 1024, 1L << 24,
 	  "Longest IMAP command in bytes, not counting literals; longer gets BAD [LIMIT]." },
+	{ "login-max-command", NUM(login_max_command), "8192", 1024, 1L << 20,
+	  "Largest IMAP command before login, in bytes, its line and literals together; larger "
+	  "gets BAD [LIMIT] (a login needs a few hundred bytes)." },
+	{ "login-max-per-ip", NUM(login_max_per_ip), "65536", 1024, 1L << 30,
+	  "Bytes of unfinished IMAP commands all connections from one address may make the server "
+	  "hold before they log in; more and the connection is closed with BYE." },
 	{ "imap-max-nesting", NUM(imap_max_nesting), "16", 2, 1000,
 	  "Deepest nesting of parenthesised lists (and of SEARCH NOT/OR) in one IMAP command." },
 	{ "imap-max-sequence-ranges", NUM(imap_max_ranges), "1000", 1, 1000000,

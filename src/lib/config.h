@@ -35,6 +35,12 @@ struct config {
 	long max_hops;
 	long max_connections;
 	long max_connections_per_ip;
+	long smtp_reserved_connections;
+	long login_timeout;
+	long login_max_command;
+	long login_max_per_ip;
+	long spill_threshold;
+	long max_pending_memory;
 	long max_errors;
 	long command_timeout;
 	long session_timeout;

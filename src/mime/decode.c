@@ -154,6 +154,35 @@ bool mime_decode_cte(enum mime_cte cte, const char *in, size_t len, struct buf *
 	return false;
 }
 
+void mime_normalize_crlf_stream(const char *in, size_t len, bool *cr, bool last, struct buf *out)
+{
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (*cr) {
+			*cr = false;
+			buf_append(out, "\r\n", 2);
+			if (in[i] == '\n') {
+				run = i + 1;
+				continue;
+			}
+		}
+		if (in[i] == '\r' || in[i] == '\n') {
+			buf_append(out, in + run, i - run);
+			if (in[i] == '\r')
+				*cr = true; /* CRLF or bare CR: decided by the next byte */
+			else
+				buf_append(out, "\r\n", 2);
+			run = i + 1;
+		}
+	}
+	if (len > run)
+		buf_append(out, in + run, len - run);
+	if (last && *cr) {
+		*cr = false;
+		buf_append(out, "\r\n", 2);
+	}
+}
+
 void mime_normalize_crlf(const char *in, size_t len, struct buf *out)
 {
 	buf_reserve(out, len);

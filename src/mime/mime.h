@@ -315,6 +315,9 @@ bool mime_decode_cte(enum mime_cte cte, const char *in, size_t len, struct buf *
 
 /* Appends in with every bare LF (and bare CR) turned into CRLF. */
 void mime_normalize_crlf(const char *in, size_t len, struct buf *out);
+/* The same over a stream that arrives in pieces: *cr carries a CR that ended the previous
+ * piece (start with false; after the last piece call it once more with len 0 and last). */
+void mime_normalize_crlf_stream(const char *in, size_t len, bool *cr, bool last, struct buf *out);
 
 /* ---------------------------------------------------------------------------------------------
  * SEARCH support. */

@@ -22,7 +22,7 @@
 #include "lib/linereader.h"
 #include "lib/log.h"
 #include "net/conn.h"
-#include "outbound/dns.h"
+#include "net/dns.h"
 #include "outbound/dsn.h"
 #include "outbound/ehlo.h"
 #include "outbound/ratelimit.h"

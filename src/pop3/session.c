@@ -74,6 +74,8 @@ struct update_job {
 static void session_process_input(struct pop3_session *s);
 static void session_free(struct pop3_session *s);
 
+static void set_timeouts(struct pop3_session *s);
+
 static struct config *cfg(struct pop3_session *s)
 {
 	return s->srv->cfg;
@@ -233,6 +235,7 @@ static void login_done(void *ctx, const struct login_outcome *o)
 	s->nmsgs = n;
 	free(entries);
 	s->state = ST_TRANSACTION;
+	set_timeouts(s);
 	login_watch(s->srv->login, o, login_revoked, s);
 	send_line(s, "+OK Logged in as %s (%s): %zu message%s (%lld octets).", s->user,
 		  s->device_label, n, n == 1 ? "" : "s", (long long)total);
@@ -597,16 +600,24 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
+/* Before login: login-timeout. After: RFC 1939 3's ten minutes at least. */
+static void set_timeouts(struct pop3_session *s)
+{
+	long idle = cfg(s)->login_timeout;
+	if (s->account_id) /* logged in */
+		idle = cfg(s)->command_timeout > POP3_MIN_IDLE_SECONDS ? cfg(s)->command_timeout
+								       : POP3_MIN_IDLE_SECONDS;
+	struct timeval tv = { idle, 0 };
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
 static void session_start_tls(struct pop3_session *s)
 {
 	s->stls_pending = false;
 	s->bev = conn_starttls(s->srv->base, s->bev, s->fd, s->srv->tls);
 	s->tls = true;
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	long idle = cfg(s)->command_timeout > POP3_MIN_IDLE_SECONDS ? cfg(s)->command_timeout
-								    : POP3_MIN_IDLE_SECONDS;
-	struct timeval tv = { idle, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->user[0] = '\0';
 }
@@ -635,7 +646,12 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != ST_CLOSING) {
-		send_line(s, "-ERR Autologout: no command for too long; closing the connection.");
+		if (s->account_id)
+			send_line(s, "-ERR Autologout: no command for too long; closing the "
+				  "connection.");
+		else
+			send_line(s, "-ERR No login within %ld seconds; closing the connection.",
+				  cfg(s)->login_timeout);
 		close_after_reply(s);
 		return;
 	}
@@ -667,7 +683,7 @@ static void session_free(struct pop3_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	conn_limits_remove(srv->limits, s->ip);
+	conn_limits_remove(srv->limits, s->ip, false);
 	conn_free(s->bev, NULL, s->tls);
 	close(s->fd);
 	free(s->msgs);
@@ -686,15 +702,12 @@ void pop3_server_accept(struct pop3_server *srv, int fd, const struct sockaddr *
 	s->tls = implicit_tls && srv->tls;
 	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	long idle = srv->cfg->command_timeout > POP3_MIN_IDLE_SECONDS ? srv->cfg->command_timeout
-								      : POP3_MIN_IDLE_SECONDS;
-	struct timeval tv = { idle, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	set_timeouts(s);
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	size_t from_ip = conn_limits_add(srv->limits, s->ip);
+	size_t from_ip = conn_limits_add(srv->limits, s->ip, false);
 	log_info("event=connect conn=%lu service=pop3 ip=%s tls=%s", s->id, s->ip,
 		 s->tls ? "yes" : "no");
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -703,7 +716,9 @@ void pop3_server_accept(struct pop3_server *srv, int fd, const struct sockaddr *
 		close_after_reply(s);
 		return;
 	}
-	if (srv->draining || srv->limits->total > (size_t)srv->cfg->max_connections ||
+	if (srv->draining ||
+	    conn_limits_over(srv->limits, false, (size_t)srv->cfg->max_connections,
+			     (size_t)srv->cfg->smtp_reserved_connections) ||
 	    from_ip > (size_t)srv->cfg->max_connections_per_ip) {
 		send_line(s, "-ERR [SYS/TEMP] %s; try again later.",
 			  srv->draining ? "Server shutting down" : "Too many connections");

@@ -30,6 +30,7 @@ struct smtp_server {
 	struct login_service *login;  /* AUTH on the submission ports */
 	char *default_domain;         /* where <postmaster> goes */
 	struct conn_limits *limits;   /* shared with the other services */
+	const char *spool_dir;        /* large messages being received spill here */
 	struct smtp_session *sessions; /* every live session, for shutdown */
 	bool draining;                /* shutting down: refuse new connections */
 	struct send_count *sends;     /* messages per logged-in account in the current hour */

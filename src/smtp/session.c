@@ -26,6 +26,7 @@
 #include "lib/linereader.h"
 #include "lib/log.h"
 #include "lib/loopwatch.h"
+#include "lib/spool.h"
 #include "net/listen.h"
 #include "net/tls.h"
 #include "smtp/parse.h"
@@ -84,7 +85,7 @@ struct smtp_session {
 	size_t nrcpts;
 	bool used_bdat;
 	/* message being received */
-	struct buf message;
+	struct spool message;     /* trace headers + content; spills to a file when large */
 	struct smtp_data_reader data;
 	unsigned long long bdat_left;
 	bool bdat_last;
@@ -160,7 +161,7 @@ static void transaction_reset(struct smtp_session *s)
 	s->nrcpts = 0;
 	s->used_bdat = false;
 	s->bdat_failed = false;
-	buf_free(&s->message);
+	spool_reset(&s->message);
 }
 
 static void commit_done(void *ctx, bool ok, const char *reason)
@@ -213,10 +214,10 @@ static void trace_headers(struct smtp_session *s, struct buf *out)
 }
 
 /* Submission (RFC 6409 8): a message from a mail app gets the Message-ID and Date it lacks. */
-static void complete_headers(struct smtp_session *s)
+static bool complete_headers(struct smtp_session *s, struct spool_bytes *b)
 {
-	const char *msg = s->message.data + s->trace_len;
-	size_t len = s->message.len - s->trace_len;
+	const char *msg = b->data + s->trace_len;
+	size_t len = b->len - s->trace_len;
 	size_t hdr = mime_header_block_size(msg, len);
 	struct mime_field f;
 	struct buf add = BUF_INIT;
@@ -236,27 +237,22 @@ static void complete_headers(struct smtp_session *s)
 		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
 		buf_printf(&add, "Date: %s\r\n", date);
 	}
-	if (add.len) {
-		/* Insert after our trace headers, before the message's own. */
-		struct buf out = BUF_INIT;
-		buf_append(&out, s->message.data, s->trace_len);
-		buf_append(&out, add.data, add.len);
-		buf_append(&out, msg, len);
-		buf_free(&s->message);
-		s->message = out;
-	}
+	/* Insert after our trace headers, before the message's own (a spilled message has
+	 * room for them before its first byte: nothing is copied). */
+	bool ok = spool_bytes_insert(b, s->trace_len, add.data, add.len);
 	buf_free(&add);
+	return ok;
 }
 
 /* RFC 5321 6.3: counting Received headers (ours included) is how a loop between forwarding
  * servers is stopped. The header block is bounded by max-header-size. */
-static bool hops_exceeded(struct smtp_session *s)
+static bool hops_exceeded(struct smtp_session *s, const struct spool_bytes *b)
 {
-	size_t hdr = mime_header_block_size(s->message.data, s->message.len);
+	size_t hdr = mime_header_block_size(b->data, b->len);
 	struct mime_header_iter it;
 	struct mime_field f;
 	long hops = 0;
-	mime_header_iter_init(&it, s->message.data, hdr, 0);
+	mime_header_iter_init(&it, b->data, hdr, 0);
 	while (mime_header_next(&it, &f))
 		if (f.name_len == 8 && strncasecmp(f.name, "Received", 8) == 0 &&
 		    ++hops > cfg(s)->max_hops)
@@ -281,6 +277,21 @@ static int64_t sent_copy_account(struct smtp_session *s)
 static void message_finish(struct smtp_session *s)
 {
 	struct smtp_data_reader *d = &s->data;
+	struct spool_bytes *b = NULL;
+	struct buf err = BUF_INIT;
+	if (!d->too_big && !d->header_too_big && !d->line_too_long && s->nrcpts > 0) {
+		b = spool_finish(&s->message, &err);
+		if (!b) {
+			log_error("event=spool-failed conn=%lu error=%s", s->id, log_qstr(err.data));
+			reply(s, 451, "4.3.0", "The message could not be kept for storing (a problem on "
+			      "this server); try again later.");
+			buf_free(&err);
+			transaction_reset(s);
+			s->state = ST_COMMAND;
+			return;
+		}
+	}
+	buf_free(&err);
 	if (d->too_big) {
 		reply(s, 552, "5.3.4", "The message is %zu bytes, more than the limit of %ld bytes; "
 		      "send it smaller or share the file by a link.", d->size, cfg(s)->max_message_size);
@@ -292,15 +303,21 @@ static void message_finish(struct smtp_session *s)
 		      "program must wrap long lines.", cfg(s)->max_text_line);
 	} else if (s->nrcpts == 0) {
 		reply(s, 554, "5.5.1", "No valid recipients; the message was not accepted.");
-	} else if (hops_exceeded(s)) {
+	} else if (hops_exceeded(s, b)) {
 		log_warn("event=mail-loop conn=%lu from=%s", s->id,
 			 log_str(s->sender.null ? "<>" : s->sender.text));
 		reply(s, 554, "5.4.6", "Mail loop: the message has passed through more than %ld mail "
 		      "servers (Received headers); check the forwarding (aliases) of its recipients "
 		      "here and at the next server.", cfg(s)->max_hops);
 	} else {
-		if (s->mode != SMTP_MODE_MX)
-			complete_headers(s);
+		if (s->mode != SMTP_MODE_MX && !complete_headers(s, b)) {
+			reply(s, 451, "4.3.0", "The message could not be prepared for storing; try "
+			      "again later.");
+			spool_bytes_free(&b);
+			transaction_reset(s);
+			s->state = ST_COMMAND;
+			return;
+		}
 		size_t naccounts = 0;
 		for (size_t i = 0; i < s->nrcpts; i++)
 			naccounts += s->rcpts[i].targets.n;
@@ -326,8 +343,8 @@ static void message_finish(struct smtp_session *s)
 					ids[n++] = id;
 			}
 		log_info("event=message conn=%lu from=%s recipients=%zu accounts=%zu queued=%zu "
-			 "size=%zu", s->id, log_str(s->sender.null ? "<>" : s->sender.text), s->nrcpts,
-			 n, nremote, s->message.len);
+			 "size=%zu spilled=%s", s->id, log_str(s->sender.null ? "<>" : s->sender.text),
+			 s->nrcpts, n, nremote, b->len, b->map ? "yes" : "no");
 		struct commit_request req = {
 			.internaldate = (int64_t)time(NULL),
 			.account_ids = ids,
@@ -340,21 +357,25 @@ static void message_finish(struct smtp_session *s)
 			.done = commit_done,
 			.ctx = s,
 		};
-		req.data = buf_steal(&s->message, &req.len);
+		req.data = (char *)b->data;
+		req.len = b->len;
+		req.spool = b;
 		s->state = ST_COMMITTING;
 		bufferevent_disable(s->bev, EV_READ);
 		committer_submit(s->srv->committer, &req);
 		return;
 	}
+	spool_bytes_free(&b);
 	transaction_reset(s);
 	s->state = ST_COMMAND;
 }
 
 static void message_start(struct smtp_session *s)
 {
-	buf_reset(&s->message);
-	trace_headers(s, &s->message);
-	s->trace_len = s->message.len;
+	spool_reset(&s->message);
+	s->message.threshold = (size_t)cfg(s)->spill_threshold;
+	trace_headers(s, spool_buf(&s->message));
+	s->trace_len = spool_length(&s->message);
 	smtp_data_reader_init(&s->data, (size_t)cfg(s)->max_message_size,
 			      (size_t)cfg(s)->max_text_line, (size_t)cfg(s)->max_header_size);
 }
@@ -444,6 +465,14 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 		reply(s, 530, "5.7.0", "Log in first: turn on \"authentication\" for the outgoing "
 		      "server in the mail app (user name = your mail address).");
 		count_error(s);
+		return;
+	}
+	if ((size_t)spool_memory_total() > (size_t)cfg(s)->max_pending_memory) {
+		/* Sessions already receiving go on; a new one waits until they are stored. */
+		log_warn("event=pending-memory-full conn=%lu ip=%s held=%zu", s->id, s->ip,
+			 spool_memory_total());
+		reply(s, 452, "4.3.1", "The server is busy receiving other mail; try again in a few "
+		      "minutes.");
 		return;
 	}
 	if (s->mode != SMTP_MODE_MX && !send_allowed(s)) {
@@ -622,6 +651,8 @@ static void cmd_starttls(struct smtp_session *s)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
+static void set_timeouts(struct smtp_session *s);
+
 /* The password this session logged in with was revoked or changed (login_watch). */
 static bool auth_revoked(void *ctx)
 {
@@ -653,6 +684,8 @@ static void auth_done(void *ctx, const struct login_outcome *o)
 	} else if (o->result == LOGIN_OK) {
 		s->authenticated = true;
 		s->account_id = o->account_id;
+		set_timeouts(s); /* login-timeout no longer applies */
+
 		login_watch(s->srv->login, o, auth_revoked, s);
 		reply(s, 235, "2.7.0", "Logged in (%s).", o->device_label);
 	} else if (o->result == LOGIN_ACCOUNT_PASSWORD_OFF) {
@@ -737,6 +770,7 @@ static void scram_step(struct smtp_session *s, const char *b64, size_t len)
 	} else {
 		/* The client has checked our signature and sends an empty line. */
 		s->authenticated = true;
+		set_timeouts(s); /* login-timeout no longer applies */
 		free(s->scram);
 		s->scram = NULL;
 		s->scram_stage = 0;
@@ -907,7 +941,8 @@ static void session_read_data(struct smtp_session *s, struct evbuffer *in)
 		return;
 	size_t consumed = 0;
 	enum smtp_data_status st = smtp_data_feed(&s->data, v.iov_base, v.iov_len, &consumed,
-						  &s->message);
+						  spool_buf(&s->message));
+	spool_settle(&s->message); /* a failure is reported at the end (message_finish) */
 	evbuffer_drain(in, consumed);
 	if (st == SMTP_DATA_END) {
 		message_finish(s);
@@ -928,8 +963,10 @@ static void session_read_bdat(struct smtp_session *s, struct evbuffer *in)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return;
 		size_t n = v.iov_len < s->bdat_left ? v.iov_len : (size_t)s->bdat_left;
-		if (!s->bdat_failed)
-			smtp_data_count_raw(&s->data, v.iov_base, n, &s->message);
+		if (!s->bdat_failed) {
+			smtp_data_count_raw(&s->data, v.iov_base, n, spool_buf(&s->message));
+			spool_settle(&s->message);
+		}
 		evbuffer_drain(in, n);
 		s->bdat_left -= n;
 	}
@@ -999,13 +1036,27 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 
+/* On submission, a client that has not logged in gets login-timeout when that is shorter. */
+static long idle_timeout(struct smtp_session *s)
+{
+	if (s->mode != SMTP_MODE_MX && !s->authenticated &&
+	    cfg(s)->login_timeout < cfg(s)->command_timeout)
+		return cfg(s)->login_timeout;
+	return cfg(s)->command_timeout;
+}
+
+static void set_timeouts(struct smtp_session *s)
+{
+	struct timeval tv = { idle_timeout(s), 0 };
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
 static void session_start_tls(struct smtp_session *s)
 {
 	s->starttls_pending = false;
 	s->bev = conn_starttls(s->srv->base, s->bev, s->fd, s->srv->tls);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	struct timeval tv = { cfg(s)->command_timeout, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	/* RFC 3207: forget everything learned before TLS. */
 	transaction_reset(s);
@@ -1050,7 +1101,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != ST_CLOSING) {
 		log_info("event=timeout conn=%lu ip=%s", s->id, s->ip);
 		reply(s, 421, "4.4.2", "No command for %ld seconds; closing the connection.",
-		      cfg(s)->command_timeout);
+		      idle_timeout(s));
 		session_close_after_reply(s);
 		return;
 	}
@@ -1098,11 +1149,12 @@ static void session_free(struct smtp_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	conn_limits_remove(srv->limits, s->ip);
+	conn_limits_remove(srv->limits, s->ip, s->mode == SMTP_MODE_MX);
 	event_free(s->deadline);
 	conn_free(s->bev, NULL, s->tls);
 	close(s->fd);
 	transaction_reset(s);
+	spool_free(&s->message);
 	free(s->scram);
 	free(s);
 }
@@ -1117,12 +1169,12 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	s->id = ++srv->limits->last_id;
 	net_addr_text(peer, s->ip, sizeof s->ip);
 	line_reader_init(&s->lines, (size_t)srv->cfg->max_command_line);
+	spool_init(&s->message, srv->spool_dir, (size_t)srv->cfg->spill_threshold);
 	/* Port 465: TLS from the first byte (RFC 8314). */
 	s->tls = mode == SMTP_MODE_SUBMISSIONS && srv->tls;
 	s->bev = conn_open(srv->base, fd, s->tls ? srv->tls : NULL);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	struct timeval tv = { srv->cfg->command_timeout, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	set_timeouts(s);
 	s->deadline = evtimer_new(srv->base, on_deadline, s);
 	struct timeval whole = { srv->cfg->session_timeout, 0 };
 	evtimer_add(s->deadline, &whole);
@@ -1130,14 +1182,15 @@ void smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	size_t from_ip = conn_limits_add(srv->limits, s->ip);
+	size_t from_ip = conn_limits_add(srv->limits, s->ip, mode == SMTP_MODE_MX);
 	log_info("event=connect conn=%lu ip=%s", s->id, s->ip);
 	if (srv->draining) {
 		reply(s, 421, "4.3.2", "Server shutting down; try again later.");
 		session_close_after_reply(s);
 		return;
 	}
-	if (srv->limits->total > (size_t)srv->cfg->max_connections) {
+	if (conn_limits_over(srv->limits, mode == SMTP_MODE_MX, (size_t)srv->cfg->max_connections,
+			     (size_t)srv->cfg->smtp_reserved_connections)) {
 		reply(s, 421, "4.7.0", "Too many connections to this server (limit %ld); try again "
 		      "later.", srv->cfg->max_connections);
 		session_close_after_reply(s);

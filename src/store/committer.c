@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/spool.h"
 #include "lib/log.h"
 #include "lib/loopwatch.h"
 #include "mime/mime.h"
@@ -227,7 +228,10 @@ void committer_submit_job(struct committer *c, struct store_job *job)
 
 static void pending_free(struct pending *p)
 {
-	free(p->req.data);
+	if (p->req.spool)
+		spool_bytes_free(&p->req.spool);
+	else
+		free(p->req.data);
 	free(p->req.account_ids);
 	for (size_t i = 0; i < p->req.nremote; i++) {
 		free(p->req.remote[i].domain);

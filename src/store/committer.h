@@ -26,6 +26,8 @@ struct commit_remote {
 struct commit_request {
 	char *data;            /* the message; owned by the committer once submitted */
 	size_t len;
+	struct spool_bytes *spool; /* when set, data points into it (a message spilled to a
+				      file): freed with it instead of free(data); owned */
 	int64_t internaldate;
 	int64_t *account_ids;  /* owned by the committer once submitted */
 	size_t naccounts;
@@ -62,7 +64,7 @@ struct store_job {
  * event loop call committer_reap (e.g. event_active on a thread-safe libevent event). */
 struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
 				  char **error);
-/* Takes ownership of req->data, req->account_ids, req->remote and req->sender. */
+/* Takes ownership of req->data (or req->spool), req->account_ids, req->remote and req->sender. */
 void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
 void committer_submit_job(struct committer *c, struct store_job *job);

@@ -292,6 +292,44 @@ TEST(imap_parse_limit_literal_sizes)
 		     "ERROR SYNTAX a Binary literals (~{n}) are not supported here\nDONE b NOOP\n");
 }
 
+/* max_command: line and literals of one command together (what a client may make us hold
+ * before login), whatever mix of small literals it uses. */
+TEST(imap_parse_limit_whole_command)
+{
+	struct imap_parser_limits l = small_limits();
+	l.max_command = 60;
+	/* three 15-byte {n+} literals fit one by one but not together */
+	CHECK_EQ_STR(run_lim("a X {15+}\r\n012345678901234 {15+}\r\n012345678901234 {15+}\r\n"
+			     "012345678901234\r\nb NOOP\r\n", &l, NULL),
+		     "ERROR LIMIT a This command is larger than 60 bytes, its literals included\n"
+		     "DONE b NOOP\n");
+	/* synchronizing: refused before "+", the next command is read */
+	CHECK_EQ_STR(run_lim("a X {40}\r\n0123456789012345678901234567890123456789 {15}\r\n"
+			     "b NOOP\r\n", &l, NULL),
+		     "LITERAL a X 40\n"
+		     "ERROR LIMIT a This command is larger than 60 bytes, its literals included\n"
+		     "DONE b NOOP\n");
+	/* line bytes after a literal count too */
+	CHECK_EQ_STR(run_lim("a X {40}\r\n0123456789012345678901234567890123456789 abcdefghijklmnop"
+			     "qrstuvwxyz\r\nb NOOP\r\n", &l, NULL),
+		     "LITERAL a X 40\n"
+		     "ERROR LIMIT a This command is larger than 60 bytes, its literals included\n"
+		     "DONE b NOOP\n");
+	CHECK_EQ_STR(run_lim("a LOGIN {5}\r\nalice secret\r\n", &l, NULL),
+		     "LITERAL a LOGIN 5\nDONE a LOGIN {5}alice secret\n");
+	/* what a partial command holds */
+	struct imap_parser *p = imap_parser_new(&l);
+	size_t used;
+	CHECK_EQ_INT(imap_parser_held(p), 0);
+	CHECK_EQ_INT(imap_parser_feed(p, "a X {20}\r\n", 10, &used), IMAP_PARSE_LITERAL);
+	CHECK_EQ_INT(imap_parser_held(p), 10);
+	imap_parser_literal_accept(p);
+	CHECK_EQ_INT(imap_parser_held(p), 30);
+	CHECK_EQ_INT(imap_parser_feed(p, "0123456789", 10, &used), IMAP_PARSE_NEED_MORE);
+	CHECK_EQ_INT(imap_parser_held(p), 30);
+	imap_parser_free(&p);
+}
+
 TEST(imap_parse_limit_depth_and_arguments)
 {
 	struct imap_parser_limits l = small_limits();

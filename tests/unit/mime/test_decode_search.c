@@ -58,6 +58,29 @@ TEST(mime_normalize_crlf_all_forms)
 	buf_free(&b);
 }
 
+/* Split anywhere (between CR and LF too), the stream gives what the whole buffer gives. */
+TEST(mime_normalize_crlf_stream_every_split)
+{
+	const char *inputs[] = { "a\nb\r\nc\rd\r", "\r\n\r\n", "\r\r\n\n", "x\r", "", "\n" };
+	for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+		const char *in = inputs[k];
+		size_t len = strlen(in);
+		struct buf whole = BUF_INIT;
+		mime_normalize_crlf(in, len, &whole);
+		for (size_t cut = 0; cut <= len; cut++) {
+			struct buf b = BUF_INIT;
+			bool cr = false;
+			mime_normalize_crlf_stream(in, cut, &cr, false, &b);
+			mime_normalize_crlf_stream(in + cut, len - cut, &cr, false, &b);
+			mime_normalize_crlf_stream(NULL, 0, &cr, true, &b);
+			CHECK_EQ_INT(b.len, whole.len);
+			CHECK(b.len == 0 || memcmp(b.data, whole.data, b.len) == 0);
+			buf_free(&b);
+		}
+		buf_free(&whole);
+	}
+}
+
 TEST(mime_search_text_japanese_and_encodings)
 {
 	const char *msg = crlf(

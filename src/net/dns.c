@@ -1,4 +1,4 @@
-#include "outbound/dns.h"
+#include "net/dns.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -273,4 +273,70 @@ void dns_lookup_addrs(struct dns_resolver *r, const char *host, dns_addr_fn fn, 
 			q->why = "the DNS resolver refused the query";
 			addr_finish(q);
 		}
+}
+
+bool dns_wire_name(const unsigned char *p, size_t len, char *out, size_t outlen)
+{
+	return outlen > 0 && wire_name(p, len, out, outlen);
+}
+
+struct rdata_query {
+	struct dns_query link; /* first: the pending list frees queries through it */
+	dns_rdata_fn fn;
+	void *ctx;
+	int id; /* libunbound's, for ub_cancel */
+};
+
+static void rdata_query_release(struct dns_query *q)
+{
+	free(q);
+}
+
+static void rdata_answer(void *arg, int err, struct ub_result *res)
+{
+	struct rdata_query *q = arg;
+	const char *why = NULL;
+	enum dns_status st = status_of(err, res, &why);
+	struct dns_rdata *rr = NULL;
+	size_t n = 0;
+	if (st == DNS_OK) {
+		while (res->data[n])
+			n++;
+		rr = xcalloc(n ? n : 1, sizeof *rr);
+		for (size_t i = 0; i < n; i++) {
+			rr[i].data = (const unsigned char *)res->data[i];
+			rr[i].len = res->len[i] > 0 ? (size_t)res->len[i] : 0;
+		}
+	}
+	query_untrack(&q->link);
+	q->fn(q->ctx, st, rr, n, why);
+	free(rr);
+	if (res)
+		ub_resolve_free(res);
+	free(q);
+}
+
+struct dns_query *dns_query(struct dns_resolver *r, const char *name, int rrtype, dns_rdata_fn fn,
+			    void *ctx)
+{
+	struct rdata_query *q = xcalloc(1, sizeof *q);
+	q->fn = fn;
+	q->ctx = ctx;
+	if (ub_resolve_async(r->ctx, name, rrtype, CLASS_IN, q, rdata_answer, &q->id) != 0) {
+		free(q);
+		fn(ctx, DNS_TEMPFAIL, NULL, 0, "the DNS resolver refused the query");
+		return NULL;
+	}
+	q->link.release = rdata_query_release;
+	query_track(r, &q->link);
+	return &q->link;
+}
+
+void dns_query_cancel(struct dns_query *link)
+{
+	struct rdata_query *q = (struct rdata_query *)link;
+	/* libunbound drops an answer to a cancelled id, even one already on its pipe */
+	ub_cancel(link->r->ctx, q->id);
+	query_untrack(link);
+	free(q);
 }
