@@ -11,7 +11,7 @@ independent implementations from Debian, dkimpy (python3-dkim) and OpenDKIM (ope
   - OpenDKIM signs -> yubin: opendkim-testmsg can only sign RSA-SHA1 (it has no option for the
     algorithm, and refuses Ed25519 keys with "Resource unavailable"), so yubin must answer
     `policy` with the RFC 8301 reason.
-  - The RFC 8463 Appendix A message (../shared/testdata/dkim-rfc8463) verifies with all three.
+  - The RFC 8463 Appendix A message (tests/testdata/dkim-rfc8463) verifies with all three.
 
 dkimpy gets the key records from a dnsfunc answering from a dict (a resolver for the test only).
 opendkim-testmsg can only look keys up in DNS, so it runs in its own network and mount
@@ -38,7 +38,7 @@ except ImportError:
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.environ.get('DKIM_TOOL', os.path.join(ROOT, 'build', 'dkim-tool'))
-TESTDATA = os.environ.get('YUBIN_TESTDATA', os.path.join(ROOT, '..', 'shared', 'testdata'))
+TESTDATA = os.environ.get('YUBIN_TESTDATA', os.path.join(ROOT, 'tests', 'testdata'))
 DOMAIN = 'example.org'
 
 passed = 0

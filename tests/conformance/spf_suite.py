@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The RFC 7208 SPF conformance suite (openspf.org, as shipped in ../shared/testdata/spf)
+"""The RFC 7208 SPF conformance suite (openspf.org, as shipped in ../shared/testdata/spf, copied to tests/testdata/spf)
 run against yubin's evaluator through build/spf-suite.
 
 Each scenario's zone data answers the evaluator's DNS queries the way the suite's reference
@@ -18,7 +18,7 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SUITE_DIR = os.environ.get("SPF_SUITE_DIR", os.path.join(ROOT, "..", "shared", "testdata", "spf"))
+SUITE_DIR = os.environ.get("SPF_SUITE_DIR", os.path.join(ROOT, "tests", "testdata", "spf"))
 DRIVER = os.environ.get("SPF_SUITE_BIN", os.path.join(ROOT, "build", "spf-suite"))
 FILES = os.environ.get("SPF_SUITE_FILES", "rfc7208-tests.yml rfc4408-tests.yml").split()
 MAX_CNAME = 10

@@ -1,5 +1,5 @@
 /* DKIM: the tag-list parsers, RFC 6376 3.4.5 canonicalization, the RFC 8463 Appendix A
- * messages (read from ../shared/testdata/dkim-rfc8463, or $YUBIN_TESTDATA/dkim-rfc8463),
+ * messages (read from tests/testdata/dkim-rfc8463, or $YUBIN_TESTDATA/dkim-rfc8463),
  * signing round trips, the RFC 8301 rules, key tags, and hostile input with bounded cost. */
 #include <stdlib.h>
 #include <time.h>
@@ -19,7 +19,7 @@ static bool read_testdata(const char *name, struct buf *out)
 {
 	const char *dir = getenv("YUBIN_TESTDATA");
 	struct buf path = BUF_INIT;
-	buf_printf(&path, "%s/dkim-rfc8463/%s", dir ? dir : "../shared/testdata", name);
+	buf_printf(&path, "%s/dkim-rfc8463/%s", dir ? dir : "tests/testdata", name);
 	FILE *f = fopen(path.data, "rb");
 	if (!f) {
 		printf("  missing test data %s (set YUBIN_TESTDATA to the testdata directory)\n",
