@@ -877,16 +877,18 @@ bool sqlite_expunge_doomed(struct sqlite_store *s, struct buf *err)
 		    "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) SELECT m.mailbox_id, m.uid,"
 		    " b.highestmodseq FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id"
 		    " WHERE m.id IN temp.doomed;"
-		    "UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m WHERE m.blob_id = blobs.id"
-		    " AND m.id IN temp.doomed) WHERE id IN (SELECT blob_id FROM messages"
-		    " WHERE id IN temp.doomed);"
-		    "CREATE TEMP TABLE IF NOT EXISTS doomed_blobs(id INTEGER PRIMARY KEY);"
+		    /* References counted per blob from the doomed rows first: messages has no
+		     * index on blob_id, so a count per blob would scan it once per blob (a MOVE
+		     * of 50,000 messages: minutes on the writer, which every delivery waits for). */
+		    "CREATE TEMP TABLE IF NOT EXISTS doomed_blobs(id INTEGER PRIMARY KEY, n INTEGER);"
 		    "DELETE FROM temp.doomed_blobs;"
-		    "INSERT OR IGNORE INTO temp.doomed_blobs SELECT blob_id FROM messages"
-		    " WHERE id IN temp.doomed;"
+		    "INSERT INTO temp.doomed_blobs SELECT m.blob_id, count(*) FROM temp.doomed d"
+		    " JOIN messages m ON m.id = d.id GROUP BY m.blob_id;"
+		    "UPDATE blobs SET refs = refs - (SELECT n FROM temp.doomed_blobs r WHERE r.id = blobs.id)"
+		    " WHERE id IN (SELECT id FROM temp.doomed_blobs);"
 		    "DELETE FROM pop3_deleted WHERE message_id IN temp.doomed;"
 		    "DELETE FROM messages WHERE id IN temp.doomed;"
-		    "DELETE FROM blobs WHERE id IN temp.doomed_blobs AND refs <= 0;",
+		    "DELETE FROM blobs WHERE id IN (SELECT id FROM temp.doomed_blobs) AND refs <= 0;",
 		    err);
 }
 

@@ -456,12 +456,18 @@ bool sqlite_messages_expunge(struct store *base, int64_t mailbox_id, const int64
 	if (!tx_begin(s, err) || !sqlite_doomed_reset(s, err))
 		return false;
 	bool ok = true;
-	sqlite3_stmt *st = prepare(s, "INSERT OR IGNORE INTO temp.doomed SELECT id FROM messages"
-				      " WHERE mailbox_id = ?1 AND (flags & 8) != 0 AND (?2 = 0 OR uid = ?2)");
+	/* Two statements, not "(?2 = 0 OR uid = ?2)": with the OR, SQLite scans the mailbox
+	 * for every UID (a UID EXPUNGE of 10,000: 40 s on the writer). */
+	sqlite3_stmt *st = prepare(s, uids
+		? "INSERT OR IGNORE INTO temp.doomed SELECT id FROM messages"
+		  " WHERE mailbox_id = ?1 AND uid = ?2 AND (flags & 8) != 0"
+		: "INSERT OR IGNORE INTO temp.doomed SELECT id FROM messages"
+		  " WHERE mailbox_id = ?1 AND (flags & 8) != 0");
 	for (size_t i = 0; ok && (uids ? i < n : i < 1); i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, mailbox_id);
-		sqlite3_bind_int64(st, 2, uids ? uids[i] : 0);
+		if (uids)
+			sqlite3_bind_int64(st, 2, uids[i]);
 		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
 	finish(s, st);
