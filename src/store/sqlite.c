@@ -49,6 +49,12 @@ static const char schema[] =
 	"  mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	"  PRIMARY KEY(mailbox_id, uid));"
 	"CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);"
+	/* With foreign keys on, deleting a blob looks for the rows that still name it: without
+	 * these, one scan of messages (and queue) per blob (expunging 10,000 messages: 9 s on
+	 * the writer, 0.14 s with them). The sync after a change asks for the expunges after a
+	 * MODSEQ, which the primary key (mailbox, UID) cannot find without a scan. */
+	"CREATE INDEX IF NOT EXISTS messages_blob ON messages(blob_id);"
+	"CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(mailbox_id, modseq);"
 	"CREATE TABLE IF NOT EXISTS queue("
 	"  id INTEGER PRIMARY KEY, created INTEGER NOT NULL, sender TEXT NOT NULL,"
 	"  domain TEXT NOT NULL, blob_id INTEGER NOT NULL REFERENCES blobs(id),"
@@ -57,6 +63,7 @@ static const char schema[] =
 	"  is_bounce INTEGER NOT NULL DEFAULT 0, last_reply TEXT);"
 	"CREATE INDEX IF NOT EXISTS queue_due ON queue(next_attempt);"
 	"CREATE INDEX IF NOT EXISTS queue_domain_due ON queue(domain, next_attempt);"
+	"CREATE INDEX IF NOT EXISTS queue_blob ON queue(blob_id);" /* see messages_blob */
 	"CREATE TABLE IF NOT EXISTS queue_rcpt("
 	"  queue_id INTEGER NOT NULL REFERENCES queue(id), rcpt TEXT NOT NULL,"
 	"  PRIMARY KEY(queue_id, rcpt));"
@@ -74,7 +81,7 @@ static const char schema[] =
 	"  account_password_on ON accounts BEGIN"
 	"  UPDATE meta SET value = value + 1 WHERE key = 'credentials'; END;";
 
-#define SCHEMA_VERSION "7"
+#define SCHEMA_VERSION "8"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
