@@ -303,6 +303,26 @@ void uidmap_remove(struct uidmap *m, uint32_t seq)
 		uidmap_clear(m);
 }
 
+void uidmap_remove_uids(struct uidmap *m, const uint32_t *uids, size_t n)
+{
+	if (n == 0 || m->count == 0)
+		return;
+	/* One pass over the map, instead of a removal per UID: each uidmap_remove may split a
+	 * run and renumber every run after it, so 50,000 of them cost billions of steps. */
+	struct uidmap kept = { 0 };
+	size_t i = 0;
+	for (uint32_t u = uidmap_next(m, 0); u; u = uidmap_next(m, u)) {
+		while (i < n && uids[i] < u)
+			i++;
+		if (i < n && uids[i] == u)
+			continue;
+		uidmap_append(&kept, u);
+	}
+	uidmap_clear(m);
+	*m = kept;
+	uidmap_compact(m);
+}
+
 void uidmap_compact(struct uidmap *m)
 {
 	if (m->count == 0) {

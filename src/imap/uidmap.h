@@ -46,6 +46,9 @@ uint32_t uidmap_next(const struct uidmap *m, uint32_t uid);
 bool uidmap_append(struct uidmap *m, uint32_t uid);
 /* Removes sequence number seq (1 .. count); the numbers above it move down by one. */
 void uidmap_remove(struct uidmap *m, uint32_t seq);
+/* Removes these UIDs (ascending; absent ones are ignored) in one pass over the map, then
+ * compacts it. */
+void uidmap_remove_uids(struct uidmap *m, const uint32_t *uids, size_t n);
 /* Rebuilds in the smaller form without spare capacity (for a session that will now sit
  * idle). Cheap when nothing would change. */
 void uidmap_compact(struct uidmap *m);

@@ -127,3 +127,36 @@ TEST(uidmap_copy_is_independent)
 		uidmap_clear(&c);
 	}
 }
+
+/* Bulk removal (a large EXPUNGE's sync) leaves what one removal per UID would. */
+TEST(imap_uidmap_remove_uids_against_array)
+{
+	srand(11);
+	for (int round = 0; round < 40; round++) {
+		struct uidmap m = { 0 };
+		uint32_t model[3000], gone[3500], kept[3000];
+		uint32_t n = 0, ngone = 0, nkept = 0, next = 1;
+		for (uint32_t k = 0; k < 3000; k++) {
+			next += (uint32_t)(rand() % 5 == 0 ? rand() % (round % 2 ? 3 : 200) : 0);
+			CHECK(uidmap_append(&m, next));
+			model[n++] = next++;
+		}
+		if (round % 3)
+			uidmap_compact(&m);
+		for (uint32_t k = 0; k < n; k++) {
+			if (rand() % (round % 4 + 2) == 0) {
+				gone[ngone++] = model[k];
+				if (k % 7 == 0)
+					gone[ngone++] = model[k] + 1 == (k + 1 < n ? model[k + 1] : 0)
+						? model[k] : model[k] + 1; /* absent UIDs are ignored */
+			} else {
+				kept[nkept++] = model[k];
+			}
+		}
+		uidmap_remove_uids(&m, gone, ngone);
+		check_same(&m, kept, nkept);
+		uidmap_remove_uids(&m, kept, nkept);
+		CHECK_EQ_INT(uidmap_count(&m), 0);
+		uidmap_clear(&m);
+	}
+}
