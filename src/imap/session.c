@@ -578,12 +578,26 @@ static void job_done(struct store_job *job)
 		buf_printf(&code, "COPYUID %lld ", (long long)j->uidvalidity);
 		struct buf from = BUF_INIT, to = BUF_INIT;
 		bool any = false;
-		for (size_t i = 0; i < j->n; i++)
-			if (j->new_uids[i]) {
-				buf_printf(&from, "%s%lld", any ? "," : "", (long long)j->uids[i]);
-				buf_printf(&to, "%s%lld", any ? "," : "", (long long)j->new_uids[i]);
-				any = true;
+		/* Ranges where both sides go up by one together ("1:50000 7:50006"), so the two
+		 * sets still pair off in order (RFC 4315) without a number per message. */
+		for (size_t i = 0; i < j->n;) {
+			if (!j->new_uids[i]) {
+				i++;
+				continue;
 			}
+			size_t e = i;
+			while (e + 1 < j->n && j->new_uids[e + 1] &&
+			       j->uids[e + 1] == j->uids[e] + 1 && j->new_uids[e + 1] == j->new_uids[e] + 1)
+				e++;
+			buf_printf(&from, "%s%lld", any ? "," : "", (long long)j->uids[i]);
+			buf_printf(&to, "%s%lld", any ? "," : "", (long long)j->new_uids[i]);
+			if (e > i) {
+				buf_printf(&from, ":%lld", (long long)j->uids[e]);
+				buf_printf(&to, ":%lld", (long long)j->new_uids[e]);
+			}
+			any = true;
+			i = e + 1;
+		}
 		buf_printf(&code, "%s %s", from.data ? from.data : "", to.data ? to.data : "");
 		if (j->move) {
 			/* RFC 6851: COPYUID in an untagged OK before the expunges. */
