@@ -937,7 +937,7 @@ struct vanished_ctx {
 	struct imap_seqset known;
 	bool have_known;
 	uint32_t *uids;
-	size_t n;
+	size_t n, cap;
 };
 
 static bool collect_vanished(void *ctx, int64_t uid, int64_t modseq)
@@ -945,7 +945,10 @@ static bool collect_vanished(void *ctx, int64_t uid, int64_t modseq)
 	struct vanished_ctx *v = ctx;
 	if (v->have_known && !imap_seqset_contains(&v->known, (uint32_t)uid, UINT32_MAX - 1))
 		return true;
-	v->uids = xrealloc(v->uids, (v->n + 1) * sizeof *v->uids);
+	if (v->n == v->cap) { /* doubling, as in the sync */
+		v->cap = v->cap ? 2 * v->cap : 64;
+		v->uids = xrealloc(v->uids, v->cap * sizeof *v->uids);
+	}
 	v->uids[v->n++] = (uint32_t)uid;
 	return true;
 }
