@@ -1,4 +1,4 @@
-"""Issue 9 on a big mailbox: a STORE, MOVE and EXPUNGE of every message of a 20,000-message
+"""Issue 9 on a big mailbox: a STORE, MOVE and EXPUNGE of every message of a 40,000-message
 INBOX neither holds the event loop (no event=slow-turn for them, other clients greeted) nor
 the writer (each answered within seconds; a scan per message made a MOVE of 10,000 take 10 s
 and an EXPUNGE of 10,000 9 s), and the sync after them says what RFC 9051 asks: one EXPUNGE
@@ -17,7 +17,7 @@ from bigbox_common import fill  # noqa: E402
 from imap_common import RawIMAP, logged_in  # noqa: E402
 
 USER = 'big@example.test'
-N = 20000
+N = 40000
 HALF = N // 2
 # Linear work on N messages takes well under this, under ASan too; what scanned per message
 # took 10 s and more.
