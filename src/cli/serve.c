@@ -28,8 +28,9 @@
 #include "smtp/server.h"
 
 #define MAX_LISTENERS 16
-/* Reader threads for IMAP: two keep a long SEARCH from queueing every other behind it. */
-#define IMAP_READERS 2
+/* Reader threads for IMAP: a read goes to the least busy, so up to three long SEARCHes do
+ * not make a quick FETCH of someone else wait. */
+#define IMAP_READERS 4
 _Static_assert(IMAP_READERS <= IMAP_MAX_READERS, "imap/server.h holds at most this many");
 
 enum service {
