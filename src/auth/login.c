@@ -272,6 +272,8 @@ static const char *result_name(const struct pending_login *p)
 		return "unknown-user";
 	case LOGIN_TEMPFAIL:
 		return "tempfail";
+	case LOGIN_UNAVAILABLE:
+		return "unavailable";
 	}
 	return "unknown";
 }
@@ -416,7 +418,8 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 		pending_free(p);
 		return;
 	}
-	if (p->out.result == LOGIN_OK || p->out.result == LOGIN_TEMPFAIL)
+	if (p->out.result == LOGIN_OK || p->out.result == LOGIN_TEMPFAIL ||
+	    p->out.result == LOGIN_UNAVAILABLE)
 		pending_finish(p, false); /* decided without a check (app password, refused) */
 	else if (p->kind == PENDING_SCRAM)
 		scram_check(p);
@@ -512,8 +515,15 @@ static void pending_begin(struct login_service *ls, struct pending_login *p, con
 {
 	p->out.generation = ls->store->ops->credentials_generation(ls->store);
 	struct login_lookup l;
-	p->found = ls->store->ops->login_lookup(ls->store, p->address, secret ? secret : "", p->ip,
-						&l);
+	enum store_rc rc = ls->store->ops->login_lookup(ls->store, p->address, secret ? secret : "",
+							p->ip, &l);
+	if (rc == STORE_ERROR) {
+		/* Not a wrong password and not a failure to count: the store could not say. */
+		p->out.result = LOGIN_UNAVAILABLE;
+		pending_at(p, now_ms());
+		return;
+	}
+	p->found = rc == STORE_OK;
 	bool known_address = false;
 	if (p->found) {
 		p->out.account_id = l.account_id;
@@ -586,7 +596,9 @@ const char *login_scram_first(struct login_service *ls, struct scram_server *sc)
 {
 	struct login_lookup l;
 	char *secret = NULL;
-	if (ls->store->ops->login_lookup(ls->store, sc->user, "", NULL, &l)) {
+	/* Not found or unreadable: the salt of an unknown user (an unreadable store fails the
+	 * final step as "try later"). */
+	if (ls->store->ops->login_lookup(ls->store, sc->user, "", NULL, &l) == STORE_OK) {
 		secret = l.scram ? xstrdup(l.scram) : NULL;
 		login_lookup_free(&l);
 	}

@@ -19,6 +19,7 @@ enum login_result {
 	LOGIN_UNKNOWN_USER,   /* for the audit log only */
 	LOGIN_ACCOUNT_PASSWORD_OFF, /* right account password, but it is turned off */
 	LOGIN_TEMPFAIL,       /* too many failures from this address or for this account */
+	LOGIN_UNAVAILABLE,    /* the store could not be read: nothing was checked, try later */
 };
 
 struct login_outcome {

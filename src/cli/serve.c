@@ -7,6 +7,7 @@
 #include <event2/thread.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,9 @@
 #include "smtp/server.h"
 
 #define MAX_LISTENERS 16
-/* How long SIGTERM waits for sessions to finish before closing them anyway. Commits take
- * milliseconds; this bound is for clients that do not read their last reply. */
-#define DRAIN_SECONDS 3
-/* Reader threads for IMAP: two keep a long SEARCH from queueing every other behind it. */
-#define IMAP_READERS 2
+/* Reader threads for IMAP: a read goes to the least busy, so up to three long SEARCHes do
+ * not make a quick FETCH of someone else wait. */
+#define IMAP_READERS 4
 _Static_assert(IMAP_READERS <= IMAP_MAX_READERS, "imap/server.h holds at most this many");
 
 enum service {
@@ -64,6 +63,8 @@ struct daemon {
 	struct event *commit_wake;
 	struct event *drain_timer;
 	int drain_ticks;
+	/* drain-time when the stop began (the stop thread reads it; reloads change the config). */
+	_Atomic long drain_seconds;
 	/* SIGTERM/SIGINT are taken by a thread of their own (term_guard_main), which wakes the
 	 * loop through this event and records the signal here. */
 	struct event *terminate;
@@ -175,7 +176,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *ctx)
 	struct daemon *d = ctx;
 	size_t open = smtp_server_drain(&d->smtp) + pop3_server_drain(&d->pop3) +
 		      imap_server_drain(&d->imap);
-	if (open == 0 || ++d->drain_ticks > DRAIN_SECONDS * 10) {
+	if (open == 0 || ++d->drain_ticks > atomic_load(&d->drain_seconds) * 10) {
 		if (open) {
 			log_warn("event=shutdown-forced sessions=%zu", open);
 			smtp_server_close_all(&d->smtp);
@@ -207,10 +208,10 @@ static void on_terminate_request(evutil_socket_t fd, short what, void *ctx)
 	on_terminate(d->term_signal, what, d);
 }
 
-/* Seconds after SIGTERM at which the process ends even if the loop never got to drain (a
- * bug that holds it): every acknowledged message is already on disk, so exiting loses
+/* Seconds after the drain time at which the process ends even if the loop never got to drain
+ * (a bug that holds it): every acknowledged message is already on disk, so exiting loses
  * nothing, and an operator's stop must never need kill -9. */
-#define STOP_DEADLINE_SECONDS (DRAIN_SECONDS + 2)
+#define STOP_GRACE_SECONDS 2
 
 static void *term_guard_main(void *arg)
 {
@@ -220,11 +221,12 @@ static void *term_guard_main(void *arg)
 		;
 	d->term_signal = sig;
 	event_active(d->terminate, EV_READ, 0);
-	struct timespec left = { STOP_DEADLINE_SECONDS, 0 };
+	long deadline = atomic_load(&d->drain_seconds) + STOP_GRACE_SECONDS;
+	struct timespec left = { deadline, 0 };
 	while (nanosleep(&left, &left) != 0)
 		;
 	log_error("event=shutdown-stuck signal=%d seconds=%d hint=\"the event loop did not drain in "
-		  "time; exiting anyway (acknowledged mail is on disk)\"", sig, STOP_DEADLINE_SECONDS);
+		  "time; exiting anyway (acknowledged mail is on disk)\"", sig, (int)deadline);
 	_exit(1);
 	return NULL;
 }
@@ -273,6 +275,7 @@ static void on_reload(evutil_socket_t sig, short what, void *ctx)
 		config_free(old);
 		free(old);
 		apply_log_level(fresh);
+		atomic_store(&d->drain_seconds, fresh->drain_time);
 		login_set_limits(d->login, fresh->auth_max_delay, fresh->auth_failures_per_minute);
 		SSL_CTX *tls = load_tls(d->cli, fresh);
 		if (tls) {
@@ -301,6 +304,7 @@ int cmd_serve(struct cli *c)
 	struct config *cfg = xcalloc(1, sizeof *cfg);
 	cli_load_config(c, cfg);
 	apply_log_level(cfg);
+	atomic_store(&d.drain_seconds, cfg->drain_time);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Bind first (ports below 1024 need root), then give root up before reading any input. */

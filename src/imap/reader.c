@@ -18,9 +18,28 @@ static void read_free(struct imap_read *r)
 	free(r);
 }
 
-static struct committer *reader_of(struct imap_server *srv)
+/* Queues r on the reader with the fewest reads queued or running (ties in turn), so a short
+ * read waits behind a long one only when every reader is busy. */
+static void reader_queue(struct imap_server *srv, struct imap_read *r)
 {
-	return srv->readers[srv->next_reader++ % srv->nreaders];
+	size_t best = srv->next_reader++ % srv->nreaders;
+	for (size_t k = 1; k < srv->nreaders; k++) {
+		size_t i = (best + k) % srv->nreaders;
+		if (srv->reader_load[i] < srv->reader_load[best])
+			best = i;
+	}
+	r->srv = srv;
+	r->reader = best;
+	srv->reader_load[best]++;
+	committer_submit_job(srv->readers[best], &r->job);
+}
+
+/* The read came back from its reader (answered or cancelled). */
+static void reader_unload(struct imap_read *r)
+{
+	if (r->srv && r->srv->reader_load[r->reader])
+		r->srv->reader_load[r->reader]--;
+	r->srv = NULL;
 }
 
 static void read_run(struct store *st, struct store_job *job)
@@ -36,6 +55,7 @@ static void read_done(struct store_job *job)
 {
 	struct imap_read *r = (struct imap_read *)job;
 	struct imap_session *s = job->ctx;
+	reader_unload(r);
 	if (s && s->reading == r) {
 		/* Closed meanwhile (an idle timeout's BYE): nothing more to say. */
 		enum imap_read_next next = IMAP_READ_DONE;
@@ -49,7 +69,7 @@ static void read_done(struct store_job *job)
 			if (s->bev && conn_output_full(s->bev))
 				r->paused = true;
 			else
-				committer_submit_job(reader_of(s->srv), &r->job);
+				reader_queue(s->srv, r);
 			return;
 		}
 		s->reading = NULL;
@@ -111,7 +131,7 @@ void imap_read_submit(struct imap_session *s, struct imap_read *r, const char *t
 	s->reading = r;
 	s->wait = WAIT_JOB;
 	bufferevent_disable(s->bev, EV_READ);
-	committer_submit_job(reader_of(srv), &r->job);
+	reader_queue(srv, r);
 }
 
 void imap_read_output_drained(struct imap_session *s)
@@ -119,7 +139,7 @@ void imap_read_output_drained(struct imap_session *s)
 	struct imap_read *r = s->reading;
 	if (r && r->paused) {
 		r->paused = false;
-		committer_submit_job(reader_of(s->srv), &r->job);
+		reader_queue(s->srv, r);
 	}
 }
 

@@ -27,6 +27,9 @@ struct imap_server {
 	/* Reader threads for SEARCH, SORT, THREAD and LIST (none: those run on the loop). */
 	struct committer *readers[IMAP_MAX_READERS];
 	size_t nreaders, next_reader;
+	/* Reads queued or running on each reader: a new one goes to the least busy, so a quick
+	 * FETCH does not wait behind another user's long SEARCH while a reader is free. */
+	size_t reader_load[IMAP_MAX_READERS];
 	struct login_service *login;
 	struct conn_limits *limits;
 	const char *spool_dir;        /* large APPENDs being received spill here */

@@ -777,6 +777,10 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		imap_tagged(s, s->tag, "NO", "UNAVAILABLE", "Too many failed logins from your address "
 			    "or for this account just now; try again in a minute.");
 		break;
+	case LOGIN_UNAVAILABLE:
+		imap_tagged(s, s->tag, "NO", "UNAVAILABLE", "The server cannot check passwords just "
+			    "now (a storage problem); try again in a few minutes.");
+		break;
 	default:
 		imap_tagged(s, s->tag, "NO", "AUTHENTICATIONFAILED", "Wrong user name or password. Use "
 			    "your full mail address as user name.");

@@ -106,6 +106,8 @@ struct imap_read {
 	struct imap_view view;
 	atomic_bool cancelled;         /* the session is gone or the server stops: end early */
 	bool paused;                   /* AGAIN, but the client has not read the last slice yet */
+	struct imap_server *srv;
+	size_t reader;                 /* the reader it is queued on (while queued or running) */
 	/* Reader thread: the heavy part; reads through view.store, never the session. */
 	void (*work)(struct imap_read *r);
 	/* Loop thread, session still there: answers (tag in s->tag), and says what now. */

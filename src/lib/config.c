@@ -74,6 +74,9 @@ static const struct setting settings[] = {
 	  "Errors a client may make in one session before it gets 421 4.7.0 and is disconnected." },
 	{ "command-timeout", NUM(command_timeout), "300", 1, 86400,
 	  "Seconds a client may stay silent before it gets 421 4.4.2 and is disconnected." },
+	{ "drain-time", NUM(drain_time), "3", 1, 300,
+	  "Seconds a stop (SIGTERM) waits for sessions to finish what they are doing before "
+	  "closing them; the process exits at most 2 seconds after that, whatever is running." },
 	{ "login-timeout", NUM(login_timeout), "60", 1, 86400,
 	  "Seconds an IMAP or POP3 client (or one on the submission ports, if shorter than "
 	  "command-timeout) may stay silent before logging in; after login the RFC minimums "

@@ -43,6 +43,7 @@ struct config {
 	long max_pending_memory;
 	long max_errors;
 	long command_timeout;
+	long drain_time;
 	long session_timeout;
 	long default_quota;
 	char *pop3_delete;

@@ -200,6 +200,10 @@ static void login_done(void *ctx, const struct login_outcome *o)
 		send_line(s, "-ERR [SYS/TEMP] Too many failed logins from your address or for this "
 			  "account just now; try again in a minute.");
 		goto resume;
+	case LOGIN_UNAVAILABLE:
+		send_line(s, "-ERR [SYS/TEMP] The server cannot check passwords just now (a storage "
+			  "problem); try again in a few minutes.");
+		goto resume;
 	default:
 		error_reply(s, "[AUTH] Wrong user name or password. Use your full mail address as user "
 			    "name; check the password or app password of this device.");

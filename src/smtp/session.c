@@ -695,12 +695,17 @@ static void auth_done(void *ctx, const struct login_outcome *o)
 	} else if (o->result == LOGIN_TEMPFAIL) {
 		reply(s, 454, "4.7.0", "Too many failed logins from your address or for this account "
 		      "just now; try again in a minute.");
+	} else if (o->result == LOGIN_UNAVAILABLE) {
+		reply(s, 454, "4.7.0", "The server cannot check passwords just now (a storage "
+		      "problem); try again in a few minutes.");
 	} else {
 		s->auth_user[0] = '\0';
 		reply(s, 535, "5.7.8", "Wrong user name or password. The user name is your full mail "
 		      "address.");
 		count_error(s);
 	}
+	if (o->result != LOGIN_OK)
+		s->auth_user[0] = '\0';
 	if (o->result != LOGIN_OK && s->scram) {
 		free(s->scram);
 		s->scram = NULL;

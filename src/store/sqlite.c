@@ -596,11 +596,14 @@ static void sq_device_list(struct store *base, const char *address, store_row_fn
 	rows(s, st, fn, ctx);
 }
 
-static bool sq_login_lookup(struct store *base, const char *address, const char *secret_sha256,
-			    const char *ip, struct login_lookup *out)
+static enum store_rc sq_login_lookup(struct store *base, const char *address,
+				     const char *secret_sha256, const char *ip,
+				     struct login_lookup *out)
 {
 	struct sqlite_store *s = S(base);
 	memset(out, 0, sizeof *out);
+	if (sqlite_fault(s, "login_lookup"))
+		return STORE_ERROR;
 	sqlite3_stmt *st = prepare(s, "SELECT a.id, a.password_hash, a.account_password_on, a.pop3_delete,"
 				      " (SELECT id FROM devices WHERE account_id = a.id AND secret_sha256 IS NULL),"
 				      " (SELECT id FROM devices WHERE account_id = a.id AND secret_sha256 = ?2),"
@@ -610,8 +613,8 @@ static bool sq_login_lookup(struct store *base, const char *address, const char 
 	bind_text(st, 1, address);
 	bind_text(st, 2, secret_sha256);
 	bind_text(st, 3, ip);
-	bool found = sqlite3_step(st) == SQLITE_ROW;
-	if (found) {
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
 		out->account_id = sqlite3_column_int64(st, 0);
 		out->password_hash = xstrdup((const char *)sqlite3_column_text(st, 1));
 		out->account_password_on = sqlite3_column_int(st, 2) != 0;
@@ -625,8 +628,11 @@ static bool sq_login_lookup(struct store *base, const char *address, const char 
 		const char *scram = (const char *)sqlite3_column_text(st, 8);
 		out->scram = scram ? xstrdup(scram) : NULL;
 	}
+	enum store_rc result = rc == SQLITE_ROW    ? STORE_OK
+			       : rc == SQLITE_DONE ? STORE_NOT_FOUND
+						   : read_failed(s, "login_lookup");
 	finish(s, st);
-	return found;
+	return result;
 }
 
 static int64_t sq_credentials_generation(struct store *base)

@@ -201,8 +201,11 @@ struct store_ops {
 			      struct buf *err);
 	/* Rows: label, created, last_used, last_protocol, last_ip, is_app_password ("1"/"0"). */
 	void (*device_list)(struct store *s, const char *address, store_row_fn fn, void *ctx);
-	bool (*login_lookup)(struct store *s, const char *address, const char *secret_sha256,
-			     const char *ip, struct login_lookup *out);
+	/* NOT_FOUND: no such account; ERROR: the store could not be read (a login must then
+	 * fail as "try again later", never as a wrong password). */
+	enum store_rc (*login_lookup)(struct store *s, const char *address,
+				      const char *secret_sha256, const char *ip,
+				      struct login_lookup *out);
 	/* A counter bumped by every change that takes a password away (revoke, password change
 	 * or turned off, account deleted); -1 when it cannot be read. One indexed read. */
 	int64_t (*credentials_generation)(struct store *s);

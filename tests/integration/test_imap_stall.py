@@ -146,6 +146,40 @@ class ImapHeavyReads(ServerTestCase, unittest.TestCase):
         self.assertNotIn('what="IMAP UID SORT"', log)
         self.assertNotIn('what="IMAP THREAD"', log)
 
+    def test_quick_reads_not_behind_long_searches(self):
+        """Two long SEARCHes take two readers; another session's FETCH goes to a free one
+        (the least busy), not into a queue behind a SEARCH."""
+        heavy = []
+        try:
+            for i in range(2):
+                c = logged_in(self.srv, USER)
+                heavy.append(c)
+                self.assertEqual(c.cmd('EXAMINE INBOX').status, 'OK')
+                c.send('q%d SEARCH %s\r\n' % (i, heavy_program(600)))
+            time.sleep(0.3)
+            with logged_in(self.srv, USER) as o:
+                o.sock.settimeout(2.0)
+                self.assertEqual(o.cmd('EXAMINE INBOX').status, 'OK')
+                t0 = time.monotonic()
+                try:
+                    for _ in range(3):
+                        res = o.cmd('FETCH 1 (FLAGS BODY.PEEK[HEADER])')
+                        self.assertEqual(res.status, 'OK', res)
+                except (socket.timeout, OSError) as e:
+                    self.fail('a quick FETCH waited behind the long SEARCHes: %r' % e)
+                self.assertLess(time.monotonic() - t0, 2.0)
+                # The SEARCHes were still running: the FETCHes did not just come after them.
+                for c in heavy:
+                    c.sock.settimeout(0.05)
+                    with self.assertRaises((socket.timeout, BlockingIOError)):
+                        c.until_tagged('q%d' % heavy.index(c))
+            for i, c in enumerate(heavy):
+                c.sock.settimeout(120.0)
+                self.assertEqual(c.until_tagged('q%d' % i).status, 'OK')
+        finally:
+            for c in heavy:
+                c.close()
+
     def test_fetch_in_slices(self):
         """A FETCH answer over 1 MB comes from the reader in slices; all of it, in order, and
         a FETCH that sets \\Seen writes it before its tagged OK."""

@@ -216,7 +216,7 @@ TEST(store_pop3_per_device_deletion_and_expiry)
 	CHECK(s->ops->device_add(s, "a@example.test", "phone", "secretphone", &err));
 	CHECK(!s->ops->device_add(s, "a@example.test", "phone", "othersecret", &err));
 	struct login_lookup l;
-	CHECK(s->ops->login_lookup(s, "A@example.test", "secretphone", NULL, &l));
+	CHECK(s->ops->login_lookup(s, "A@example.test", "secretphone", NULL, &l) == STORE_OK);
 	int64_t account = l.account_id, pc = l.account_device_id, phone = l.app_device_id;
 	CHECK(phone != 0 && pc != 0 && phone != pc);
 	CHECK_EQ_STR(l.app_device_label, "phone");
@@ -286,7 +286,7 @@ TEST(store_credentials_generation_moves_on_revocation_only)
 	s->ops->account_add(s, "a@example.test", "h1", NULL, 0, &err);
 	CHECK(s->ops->device_add(s, "a@example.test", "phone", "secretphone", &err));
 	struct login_lookup l;
-	CHECK(s->ops->login_lookup(s, "a@example.test", "secretphone", "10.0.0.1", &l));
+	CHECK(s->ops->login_lookup(s, "a@example.test", "secretphone", "10.0.0.1", &l) == STORE_OK);
 	int64_t account = l.account_id, pc = l.account_device_id, phone = l.app_device_id;
 	CHECK(!l.known_address);
 	login_lookup_free(&l);
@@ -297,7 +297,7 @@ TEST(store_credentials_generation_moves_on_revocation_only)
 	CHECK(s->ops->device_add(s, "a@example.test", "tablet", "secrettablet", &err));
 	CHECK(s->ops->account_set(s, "a@example.test", "keep-days", "3", &err));
 	CHECK_EQ_INT(s->ops->credentials_generation(s), g0);
-	CHECK(s->ops->login_lookup(s, "a@example.test", "", "10.0.0.1", &l));
+	CHECK(s->ops->login_lookup(s, "a@example.test", "", "10.0.0.1", &l) == STORE_OK);
 	CHECK(l.known_address);
 	login_lookup_free(&l);
 	/* Revoking an app password: the counter moves, the device is gone. */
