@@ -7,6 +7,7 @@
 
 #include "lib/alloc.h"
 #include "mailauth/dkim.h"
+#include "mime/mime.h"
 
 static bool is_fws(char c)
 {
@@ -116,70 +117,21 @@ static bool has_fws(const struct tag *t)
 	return false;
 }
 
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
+/* mime's base64 decoder: it skips folding whitespace and refuses bytes outside the alphabet, a
+ * lone final character and data after the padding, which is what DKIM's b=, bh= and p= need. */
 bool dkim_base64_decode(const char *s, size_t len, unsigned char **out, size_t *out_len)
 {
+	struct buf b = BUF_INIT;
 	*out = NULL;
 	*out_len = 0;
-	unsigned char *o = len ? xmalloc(len / 4 * 3 + 3) : NULL;
-	size_t n = 0, quad = 0, pad = 0;
-	uint32_t acc = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (is_fws(c))
-			continue;
-		if (c == '=') {
-			pad++;
-			if (quad + pad > 4 || quad < 2)
-				goto bad;
-			continue;
-		}
-		int v = b64_val((unsigned char)c);
-		if (v < 0 || pad)
-			goto bad;
-		acc = acc << 6 | (uint32_t)v;
-		if (++quad == 4) {
-			o[n++] = (unsigned char)(acc >> 16);
-			o[n++] = (unsigned char)(acc >> 8);
-			o[n++] = (unsigned char)acc;
-			quad = 0;
-			acc = 0;
-		}
+	if (!mime_decode_base64(s, len, &b)) {
+		buf_free(&b);
+		return false;
 	}
-	if (quad == 1)
-		goto bad;
-	if (pad && quad + pad != 4)
-		goto bad;
-	if (quad == 2) {
-		o[n++] = (unsigned char)(acc >> 4);
-	} else if (quad == 3) {
-		o[n++] = (unsigned char)(acc >> 10);
-		o[n++] = (unsigned char)(acc >> 2);
-	}
-	if (n == 0) {
-		free(o);
-		o = NULL;
-	}
-	*out = o;
-	*out_len = n;
+	if (b.len)
+		*out = (unsigned char *)buf_steal(&b, out_len);
+	buf_free(&b);
 	return true;
-bad:
-	free(o);
-	return false;
 }
 
 static bool parse_uint(const struct tag *t, uint64_t max, uint64_t *out)
