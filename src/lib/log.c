@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/utf8.h"
 
 static enum log_level min_level = LOG_INFO;
 static const char *level_names[] = { "debug", "info", "warn", "error", "fatal" };
@@ -82,34 +83,8 @@ void log_fatal(const char *fmt, ...)
 /* Length of the valid UTF-8 sequence at s (at most len bytes), 0 if there is none. */
 static size_t utf8_sequence(const unsigned char *s, size_t len)
 {
-	size_t n;
 	uint32_t cp;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and code points past U+10FFFF are no UTF-8. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return utf8_decode_one(s, len, &cp);
 }
 
 const char *log_quote(char *out, size_t outlen, const char *s, size_t len)
