@@ -35,6 +35,7 @@ struct commit_request {
 	size_t nremote;
 	char *sender;                 /* envelope sender for the queue; owned */
 	bool smtputf8, is_bounce;
+	bool junk;                    /* to the accounts' Junk mailboxes, keyword $Junk */
 	int64_t sent_account_id;      /* also a \Seen copy in this account's Sent mailbox (0: no) */
 	commit_done_fn done;
 	void *ctx;
