@@ -47,6 +47,11 @@ def genkeys(work):
     subprocess.run(['openssl', 'genpkey', '-algorithm', 'RSA', '-pkeyopt',
                     'rsa_keygen_bits:2048', '-out', rsa], check=True, stderr=subprocess.DEVNULL)
     subprocess.run(['openssl', 'genpkey', '-algorithm', 'ed25519', '-out', ed], check=True)
+    short = os.path.join(work, 'short.pem')  # RFC 8301: under 1024 bits must not pass
+    subprocess.run(['openssl', 'genpkey', '-algorithm', 'RSA', '-pkeyopt',
+                    'rsa_keygen_bits:512', '-out', short], check=True, stderr=subprocess.DEVNULL)
+    short_pub = subprocess.run(['openssl', 'pkey', '-in', short, '-pubout', '-outform', 'DER'],
+                               check=True, stdout=subprocess.PIPE).stdout
     ed_der = subprocess.run(['openssl', 'pkey', '-in', ed, '-outform', 'DER'],
                             check=True, stdout=subprocess.PIPE).stdout
     ed_raw = os.path.join(work, 'ed.b64')  # dkimsign wants the raw key in base64
@@ -58,6 +63,7 @@ def genkeys(work):
                             check=True, stdout=subprocess.PIPE).stdout[-32:]
     return {
         'rsa': (rsa, 'v=DKIM1; k=rsa; p=' + base64.b64encode(rsa_pub).decode()),
+        'short': (short, 'v=DKIM1; k=rsa; p=' + base64.b64encode(short_pub).decode()),
         'ed': (ed_raw, 'v=DKIM1; k=ed25519; p=' + base64.b64encode(ed_pub).decode()),
     }
 
@@ -112,6 +118,8 @@ class MailAuthCase(unittest.TestCase):
             '--txt-record=signed.test,v=spf1 ip4:127.0.0.1 -all',
             '--txt-record=rsa._domainkey.signed.test,' + txt_chunks(cls.keys['rsa'][1]),
             '--txt-record=ed._domainkey.signed.test,' + txt_chunks(cls.keys['ed'][1]),
+            '--txt-record=garbage._domainkey.signed.test,v=DKIM1; k=rsa; p=!!not*base64',
+            '--txt-record=short._domainkey.signed.test,' + cls.keys['short'][1],
             '--server=/slow.test/%s#%d' % (DNS_ADDR, silent_port),
         ] + cls.RECORDS
         cls.dns = subprocess.Popen(
@@ -227,6 +235,32 @@ class TestSpfAndDkim(MailAuthCase):
         ar = authres(self.stored(mk))[0]
         self.assertIn('dkim=fail', ar)
         self.assertIn('body', ar)  # the reason names the body hash
+
+    def test_key_record_with_garbage_is_permerror(self):
+        mk = token()
+        msg = dkim_sign(message(mk, sender='news@signed.test'), 'garbage', 'signed.test',
+                        self.keys['rsa'][0])
+        self.send('news@signed.test', msg)
+        ar = authres(self.stored(mk))[0]
+        self.assertRegex(ar, r'dkim=permerror \([^;]*\) header.d=signed.test header.s=garbage')
+
+    def test_missing_key_is_permerror_and_unknown_domain_is_none(self):
+        mk = token()
+        msg = dkim_sign(message(mk, sender='news@signed.test'), 'nokey', 'signed.test',
+                        self.keys['rsa'][0])
+        self.send('news@signed.test', msg)
+        self.assertRegex(authres(self.stored(mk))[0], r'dkim=permerror \([^;]*\) '
+                         r'header.d=signed.test header.s=nokey')
+
+    def test_key_under_1024_bits_does_not_pass(self):
+        mk = token()
+        msg = dkim_sign(message(mk, sender='news@signed.test'), 'short', 'signed.test',
+                        self.keys['short'][0])
+        self.send('news@signed.test', msg)
+        ar = authres(self.stored(mk))[0]
+        self.assertNotIn('dkim=pass', ar)
+        self.assertRegex(ar, r'dkim=(policy|fail|permerror) \([^;]*\) header.d=signed.test '
+                         r'header.s=short')
 
     def test_large_signed_message_is_verified_off_the_loop(self):
         mk = token()
