@@ -143,6 +143,20 @@ static const struct setting settings[] = {
 	  "Mail whose sender domain has no DMARC policy but an SPF record that says this server "
 	  "may not send for it (-all): junk (delivered to Junk) or accept (to the inbox).",
 	  "junk|accept" },
+	{ "rspamd-url", STR(rspamd_url), "", 0, 0,
+	  "Where rspamd's normal worker listens, e.g. http://127.0.0.1:11333 (a numeric address); "
+	  "mail from other servers is scanned for spam and viruses there before it is accepted. "
+	  "Empty: no scanning." },
+	{ "rspamd-controller-url", STR(rspamd_controller_url), "", 0, 0,
+	  "Where rspamd's controller worker listens, for learning spam and ham from what users "
+	  "move in and out of Junk (empty: the host of rspamd-url, port 11334)." },
+	{ "rspamd-password", STR(rspamd_password), "", 0, 0,
+	  "The controller's password (rspamd's worker-controller.inc `password`), if it has one." },
+	{ "rspamd-timeout", NUM(rspamd_timeout), "10", 1, 300,
+	  "Seconds a scan may take; a slower or unreachable rspamd counts as unavailable." },
+	{ "spam-unavailable", STR(spam_unavailable), "accept", 0, 0,
+	  "When rspamd cannot scan a message: accept (deliver it with X-Spam-Status: unscanned) "
+	  "or tempfail (answer 451 4.7.1 so the sender tries again later).", "accept|tempfail" },
 	{ "outbound-port", NUM(outbound_port), "25", 1, 65535,
 	  "Port to connect to on other domains' mail servers (only tests change it)." },
 	{ "outbound-per-domain", NUM(outbound_per_domain), "4", 1, 1000,

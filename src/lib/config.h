@@ -57,6 +57,11 @@ struct config {
 	char *dns_temperror;
 	char *dmarc_reject;
 	char *spf_fail;
+	char *rspamd_url;
+	char *rspamd_controller_url;
+	char *rspamd_password;
+	long rspamd_timeout;
+	char *spam_unavailable;
 	long outbound_port;
 	long outbound_per_domain;
 	long outbound_domain_rate;
