@@ -76,7 +76,8 @@ static bool endpoint_parse(struct endpoint *e, const char *url, int default_port
 {
 	struct evhttp_uri *u = evhttp_uri_parse(url);
 	if (!u) {
-		buf_printf(err, "%s: \"%s\" is not a URL", setting, url);
+		buf_printf(err, "%s: \"%s\" is not a URL like http://127.0.0.1:%d", setting, url,
+			   default_port);
 		return false;
 	}
 	bool ok = false;
