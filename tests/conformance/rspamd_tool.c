@@ -146,10 +146,12 @@ static int run_scan(int argc, char **argv)
 		else if (strcmp(o, "--queue-id") == 0)
 			env.queue_id = v;
 		else
-			return usage();
+			break;
 	}
-	if (i + 1 != argc || count < 1)
+	if (i + 1 != argc || count < 1) {
+		free(rcpts);
 		return usage();
+	}
 	env.rcpts = rcpts;
 	struct buf msg = BUF_INIT;
 	read_file(argv[i], &msg);
@@ -158,6 +160,10 @@ static int run_scan(int argc, char **argv)
 	struct rspamd_client *c = rspamd_client_new(base, &set, &err);
 	if (!c) {
 		printf("CONFIG\t%s\n", err.data);
+		event_base_free(base);
+		buf_free(&msg);
+		buf_free(&err);
+		free(rcpts);
 		return 1;
 	}
 	struct job *jobs = xcalloc((size_t)count, sizeof *jobs);
@@ -212,6 +218,9 @@ static int run_learn(int argc, char **argv)
 	struct rspamd_client *c = rspamd_client_new(base, &set, &err);
 	if (!c) {
 		printf("CONFIG\t%s\n", err.data);
+		event_base_free(base);
+		buf_free(&msg);
+		buf_free(&err);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
