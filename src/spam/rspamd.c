@@ -49,6 +49,7 @@ struct rspamd_scan {
 	bool have_http_error;
 	int http_errno;
 	char *what;             /* learn: names the message in the log */
+	int timeout_ms;
 	struct timespec t0;
 	rspamd_scan_fn fn;
 	void *ctx;
@@ -234,9 +235,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		finish(s, NULL, s->early_error, false, 0);
 	} else {
 		struct buf why = BUF_INIT;
-		buf_printf(&why, "no answer from rspamd within %d ms",
-			   s->learn && s->c->timeout_ms < LEARN_MIN_TIMEOUT_MS ? LEARN_MIN_TIMEOUT_MS
-									   : s->c->timeout_ms);
+		buf_printf(&why, "no answer from rspamd within %d ms", s->timeout_ms);
 		finish(s, NULL, why.data, true, 0);
 		buf_free(&why);
 	}
@@ -284,8 +283,10 @@ static void append_error_text(struct buf *why, const char *body, size_t len)
 {
 	struct rspamd_result r;
 	struct buf err = BUF_INIT;
-	if (!rspamd_reply_parse(body, len, &r, &err) && strncmp(err.data, "rspamd answered", 15) == 0)
-		buf_printf(why, " (%s)", err.data + strlen("rspamd answered an error: "));
+	static const char prefix[] = "rspamd answered an error: ";
+	if (!rspamd_reply_parse(body, len, &r, &err) &&
+	    strncmp(err.data, prefix, sizeof prefix - 1) == 0)
+		buf_printf(why, " (%s)", err.data + sizeof prefix - 1);
 	rspamd_result_free(&r);
 	buf_free(&err);
 }
@@ -357,6 +358,7 @@ static struct rspamd_scan *op_start(struct rspamd_client *c, bool learn, const s
 	struct rspamd_scan *s = xcalloc(1, sizeof *s);
 	s->c = c;
 	s->learn = learn;
+	s->timeout_ms = timeout_ms;
 	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	s->next = c->ops;
 	if (c->ops)
@@ -401,7 +403,8 @@ static void send_request(struct rspamd_scan *s, struct evhttp_request *req,
 	int rc = evhttp_make_request(s->conn, req, EVHTTP_REQ_POST, uri.data);
 	s->starting = false;
 	if (rc != 0 || s->early_error)
-		fail_early(s, s->early_error ? s->early_error : "cannot send the request to rspamd");
+		fail_early(s, s->early_error ? s->early_error
+					     : "cannot send the request to rspamd");
 	buf_free(&uri);
 }
 
@@ -458,8 +461,8 @@ void rspamd_learn(struct rspamd_client *c, bool spam, const char *msg, size_t le
 {
 	if (c->learns_inflight >= RSPAMD_LEARN_MAX_INFLIGHT) {
 		c->stats.learns_skipped++;
-		log_warn("event=rspamd-learn as=%s msg=%s result=skipped inflight=%zu", spam ? "spam"
-			 : "ham", log_str(what), c->learns_inflight);
+		log_warn("event=rspamd-learn as=%s msg=%s result=skipped inflight=%zu",
+			 spam ? "spam" : "ham", log_str(what), c->learns_inflight);
 		return;
 	}
 	int timeout = c->timeout_ms < LEARN_MIN_TIMEOUT_MS ? LEARN_MIN_TIMEOUT_MS : c->timeout_ms;

@@ -143,8 +143,9 @@ static bool parse_symbols(json_t *symbols, struct rspamd_result *r, struct buf *
 		if (!r->virus && rspamd_symbol_is_virus(key)) {
 			/* The antivirus module puts the scanner's name for what it found first. */
 			json_t *first = options ? json_array_get(options, 0) : NULL;
-			if (json_is_string(first) && json_string_length(first) > 0)
-				r->virus = clean_ascii(json_string_value(first), json_string_length(first));
+			size_t n = json_is_string(first) ? json_string_length(first) : 0;
+			if (n > 0)
+				r->virus = clean_ascii(json_string_value(first), n);
 			else
 				r->virus = clean_ascii(key, keylen);
 		}
@@ -179,7 +180,8 @@ static bool parse_add_headers(json_t *obj, struct rspamd_result *r, struct buf *
 			if (json_is_object(item))
 				item = json_object_get(item, "value");
 			if (!json_is_string(item))
-				return fail(err, "a header in \"milter.add_headers\" has no text value");
+				return fail(err, "a header in \"milter.add_headers\" has no "
+						 "text value");
 			add_header(r, name, item);
 		}
 	}
@@ -200,7 +202,8 @@ static bool parse_remove_headers(json_t *obj, struct rspamd_result *r, struct bu
 		    r->nremove_headers == RSPAMD_REPLY_MAX_HEADERS)
 			continue;
 		if (!r->remove_headers)
-			r->remove_headers = xcalloc(RSPAMD_REPLY_MAX_HEADERS, sizeof *r->remove_headers);
+			r->remove_headers = xcalloc(RSPAMD_REPLY_MAX_HEADERS,
+						    sizeof *r->remove_headers);
 		r->remove_headers[r->nremove_headers++] = xstrdup(name);
 	}
 	return true;
@@ -258,7 +261,8 @@ static bool parse_root(json_t *root, struct rspamd_result *r, struct buf *err)
 	if (subject) {
 		if (!json_is_string(subject))
 			return fail(err, "\"subject\" is not text");
-		r->subject = clean_header_text(json_string_value(subject), json_string_length(subject));
+		r->subject = clean_header_text(json_string_value(subject),
+					       json_string_length(subject));
 	}
 	json_t *milter = json_object_get(root, "milter");
 	if (milter) {

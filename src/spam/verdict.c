@@ -102,9 +102,12 @@ void spam_verdict_make(struct spam_verdict *v, const struct rspamd_result *r, co
 		symbols_header(&v->headers, r);
 	/* what rspamd's milter_headers module asks for, when it is set up; ours win */
 	for (size_t i = 0; i < r->nadd_headers; i++)
-		if (!ours(r->add_headers[i].name))
-			buf_printf(&v->headers, "%s: %.*s\r\n", r->add_headers[i].name,
-				   (int)(996 - strlen(r->add_headers[i].name)), r->add_headers[i].value);
+		if (!ours(r->add_headers[i].name)) {
+			const struct rspamd_header *h = &r->add_headers[i];
+			/* a header line stays within 998 bytes */
+			buf_printf(&v->headers, "%s: %.*s\r\n", h->name,
+				   (int)(996 - strlen(h->name)), h->value);
+		}
 }
 
 void spam_verdict_free(struct spam_verdict *v)

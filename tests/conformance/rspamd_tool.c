@@ -2,13 +2,15 @@
  * against a private rspamd and against fake servers. It runs the client on an event loop as
  * the server does and prints what the client hands its caller, one line per scan
  * (tab-separated; tabs and line breaks in fields become spaces):
- *   RESULT <action> <score> <required> <virus|-> <smtp_message|-> <symbols> <headers> <ms>
- *   ERROR <sentence> <ms>
+ *   RESULT <action> <score> <required> <virus|-> <smtp_message|-> <symbols> <headers> <ms> VERDICT
+ *   ERROR <sentence> <ms> VERDICT
+ * where VERDICT is what spam_verdict_make (src/spam/verdict.c) makes of it:
+ *   <deliver|junk|reject|tempfail> <what> <SMTP reply|-> <headers, CRLF shown as |>
  *   CANCELLED <ms>
  * then "STATS scans=N errors=N timeouts=N cancelled=N". The loop runs until nothing is left
  * on it, so a request or timer the client forgot would hang the tool (the test's timeout).
  *
- *   rspamd-tool scan URL [--timeout-ms N] [--count N] [--cancel-after-ms N] [--ip A]
+ *   rspamd-tool scan URL [--timeout-ms N] [--count N] [--cancel-after-ms N] [--tempfail 1] [--ip A]
  *               [--helo H] [--from F] [--rcpt R]... [--hostname H] [--queue-id Q] FILE
  *   rspamd-tool learn spam|ham CONTROLLER_URL [--password P] [--rcpt R] FILE
  *   rspamd-tool parse FILE       (an answer saved to a file, through rspamd_reply_parse)
@@ -23,8 +25,10 @@
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "spam/rspamd.h"
+#include "spam/verdict.h"
 
 static struct timespec t0;
+static bool tempfail_when_unavailable;
 
 static long ms_since_start(void)
 {
@@ -95,7 +99,24 @@ static void on_scan(void *ctx, struct rspamd_result *r, const char *error)
 		print_result(r);
 	else
 		printf("ERROR\t%s", error);
-	printf("\t%ld\n", ms_since_start());
+	printf("\t%ld", ms_since_start());
+	static const char *const disp[] = { "deliver", "junk", "reject", "tempfail" };
+	struct spam_verdict v;
+	spam_verdict_make(&v, r, error, tempfail_when_unavailable);
+	printf("\t%s\t%s", disp[v.disposition], v.what);
+	put_field(v.reply[0] ? v.reply : NULL);
+	putchar('\t');
+	for (size_t i = 0; i < v.headers.len; i++) {
+		char ch = v.headers.data[i];
+		if (ch == '\r' && i + 1 < v.headers.len && v.headers.data[i + 1] == '\n') {
+			putchar('|');
+			i++;
+		} else {
+			putchar(ch == '\t' ? ' ' : ch);
+		}
+	}
+	putchar('\n');
+	spam_verdict_free(&v);
 	fflush(stdout);
 	if (j->cancel)
 		event_del(j->cancel);
@@ -133,6 +154,8 @@ static int run_scan(int argc, char **argv)
 			count = atoi(v);
 		else if (strcmp(o, "--cancel-after-ms") == 0)
 			cancel_ms = atoi(v);
+		else if (strcmp(o, "--tempfail") == 0)
+			tempfail_when_unavailable = atoi(v) != 0;
 		else if (strcmp(o, "--ip") == 0)
 			env.ip = v;
 		else if (strcmp(o, "--helo") == 0)

@@ -101,6 +101,7 @@ class RspamdScan(ToolMixin, unittest.TestCase):
         self.assertEqual(float(r[2]), 15.0)
         self.assertEqual((r[4], r[5]), ('-', 'Gtube pattern'), r)
         self.assertIn('GTUBE(', r[6])
+        self.assertEqual(r[9:12], ['reject', 'spam', '550 5.7.1 Gtube pattern'], r)
 
     def test_clean_no_action(self):
         r = self.one(self.rs.url, self.clean, *self.ENVELOPE)
@@ -108,12 +109,18 @@ class RspamdScan(ToolMixin, unittest.TestCase):
         self.assertLess(float(r[2]), 4.0)
         self.assertEqual(float(r[3]), 15.0)  # required_score: rspamd's reject threshold
         self.assertEqual((r[4], r[5]), ('-', '-'), r)
+        self.assertEqual(r[9:12], ['deliver', 'clean', '-'], r)
+        self.assertRegex(r[12], r'^X-Spam-Status: No, score=-?[0-9.]+ required=15.00 '
+                                r'action="no action"\|X-Spam-Score: -?[0-9.]+\|$')
 
     def test_junk_add_header(self):
         r = self.one(self.rs.url, self.junk, *self.ENVELOPE)
         self.assertEqual(r[0:2], ['RESULT', 'add header'], r)
         self.assertGreaterEqual(float(r[2]), 6.0)
         self.assertTrue(r[6].startswith('YUBIN_TEST_JUNK(8.00)'), r)  # strongest first
+        self.assertEqual(r[9:12], ['junk', 'junk', '-'], r)
+        self.assertIn('X-Spam-Status: Yes, score=', r[12])
+        self.assertIn('|X-Spam-Symbols: YUBIN_TEST_JUNK(8.00),', r[12])
 
     def test_eicar_virus(self):
         r = self.one(self.rs.url, self.eicar, *self.ENVELOPE)
@@ -121,6 +128,9 @@ class RspamdScan(ToolMixin, unittest.TestCase):
         self.assertEqual(r[4], rc.EICAR_SIGNATURE + '.UNOFFICIAL', r)
         self.assertIn('virus found', r[5])
         self.assertIn('CLAM_VIRUS(', r[6])
+        self.assertEqual(r[9:12], ['reject', 'virus', '554 5.7.1 This message contains a virus '
+                                   '(%s.UNOFFICIAL) and was not accepted' % rc.EICAR_SIGNATURE],
+                         r)
 
     def test_envelope_reaches_rspamd(self):
         """IP, From, both Rcpt headers and the Queue-Id show in rspamd's log line."""
@@ -177,6 +187,11 @@ class RspamdScan(ToolMixin, unittest.TestCase):
         self.assertEqual(r[0], 'ERROR', r)
         self.assertIn('cannot connect to rspamd at %s:%d' % (rc.RSPAMD_ADDR, self.rs.port), r[1])
         self.assertLess(int(r[2]), 500, r)
+        self.assertEqual(r[3:7], ['deliver', 'unscanned', '-', 'X-Spam-Status: unscanned|'], r)
+        r = self.one(self.rs.url, self.clean, '--tempfail', '1')
+        self.assertEqual(r[0], 'ERROR', r)
+        self.assertEqual(r[3], 'tempfail', r)
+        self.assertTrue(r[5].startswith('451 4.7.1 '), r)
 
 
 def read_request(conn):
@@ -318,6 +333,7 @@ class RspamdBadServers(ToolMixin, unittest.TestCase):
         for r in lines:
             self.assertEqual(r[:2], ['ERROR', 'no answer from rspamd within 1000 ms'], r)
             self.assertTrue(950 <= int(r[2]) < 2000, r)
+            self.assertEqual(r[3:5], ['deliver', 'unscanned'], r)
         self.assertEqual(stats, 'scans=0 errors=10 timeouts=10 cancelled=0')
         self.assertLess(wall, 5, 'ten scans waited one after another')
 

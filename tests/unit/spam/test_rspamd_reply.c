@@ -64,7 +64,8 @@ TEST(rspamd_reply_virus)
 		    "\"MIME_GOOD\":{\"score\":-0.1,\"options\":[\"multipart/mixed\"]},"
 		    "\"CLAM_VIRUS\":{\"score\":0.0,\"options\":[\"Eicar-Signature\",\"x\"]},"
 		    "\"MIME_BAD_EXTENSION\":{\"score\":4.0,\"options\":[\"com\"]}},"
-		    "\"messages\":{\"smtp_message\":\"clamav: virus found: \\\"Eicar-Signature\\\"\"}}",
+		    "\"messages\":{\"smtp_message\":"
+		    "\"clamav: virus found: \\\"Eicar-Signature\\\"\"}}",
 		    &r, &err));
 	CHECK_EQ_STR(r.virus, "Eicar-Signature");
 	CHECK_EQ_STR(r.smtp_message, "clamav: virus found: \"Eicar-Signature\"");
@@ -72,8 +73,8 @@ TEST(rspamd_reply_virus)
 	CHECK_EQ_STR(r.symbols[0].name, "MIME_BAD_EXTENSION"); /* strongest first */
 	CHECK_EQ_STR(r.symbols[3].name, "MIME_GOOD");
 	/* a virus symbol without options: its own name */
-	CHECK(parse("{\"score\":0,\"action\":\"reject\",\"symbols\":{\"SOPHOS_VIRUS\":{\"score\":1}}}",
-		    &r, &err));
+	CHECK(parse("{\"score\":0,\"action\":\"reject\","
+		    "\"symbols\":{\"SOPHOS_VIRUS\":{\"score\":1}}}", &r, &err));
 	CHECK_EQ_STR(r.virus, "SOPHOS_VIRUS");
 	CHECK(parse("{\"score\":0,\"action\":\"no action\",\"symbols\":{\"CLAM_VIRUS_FAIL\":"
 		    "{\"score\":0,\"options\":[\"failed to scan\"]}}}", &r, &err));
@@ -150,7 +151,8 @@ TEST(rspamd_reply_malformed)
 		"{\"action\":\"reject\",\"score\":1,\"symbols\":{\"A\":1}}",
 		"{\"action\":\"reject\",\"score\":1,\"symbols\":{\"A\":{\"score\":\"x\"}}}",
 		"{\"action\":\"reject\",\"score\":1,\"symbols\":{\"A\":{}}}",
-		"{\"action\":\"reject\",\"score\":1,\"symbols\":{\"A\":{\"score\":1,\"options\":\"o\"}}}",
+		"{\"action\":\"reject\",\"score\":1,\"symbols\":{\"A\":{\"score\":1,"
+		"\"options\":\"o\"}}}",
 		"{\"action\":\"reject\",\"score\":1,\"messages\":[]}",
 		"{\"action\":\"reject\",\"score\":1,\"messages\":{\"smtp_message\":5}}",
 		"{\"action\":\"reject\",\"score\":1e999}",
@@ -194,7 +196,8 @@ TEST(rspamd_reply_bounds)
 	rspamd_result_free(&r);
 	/* a long smtp_message is cut */
 	buf_reset(&json);
-	buf_append_str(&json, "{\"action\":\"reject\",\"score\":20,\"messages\":{\"smtp_message\":\"");
+	buf_append_str(&json, "{\"action\":\"reject\",\"score\":20,"
+			      "\"messages\":{\"smtp_message\":\"");
 	for (int i = 0; i < 5000; i++)
 		buf_append_char(&json, 'x');
 	buf_append_str(&json, "\"}}");
@@ -215,7 +218,8 @@ TEST(rspamd_reply_bounds)
 	rspamd_result_free(&r);
 	/* 40 headers: 16 kept */
 	buf_reset(&json);
-	buf_append_str(&json, "{\"action\":\"add header\",\"score\":7,\"milter\":{\"add_headers\":{");
+	buf_append_str(&json, "{\"action\":\"add header\",\"score\":7,"
+			      "\"milter\":{\"add_headers\":{");
 	for (int i = 0; i < 40; i++)
 		buf_printf(&json, "%s\"X-H%d\":\"v\"", i ? "," : "", i);
 	buf_append_str(&json, "}}}");

@@ -104,7 +104,8 @@ TEST(spam_verdict_unscanned)
 	spam_verdict_free(&v);
 	/* a long message from rspamd: the reply stays one bounded line */
 	struct buf json = BUF_INIT;
-	buf_append_str(&json, "{\"action\":\"reject\",\"score\":20,\"messages\":{\"smtp_message\":\"");
+	buf_append_str(&json, "{\"action\":\"reject\",\"score\":20,"
+			      "\"messages\":{\"smtp_message\":\"");
 	for (int i = 0; i < 900; i++)
 		buf_append_char(&json, 'm');
 	buf_append_str(&json, "\"}}");
