@@ -45,7 +45,8 @@ struct rspamd_stats {
 struct rspamd_client *rspamd_client_new(struct event_base *base,
 					const struct rspamd_client_settings *settings,
 					struct buf *err);
-/* Drops every scan and learn in flight without calling anything back. */
+/* Drops every scan and learn in flight without calling anything back. Not from inside a
+ * scan's callback (the scan is still being finished there). */
 void rspamd_client_free(struct rspamd_client *c);
 const struct rspamd_stats *rspamd_client_stats(const struct rspamd_client *c);
 

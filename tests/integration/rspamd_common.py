@@ -40,6 +40,8 @@ import time
 import urllib.error
 import urllib.request
 
+from harness import ensure_debian_package
+
 RSPAMD_ADDR = '127.0.0.77'
 CLAMD_ADDR = '127.0.0.78'
 REDIS_ADDR = '127.0.0.79'
@@ -132,8 +134,8 @@ class PrivateClamd:
         self.port = None
 
     def start(self):
-        exe = shutil.which('clamd') or '/usr/sbin/clamd'
-        if not os.access(exe, os.X_OK):
+        exe = ensure_debian_package('clamd', 'clamav-daemon')
+        if not exe:
             raise AssertionError('clamd is missing (apt-get install clamav-daemon)')
         db = os.path.join(self.dir, 'db')
         os.makedirs(db)
@@ -172,8 +174,8 @@ class PrivateRedis:
         self.port = None
 
     def start(self):
-        exe = shutil.which('redis-server') or '/usr/bin/redis-server'
-        if not os.access(exe, os.X_OK):
+        exe = ensure_debian_package('redis-server', 'redis-server')
+        if not exe:
             raise AssertionError('redis-server is missing (apt-get install redis-server)')
         os.makedirs(self.dir)
         self.port = free_tcp_port(REDIS_ADDR)
@@ -236,8 +238,8 @@ class PrivateRspamd:
         self.tmp = None
 
     def start(self):
-        exe = shutil.which('rspamd') or '/usr/bin/rspamd'
-        if not os.access(exe, os.X_OK):
+        exe = ensure_debian_package('rspamd', 'rspamd')
+        if not exe:
             raise AssertionError('rspamd is missing (apt-get install rspamd)')
         self.tmp = tempfile.mkdtemp(prefix='yubin-rspamd-')
         try:
