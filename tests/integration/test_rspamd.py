@@ -151,6 +151,14 @@ class RspamdScan(ToolMixin, unittest.TestCase):
         self.assertIn('from: <sam@sender.example>', line)
         self.assertIn('rcpts: <alice@example.test,bob@example.test>', line)
 
+    def test_large_message(self):
+        """A 20 MB message goes from the caller's bytes (not copied) and is scanned whole."""
+        line = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. ' * 20 + '\r\n'
+        big = self.write('big.eml', rc.message('Quarterly report', line * 18000))
+        self.assertGreater(os.path.getsize(big), 20 * 1000 * 1000)
+        r = self.one(self.rs.url, big, '--timeout-ms', '30000', *self.ENVELOPE)
+        self.assertEqual(r[0:2], ['RESULT', 'no action'], r)
+
     def test_concurrent_scans(self):
         """30 scans at once on one loop: every one answered, each exactly once."""
         lines, stats = self.scan(self.rs.url, self.gtube, '--count', '30', *self.ENVELOPE)
@@ -336,6 +344,14 @@ class RspamdBadServers(ToolMixin, unittest.TestCase):
             self.assertEqual(r[3:5], ['deliver', 'unscanned'], r)
         self.assertEqual(stats, 'scans=0 errors=10 timeouts=10 cancelled=0')
         self.assertLess(wall, 5, 'ten scans waited one after another')
+
+    def test_silent_server_large_message(self):
+        """A server that never reads: the send stalls, and the deadline still ends it."""
+        srv = self.fake(silent)
+        big = self.write('big.eml', b'Subject: big\r\n\r\n' + b'x' * (20 * 1000 * 1000))
+        r = self.one(srv.url, big, '--timeout-ms', '1000')
+        self.assertEqual(r[:2], ['ERROR', 'no answer from rspamd within 1000 ms'], r)
+        self.assertTrue(950 <= int(r[2]) < 2000, r)
 
     def test_cancel(self):
         """A cancelled scan never calls back, and leaves nothing on the loop (the tool's
