@@ -24,11 +24,11 @@ static void clean(const char *s, size_t max, struct buf *out)
 		size_t n = 1;
 		unsigned char c = p[i];
 		const char *put = (const char *)p + i;
-		if (c == '\t') {
-			put = " ";
+		if (c == '\t' || c == '\n') {
+			put = " "; /* a line end becomes a space: words stay apart */
 		} else if (c < 0x20 || c == 0x7f) {
 			i++;
-			continue; /* CR, LF and the other controls: dropped */
+			continue; /* CR and the other controls: dropped */
 		} else if (c >= 0x80) {
 			uint32_t cp;
 			n = utf8_decode_one(p + i, len - i, &cp);
