@@ -259,7 +259,8 @@ static void describe_seen(const struct dmarc_input *in, struct buf *b)
 static bool temp_trouble(const struct dmarc_input *in, const char *from,
 			 const struct dmarc_record *r, const char **what)
 {
-	if (in->spf == SPF_TEMPERROR && in->spf_domain && dmarc_aligned(in->spf_domain, from, r->aspf)) {
+	if (in->spf == SPF_TEMPERROR && in->spf_domain &&
+	    dmarc_aligned(in->spf_domain, from, r->aspf)) {
 		*what = "the SPF check";
 		return true;
 	}
@@ -279,7 +280,8 @@ void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_outcome *out)
 	out->policy = DMARC_POLICY_NONE;
 	out->disposition = DMARC_POLICY_NONE;
 	char *from = out->from_domain;
-	if (!in->from_domain || !dmarc_domain_normalize(in->from_domain, from, sizeof out->from_domain)) {
+	if (!in->from_domain ||
+	    !dmarc_domain_normalize(in->from_domain, from, sizeof out->from_domain)) {
 		out->result = DMARC_RESULT_PERMERROR;
 		from[0] = '\0';
 		copy(out->reason, sizeof out->reason,
