@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct dmarc_policy_lookup *pl = dmarc_lookup_policy(l);
 	if (pl->found == DMARC_FOUND_FROM || pl->found == DMARC_FOUND_ORG)
 		check_record(&pl->record);
-	struct dmarc_dkim dk = { DKIM_PASS, "example.com", false };
+	struct dkim_outcome dk = { .result = DKIM_PASS, .domain = "example.com" };
 	struct dmarc_input in = { "a.b.example.com", pl, SPF_PASS, "b.example.com", &dk, 1,
 				  size % 100 };
 	struct dmarc_outcome o;

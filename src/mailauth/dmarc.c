@@ -243,10 +243,10 @@ static void describe_seen(const struct dmarc_input *in, struct buf *b)
 {
 	size_t shown = 0;
 	for (size_t i = 0; i < in->ndkim && shown < 3; i++) {
-		const struct dmarc_dkim *d = &in->dkim[i];
+		const struct dkim_outcome *d = &in->dkim[i];
 		buf_printf(b, "%s%s signature from %s", shown++ ? ", " : "",
 			   d->result == DKIM_PASS ? "a good" : "a failed",
-			   d->domain && d->domain[0] ? d->domain : "an unknown domain");
+			   d->domain[0] ? d->domain : "an unknown domain");
 	}
 	if (in->ndkim == 0)
 		buf_append_str(b, "no signature");
@@ -265,7 +265,7 @@ static bool temp_trouble(const struct dmarc_input *in, const char *from,
 		return true;
 	}
 	for (size_t i = 0; i < in->ndkim; i++)
-		if (in->dkim[i].result == DKIM_TEMPERROR && in->dkim[i].domain &&
+		if (in->dkim[i].result == DKIM_TEMPERROR &&
 		    dmarc_aligned(in->dkim[i].domain, from, r->adkim)) {
 			*what = "the check of a signature from the same domain";
 			return true;
@@ -326,8 +326,8 @@ void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_outcome *out)
 	out->spf_aligned = in->spf == SPF_PASS && in->spf_domain &&
 			   dmarc_aligned(in->spf_domain, from, r->aspf);
 	for (size_t i = 0; i < in->ndkim && !out->dkim_aligned; i++) {
-		const struct dmarc_dkim *d = &in->dkim[i];
-		if (d->result == DKIM_PASS && d->domain && dmarc_aligned(d->domain, from, r->adkim)) {
+		const struct dkim_outcome *d = &in->dkim[i];
+		if (d->result == DKIM_PASS && dmarc_aligned(d->domain, from, r->adkim)) {
 			out->dkim_aligned = true;
 			dmarc_domain_normalize(d->domain, out->dkim_domain, sizeof out->dkim_domain);
 		}

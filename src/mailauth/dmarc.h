@@ -185,24 +185,18 @@ enum dmarc_result {
 };
 const char *dmarc_result_name(enum dmarc_result r); /* RFC 8601 names */
 
-/* One DKIM signature's outcome, as dkim.h's struct dkim_outcome gives it. A signature whose
- * key says t=y (testing) counts like any other: RFC 6376 says not to treat such mail
- * differently from unsigned mail, which protects the signer from failures; a failure never
- * helps DMARC anyway, and ignoring a correct pass would only make the signer's own mail fail
- * DMARC (and be rejected under p=reject) because it is still testing, the opposite of what
- * t=y is for. Many real domains leave t=y on for years. */
-struct dmarc_dkim {
-	enum dkim_result result;
-	const char *domain; /* d= */
-	bool testing;
-};
-
 struct dmarc_input {
 	const char *from_domain;                  /* NULL or "": permerror */
 	const struct dmarc_policy_lookup *policy; /* NULL: treated as found NONE */
 	enum spf_result spf;
 	const char *spf_domain;  /* MAIL FROM's domain, or the HELO name when MAIL FROM is <> */
-	const struct dmarc_dkim *dkim;
+	/* The verifier's outcomes (dkim_verifier_result()); result, domain and testing are read.
+	 * A pass with a key that says t=y (testing) counts like any other: RFC 6376 says not to
+	 * treat such mail differently from unsigned mail, which protects the signer from
+	 * failures; a failure never helps DMARC anyway, and ignoring a correct pass would only
+	 * make the signer's own mail fail DMARC (and be rejected under p=reject) because it is
+	 * still testing, the opposite of what t=y is for. Many domains leave t=y on for years. */
+	const struct dkim_outcome *dkim;
 	size_t ndkim;
 	unsigned random;         /* uniform in 0..99: the message is sampled when random < pct */
 };

@@ -413,10 +413,12 @@ TEST(dmarc_evaluate_table)
 				continue;
 			}
 		}
-		struct dmarc_dkim dk[3];
+		struct dkim_outcome dk[3];
 		size_t nd = 0;
-		for (; nd < 3 && row->dkim[nd].d; nd++)
-			dk[nd] = (struct dmarc_dkim){ row->dkim[nd].r, row->dkim[nd].d, false };
+		for (; nd < 3 && row->dkim[nd].d; nd++) {
+			dk[nd] = (struct dkim_outcome){ .result = row->dkim[nd].r };
+			snprintf(dk[nd].domain, sizeof dk[nd].domain, "%s", row->dkim[nd].d);
+		}
 		struct dmarc_input in = {
 			.from_domain = row->from, .policy = &pl, .spf = row->spf,
 			.spf_domain = row->spf_domain, .dkim = dk, .ndkim = nd, .random = row->random,
@@ -442,7 +444,7 @@ TEST(dmarc_reason_sentences)
 	const char *why;
 	dmarc_record_parse("v=DMARC1; p=reject", 18, &pl.record, &why);
 	strcpy(pl.policy_domain, "example.com");
-	struct dmarc_dkim dk = { DKIM_PASS, "mailer.example.net", false };
+	struct dkim_outcome dk = { .result = DKIM_PASS, .domain = "mailer.example.net" };
 	struct dmarc_input in = { .from_domain = "Example.com", .policy = &pl, .spf = SPF_FAIL,
 				  .spf_domain = "example.org", .dkim = &dk, .ndkim = 1 };
 	struct dmarc_outcome o;
@@ -452,7 +454,7 @@ TEST(dmarc_reason_sentences)
 			       "sent from the servers of example.com (or a subdomain), and it was "
 			       "neither (a good signature from mailer.example.net; SPF fail for "
 			       "example.org)");
-	dk.domain = "example.com";
+	strcpy(dk.domain, "example.com");
 	dk.testing = true; /* counts: see dmarc.h */
 	dmarc_evaluate(&in, &o);
 	CHECK_EQ_INT(o.result, DMARC_RESULT_PASS);
