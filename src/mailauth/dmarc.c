@@ -252,8 +252,10 @@ static void describe_seen(const struct dmarc_input *in, struct buf *b)
 		buf_append_str(b, "no signature");
 	else if (in->ndkim > 3)
 		buf_printf(b, " and %zu more", in->ndkim - 3);
-	const char *sd = in->spf_domain && in->spf_domain[0] ? in->spf_domain : "no domain";
-	buf_printf(b, "; SPF %s for %s", spf_result_name(in->spf), sd);
+	if (in->spf_domain && in->spf_domain[0])
+		buf_printf(b, "; SPF %s for %s", spf_result_name(in->spf), in->spf_domain);
+	else
+		buf_printf(b, "; SPF %s", spf_result_name(in->spf));
 }
 
 static bool temp_trouble(const struct dmarc_input *in, const char *from,
