@@ -2,7 +2,7 @@
 # SANITIZE=1 builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 CC ?= cc
-PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 zlib libunbound libpsl libxml-2.0 libzip
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 zlib libunbound libpsl libidn2 libxml-2.0 libzip
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

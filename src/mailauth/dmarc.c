@@ -2,6 +2,7 @@
  * message, and the policy evaluation. Pure except for loading the Public Suffix List once. */
 #include "mailauth/dmarc.h"
 
+#include <idn2.h>
 #include <libpsl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -63,18 +64,23 @@ bool dmarc_domain_normalize(const char *domain, char *out, size_t outlen)
 	}
 	out[len] = '\0';
 	if (!ascii) {
-		/* U-labels (SMTPUTF8 mail): lower case as Unicode, the way libpsl compares */
-		char *lower = NULL;
+		/* U-labels (SMTPUTF8 mail): DMARC looks up and compares A-labels (RFC 8616 4),
+		 * as DKIM's d= and SPF's domains are written; UTS #46 mapping lower-cases them */
+		char *alabels = NULL;
 		if (!utf8_valid(out, len) ||
-		    psl_str_to_utf8lower(out, "utf-8", NULL, &lower) != PSL_SUCCESS || !lower)
+		    idn2_to_ascii_8z(out, &alabels, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) !=
+			    IDN2_OK || !alabels)
 			return false;
-		size_t l = strlen(lower);
+		size_t l = strlen(alabels);
 		if (l == 0 || l > 253 || l >= outlen) {
-			psl_free_string(lower);
+			idn2_free(alabels);
 			return false;
 		}
-		memcpy(out, lower, l + 1);
-		psl_free_string(lower);
+		for (size_t i = 0; i < l; i++)
+			out[i] = alabels[i] >= 'A' && alabels[i] <= 'Z' ? (char)(alabels[i] + 32)
+									: alabels[i];
+		out[l] = '\0';
+		idn2_free(alabels);
 		len = l;
 	}
 	size_t label = 0;

@@ -92,13 +92,14 @@ const char *dmarc_policy_name(enum dmarc_policy p); /* "none" for UNSET too */
  * Domains. */
 
 /* The organisational domain (RFC 7489 3.2): the registrable domain under the Public Suffix
- * List, lower case, without a final dot. A-labels are taken as given; U-labels are lower-cased
- * as UTF-8. False when there is none: the name is a public suffix itself, is empty, has an
- * empty label (".example.com", "a..b") or is not a valid name. */
+ * List, normalised as below. False when there is none: the name is a public suffix itself, is
+ * empty, has an empty label (".example.com", "a..b") or is not a valid name. */
 bool dmarc_org_domain(const char *domain, char *out, size_t outlen);
 
-/* Normalises a domain for comparison: lower case (ASCII; U-labels through libpsl), one final
- * dot removed. False when it is not a plausible domain name (empty label, bad byte, too long). */
+/* Normalises a domain for lookups and comparison: lower case, one final dot removed, U-labels
+ * turned into A-labels (IDNA2008 with UTS #46 mapping, libidn2; RFC 8616 4), A-labels taken
+ * as given. False when it is not a plausible domain name (empty label, bad byte, too long, or
+ * U-labels IDNA refuses). */
 bool dmarc_domain_normalize(const char *domain, char *out, size_t outlen);
 
 /* Identifier alignment (3.1): strict: the same name (case-insensitive); relaxed: the same

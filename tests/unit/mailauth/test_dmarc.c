@@ -41,9 +41,12 @@ TEST(dmarc_psl_conformance)
 			continue; /* comments, and the vectors the file itself comments out */
 		p += 18;
 		char *in = psl_arg(&p), *want = psl_arg(&p);
-		char got[DMARC_DOMAIN_MAX];
+		/* our names are A-labels: the U-label vectors are compared in that form */
+		char got[DMARC_DOMAIN_MAX], want_a[DMARC_DOMAIN_MAX] = "";
 		bool have = dmarc_org_domain(in, got, sizeof got);
-		bool pass = want ? have && strcmp(got, want) == 0 : !have;
+		if (want && !dmarc_domain_normalize(want, want_a, sizeof want_a))
+			strcpy(want_a, "?");
+		bool pass = want ? have && strcmp(got, want_a) == 0 : !have;
 		total++;
 		if (pass)
 			ok++;
@@ -76,7 +79,11 @@ TEST(dmarc_org_domain_cases)
 	CHECK(dmarc_org_domain("xn--85x722f.xn--55qx5d.cn", out, sizeof out));
 	CHECK_EQ_STR(out, "xn--85x722f.xn--55qx5d.cn");
 	CHECK(dmarc_org_domain("WWW.ÄBC.de", out, sizeof out));
-	CHECK_EQ_STR(out, "äbc.de");
+	CHECK_EQ_STR(out, "xn--bc-uia.de");
+	CHECK(dmarc_org_domain("www.食狮.公司.cn", out, sizeof out));
+	CHECK_EQ_STR(out, "xn--85x722f.xn--55qx5d.cn");
+	CHECK(dmarc_aligned("例え.jp", "XN--R8JZ45G.jp", DMARC_ALIGN_STRICT));
+	CHECK(!dmarc_org_domain("bad\xff.example", out, sizeof out));
 	char tiny[8];
 	CHECK(!dmarc_org_domain("example.com", tiny, sizeof tiny));
 	char longname[300];
