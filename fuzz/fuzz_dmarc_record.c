@@ -1,6 +1,7 @@
 /* libFuzzer target: the DMARC record parser must never crash and must keep every value in
  * range; the lookup, with the input as every TXT answer, must end within 5 queries; the From
- * domain reader and the organisational domain must take any bytes. */
+ * domain reader and the organisational domain must take any bytes (the org domain being a
+ * suffix of the name in lower-case ASCII). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,9 +61,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char out[DMARC_DOMAIN_MAX];
 	dmarc_from_domain(txt, size, out, sizeof out, &why);
 	if (size < 300) {
-		char *s = strndup(txt, size);
-		if (dmarc_org_domain(s, out, sizeof out) && strlen(out) > strlen(s))
-			abort();
+		/* the org domain is the normalised name or a suffix of it at a label boundary, in
+		 * lower-case ASCII */
+		char *s = strndup(txt, size), norm[DMARC_DOMAIN_MAX];
+		if (dmarc_org_domain(s, out, sizeof out)) {
+			size_t ol = strlen(out), nl;
+			if (!dmarc_domain_normalize(s, norm, sizeof norm) || (nl = strlen(norm)) < ol ||
+			    strcmp(norm + nl - ol, out) != 0 || (nl > ol && norm[nl - ol - 1] != '.'))
+				abort();
+			for (size_t i = 0; i < ol; i++)
+				if ((unsigned char)out[i] >= 0x80 || (out[i] >= 'A' && out[i] <= 'Z'))
+					abort();
+		}
 		free(s);
 	}
 	return 0;
