@@ -118,7 +118,7 @@ enum dmarc_from_rc {
 };
 
 /* Reads the header block at the start of msg (the whole message may be given: reading stops
- * at the empty line) and finds the domain DMARC is about. Several addresses with the same
+ * at the empty line) and finds the domain DMARC is about, normalised (dmarc_domain_normalize). Several addresses with the same
  * domain in one From field are OK (6.6.1 lets receivers evaluate them once). Everything else
  * but OK is "DMARC cannot be evaluated": *why is a sentence for people. The lead's choice (see
  * authres.h for the header): MISSING/MULTIPLE/MIXED/NO_DOMAIN are RFC 5322 violations, and
@@ -220,8 +220,10 @@ struct dmarc_outcome {
 };
 
 /* Pure: the same input gives the same outcome. DNS trouble never gives a pass: a failed
- * record lookup is temperror, and so is a message that would fail only because the SPF check
- * or a signature whose domain would align had a temporary DNS error. */
+ * record lookup is temperror, and so is a message that would fail, with a disposition other
+ * than none, while the SPF check of an aligned domain or a signature whose d= would align had
+ * a temporary DNS error (it may pass on a retry; under p=none, or sampled out to none, it
+ * stays fail, since nothing would be done anyway). */
 void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_outcome *out);
 
 #endif
