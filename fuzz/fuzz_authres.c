@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strncpy(m.from_domain, s, sizeof m.from_domain - 1);
 	strncpy(m.reason, s, sizeof m.reason - 1);
 	struct buf b = BUF_INIT;
-	authres_format(&b, size % 3 ? s : "mx.example.org", &spf, &d, 1, &m);
+	authres_format(&b, size % 3 ? s : "mx.example.org", &spf, 1, &d, 1, 0, &m);
 	for (size_t i = 0; i < b.len; i++) {
 		unsigned char c = (unsigned char)b.data[i];
 		if (c == '\r') {

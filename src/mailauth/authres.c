@@ -210,8 +210,8 @@ static void method(struct writer *w, const char *name, const char *result)
 }
 
 void authres_format(struct buf *out, const char *authserv_id, const struct authres_spf *spf,
-		    const struct dkim_outcome *dkim, size_t ndkim,
-		    const struct dmarc_outcome *dmarc)
+		    size_t nspf, const struct dkim_outcome *dkim, size_t ndkim,
+		    size_t dkim_unlisted, const struct dmarc_outcome *dmarc)
 {
 	struct buf id = BUF_INIT;
 	append_value(&id, authserv_id && authserv_id[0] ? authserv_id : "localhost");
@@ -220,19 +220,26 @@ void authres_format(struct buf *out, const char *authserv_id, const struct authr
 	buf_append(out, id.data, id.len);
 	buf_free(&id);
 	struct writer w = { out, out->len - start, false };
-	if (spf) {
+	for (size_t i = 0; spf && i < nspf; i++) {
 		begin(&w);
-		method(&w, "spf", spf_result_name(spf->result));
-		comment(&w, spf->reason);
-		if (spf->mailfrom && spf->mailfrom[0])
-			prop(&w, "smtp.mailfrom", spf->mailfrom);
+		method(&w, "spf", spf_result_name(spf[i].result));
+		comment(&w, spf[i].reason);
+		if (spf[i].mailfrom && spf[i].mailfrom[0])
+			prop(&w, "smtp.mailfrom", spf[i].mailfrom);
 		else
-			prop(&w, "smtp.helo", spf->helo);
+			prop(&w, "smtp.helo", spf[i].helo);
 	}
 	if (ndkim == 0) {
 		begin(&w);
 		method(&w, "dkim", "none");
 		comment(&w, "the message is not signed");
+	}
+	/* The signatures checked, one entry each; the rest (a message may carry hundreds) in one
+	 * entry, so the field stays short whatever was sent. */
+	size_t more = dkim_unlisted;
+	if (ndkim > DKIM_MAX_SIGNATURES) {
+		more += ndkim - DKIM_MAX_SIGNATURES;
+		ndkim = DKIM_MAX_SIGNATURES;
 	}
 	for (size_t i = 0; i < ndkim; i++) {
 		const struct dkim_outcome *d = &dkim[i];
@@ -247,6 +254,14 @@ void authres_format(struct buf *out, const char *authserv_id, const struct authr
 		prop(&w, "header.d", d->domain);
 		prop(&w, "header.s", d->selector);
 		prop(&w, "header.a", d->alg);
+	}
+	if (more) {
+		struct buf c = BUF_INIT;
+		buf_printf(&c, "%zu more signature%s not checked", more, more == 1 ? "" : "s");
+		begin(&w);
+		method(&w, "dkim", "policy");
+		comment(&w, buf_cstr(&c));
+		buf_free(&c);
 	}
 	if (dmarc) {
 		begin(&w);

@@ -30,13 +30,14 @@ struct authres_spf {
  *   	dkim=pass (reason) header.d=example.com header.s=sel header.a=rsa-sha256;
  *   	dmarc=fail (p=reject dis=quarantine) header.from=example.com
  *
- * spf NULL: no spf= entry. dkim[0..ndkim): one dkim= entry each (dkim=none when ndkim is 0;
- * signatures past DKIM_MAX_SIGNATURES are "policy", not checked). dmarc NULL: no dmarc=
+ * spf[0..nspf): one spf= entry each (MAIL FROM's and HELO's). dkim[0..ndkim): one dkim= entry
+ * each for the first DKIM_MAX_SIGNATURES (dkim=none when ndkim is 0); the others, plus
+ * dkim_unlisted more, are counted in one "dkim=policy (N more signatures not checked)". dmarc NULL: no dmarc=
  * entry; a dmarc outcome without a From domain (permerror) has no header.from. Folded with
  * CRLF and a tab so lines stay within 78 characters unless one value is longer. */
 void authres_format(struct buf *out, const char *authserv_id, const struct authres_spf *spf,
-		    const struct dkim_outcome *dkim, size_t ndkim,
-		    const struct dmarc_outcome *dmarc);
+		    size_t nspf, const struct dkim_outcome *dkim, size_t ndkim,
+		    size_t dkim_unlisted, const struct dmarc_outcome *dmarc);
 
 /* Whether the value of an Authentication-Results field (after the colon, folding kept) names
  * authserv_id (ASCII case-insensitive): comments and whitespace before the authserv-id are

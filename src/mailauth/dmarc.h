@@ -191,7 +191,8 @@ struct dmarc_input {
 	const struct dmarc_policy_lookup *policy; /* NULL: treated as found NONE */
 	enum spf_result spf;
 	const char *spf_domain;  /* MAIL FROM's domain, or the HELO name when MAIL FROM is <> */
-	/* The verifier's outcomes (dkim_verifier_result()); result, domain and testing are read.
+	/* The verifier's outcomes copied into one array (dkim_verifier_result() returns them one
+	 * by one, not contiguous); result, domain and testing are read.
 	 * A pass with a key that says t=y (testing) counts like any other: RFC 6376 says not to
 	 * treat such mail differently from unsigned mail, which protects the signer from
 	 * failures; a failure never helps DMARC anyway, and ignoring a correct pass would only

@@ -9,6 +9,10 @@ Zones (*.test is local: any other name is NXDOMAIN):
   soft.test        v=spf1 ~all
   signed.test      DKIM keys rsa._domainkey, ed._domainkey; SPF ip4:127.0.0.1
   slow.test        forwarded to a server that never answers
+  reject.test      SPF -all for 192.0.2.1 only; DMARC p=reject; sp=quarantine
+  quar.test        SPF -all for 192.0.2.1 only; DMARC p=quarantine
+  monitor.test     SPF -all for 192.0.2.1 only; DMARC p=none
+  signed.test      also DMARC p=reject (its signed mail passes through DKIM alignment)
 """
 import base64
 import imaplib
@@ -121,6 +125,13 @@ class MailAuthCase(unittest.TestCase):
             '--txt-record=garbage._domainkey.signed.test,v=DKIM1; k=rsa; p=!!not*base64',
             '--txt-record=short._domainkey.signed.test,' + cls.keys['short'][1],
             '--server=/slow.test/%s#%d' % (DNS_ADDR, silent_port),
+            '--txt-record=reject.test,v=spf1 ip4:192.0.2.1 -all',
+            '--txt-record=_dmarc.reject.test,v=DMARC1; p=reject; sp=quarantine',
+            '--txt-record=quar.test,v=spf1 ip4:192.0.2.1 -all',
+            '--txt-record=_dmarc.quar.test,v=DMARC1; p=quarantine',
+            '--txt-record=monitor.test,v=spf1 ip4:192.0.2.1 -all',
+            '--txt-record=_dmarc.monitor.test,v=DMARC1; p=none',
+            '--txt-record=_dmarc.signed.test,v=DMARC1; p=reject',
         ] + cls.RECORDS
         cls.dns = subprocess.Popen(
             [dnsmasq, '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv',
@@ -259,7 +270,7 @@ class TestSpfAndDkim(MailAuthCase):
         self.send('news@signed.test', msg)
         ar = authres(self.stored(mk))[0]
         self.assertNotIn('dkim=pass', ar)
-        self.assertRegex(ar, r'dkim=(policy|fail|permerror) \([^;]*\) header.d=signed.test '
+        self.assertRegex(ar, r'dkim=(policy|fail|permerror) \(.*?\) header.d=signed.test '
                          r'header.s=short')
 
     def test_large_signed_message_is_verified_off_the_loop(self):
@@ -296,8 +307,75 @@ class TestSpfAndDkim(MailAuthCase):
         self.assertLess(time.time() - t0, 5)
         ar = authres(self.stored(mk))[0]
         self.assertEqual(ar.count('dkim=fail'), 10, ar)  # the first ten are checked
-        self.assertIn('dkim=neutral (490 more signatures not checked)', ar)
+        self.assertIn('dkim=policy (490 more signatures not checked)', ar)
         self.assertLess(len(ar), 3000)
+
+
+class TestDmarc(MailAuthCase):
+
+    def test_reject_policy_refuses_forged_mail_with_a_sentence(self):
+        mk = token()
+        resp = self.send('ceo@reject.test', message(mk, sender='ceo@reject.test'), expect=550)
+        self.assertTrue(resp.startswith('5.7.1'), resp)
+        self.assertIn('reject.test', resp)
+        self.assertIn('DMARC', resp)
+        self.assertEqual(self.srv.find('alice@example.test', mk), [])
+        self.assertEqual([m for m in self.srv.export_maildir('alice@example.test', 'Junk')
+                          if mk.encode() in m], [])
+        self.assertRegex(self.srv.log_text(), r'event=mailauth .*from_domain=reject.test '
+                         r'spf=fail dkim=none dmarc=fail action=reject')
+
+    def test_quarantine_policy_puts_mail_in_junk(self):
+        mk = token()
+        self.send('billing@quar.test', message(mk, sender='billing@quar.test'))
+        ar = authres(self.stored(mk, 'Junk'))[0]
+        self.assertIn('dmarc=fail (p=quarantine dis=quarantine) header.from=quar.test', ar)
+        self.assertIn('$Junk', self.flags('Junk', mk))
+
+    def test_subdomain_gets_sp(self):
+        mk = token()
+        self.send('x@sub.reject.test', message(mk, sender='x@sub.reject.test'))
+        ar = authres(self.stored(mk, 'Junk'))[0]
+        self.assertIn('dmarc=fail (sp=quarantine dis=quarantine) header.from=sub.reject.test',
+                      ar)
+
+    def test_policy_none_delivers_and_reports_fail(self):
+        mk = token()
+        self.send('x@monitor.test', message(mk, sender='x@monitor.test'))
+        ar = authres(self.stored(mk))[0]
+        self.assertIn('dmarc=fail (p=none dis=none) header.from=monitor.test', ar)
+
+    def test_aligned_dkim_passes_dmarc_whatever_the_envelope(self):
+        mk = token()
+        msg = dkim_sign(message(mk, sender='news@signed.test'), 'ed', 'signed.test',
+                        self.keys['ed'][0], 'ed25519-sha256')
+        self.send('bounces@esp.test', msg)  # a newsletter service's envelope: no SPF
+        ar = authres(self.stored(mk))[0]
+        self.assertIn('dkim=pass', ar)
+        self.assertIn('dmarc=pass (p=reject dis=none) header.from=signed.test', ar)
+
+    def test_changed_signed_mail_from_a_reject_domain_is_refused(self):
+        mk = token()
+        msg = dkim_sign(message(mk, sender='news@signed.test'), 'rsa', 'signed.test',
+                        self.keys['rsa'][0])
+        msg = msg.replace(b'Hello from', b'Pay this invoice from')
+        self.send('bounces@esp.test', msg, expect=550)
+
+    def test_two_from_fields_are_refused(self):
+        mk = token()
+        msg = message(mk, sender='someone@pass.test', extra_headers=b'From: <ceo@reject.test>\r\n')
+        resp = self.send('someone@pass.test', msg, expect=550)
+        self.assertTrue(resp.startswith('5.7.1'), resp)
+        self.assertIn('more than one From', resp)
+
+
+class TestDmarcRejectAsJunk(MailAuthCase):
+    EXTRA_CONFIG = {'dmarc-reject': 'junk'}
+
+    def test_reject_policy_goes_to_junk_when_so_configured(self):
+        mk = token()
+        self.send('ceo@reject.test', message(mk, sender='ceo@reject.test'))
+        self.assertIn('dmarc=fail (p=reject dis=reject)', authres(self.stored(mk, 'Junk'))[0])
 
 
 class TestDnsTimeout(MailAuthCase):

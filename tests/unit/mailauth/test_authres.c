@@ -45,7 +45,7 @@ TEST(authres_format_typical)
 				   .disposition = DMARC_POLICY_NONE, .policy_tag = "p",
 				   .from_domain = "example.com" };
 	struct buf b = BUF_INIT;
-	authres_format(&b, "mx.example.org", &spf, d, 2, &m);
+	authres_format(&b, "mx.example.org", &spf, 1, d, 2, 0, &m);
 	CHECK_EQ_STR(buf_cstr(&b),
 		     "Authentication-Results: mx.example.org;\r\n"
 		     "\tspf=pass (192.0.2.1 is allowed by example.com)\r\n"
@@ -68,7 +68,7 @@ TEST(authres_format_edge)
 				   .disposition = DMARC_POLICY_QUARANTINE, .policy_tag = "sp",
 				   .from_domain = "a.example.com" };
 	struct buf b = BUF_INIT;
-	authres_format(&b, "mx.example.org", &spf, NULL, 0, &m);
+	authres_format(&b, "mx.example.org", &spf, 1, NULL, 0, 0, &m);
 	CHECK_EQ_STR(buf_cstr(&b),
 		     "Authentication-Results: mx.example.org;\r\n"
 		     "\tspf=none smtp.helo=helo.example;\r\n"
@@ -79,7 +79,7 @@ TEST(authres_format_edge)
 	struct dmarc_outcome pe = { .result = DMARC_RESULT_PERMERROR, .policy_tag = "",
 				    .reason = "the message has more than one From field" };
 	struct dkim_outcome d = dk(DKIM_NOT_CHECKED, "example.com", "s", "");
-	authres_format(&b, "mx.example.org", NULL, &d, 1, &pe);
+	authres_format(&b, "mx.example.org", NULL, 0, &d, 1, 0, &pe);
 	CHECK_EQ_STR(buf_cstr(&b),
 		     "Authentication-Results: mx.example.org;\r\n"
 		     "\tdkim=policy (not checked: too many signatures) header.d=example.com\r\n"
@@ -97,7 +97,7 @@ TEST(authres_format_hostile)
 	struct dmarc_outcome m = { .result = DMARC_RESULT_FAIL, .policy_tag = "p",
 				   .from_domain = "例え.jp" };
 	struct buf b = BUF_INIT;
-	authres_format(&b, "mx.example.org", &spf, &d, 1, &m);
+	authres_format(&b, "mx.example.org", &spf, 1, &d, 1, 0, &m);
 	CHECK(well_formed(&b, 998));
 	CHECK(strstr(buf_cstr(&b), "\nX-") == NULL);
 	CHECK(strstr(buf_cstr(&b), "smtp.mailfrom=\"\\\"evil X-Injected: 1\\\"@example.com\"") !=
@@ -116,7 +116,7 @@ TEST(authres_format_hostile)
 	reason[sizeof reason - 1] = '\0';
 	spf.reason = reason;
 	spf.mailfrom = "a@example.com";
-	authres_format(&b, "mx.example.org", &spf, NULL, 0, NULL);
+	authres_format(&b, "mx.example.org", &spf, 1, NULL, 0, 0, NULL);
 	CHECK(well_formed(&b, 78));
 	CHECK(b.len < 600);
 	buf_free(&b);
@@ -153,4 +153,27 @@ TEST(authres_is_ours_cases)
 		}
 	CHECK(!authres_is_ours("x", 1, ""));
 	CHECK(!authres_is_ours(NULL, 0, "x"));
+}
+
+TEST(authres_format_both_spf_identities_and_a_bounded_dkim_list)
+{
+	struct authres_spf spf[2] = {
+		{ SPF_PASS, "a@example.com", "mx.example.com", NULL },
+		{ SPF_NONE, NULL, "mx.example.com", NULL },
+	};
+	struct dkim_outcome d[12];
+	for (size_t i = 0; i < 12; i++)
+		d[i] = dk(i < 10 ? DKIM_FAIL : DKIM_NOT_CHECKED, "example.com", "s", "x");
+	struct buf b = BUF_INIT;
+	authres_format(&b, "mx.example.org", spf, 2, d, 12, 5, NULL);
+	const char *t = buf_cstr(&b);
+	CHECK(strstr(t, "spf=pass smtp.mailfrom=a@example.com;") != NULL);
+	CHECK(strstr(t, "spf=none smtp.helo=mx.example.com;") != NULL);
+	size_t fails = 0;
+	for (const char *p = t; (p = strstr(p, "dkim=fail")); p++)
+		fails++;
+	CHECK_EQ_INT(fails, 10);
+	CHECK(strstr(t, "dkim=policy (7 more signatures not checked)") != NULL);
+	CHECK(well_formed(&b, 78));
+	buf_free(&b);
 }

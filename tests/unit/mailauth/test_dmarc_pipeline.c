@@ -60,7 +60,7 @@ static void run(const char *record, struct dmarc_outcome *o, struct buf *ar)
 	dmarc_evaluate(&in, o);
 	struct authres_spf spf = { SPF_SOFTFAIL, "x@bounces.example.com", "h.example.com",
 				   "192.0.2.9 is not one of bounces.example.com's servers" };
-	authres_format(ar, "mx.example.net", &spf, outs, n, o);
+	authres_format(ar, "mx.example.net", &spf, 1, outs, n, 0, o);
 
 	/* the forged field claiming our name is found; the other is left alone */
 	struct mime_header_iter it;
