@@ -369,6 +369,34 @@ class TestDmarc(MailAuthCase):
         self.assertIn('more than one From', resp)
 
 
+    def swaks(self, sender, msg):
+        """swaks (a real SMTP client) sends msg as is; it adds the final CRLF itself."""
+        swaks = ensure_debian_package('swaks', 'swaks')
+        self.assertTrue(swaks, 'swaks is not installed')
+        fd, path = tempfile.mkstemp(suffix='.eml', dir=self.tmp)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(msg[:-2] if msg.endswith(b'\r\n') else msg)
+        cp = subprocess.run([swaks, '--server', '127.0.0.1', '--port', str(self.srv.smtp_port),
+                             '--from', sender, '--to', 'alice@example.test',
+                             '--helo', 'swaks.pass.test', '--data', '@' + path, '--timeout', '20'],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        return cp.stdout.decode(errors='replace')
+
+    def test_swaks_sends_signed_and_forged_mail(self):
+        mk = token()
+        msg = dkim_sign(message(mk, sender='news@signed.test'), 'rsa', 'signed.test',
+                        self.keys['rsa'][0])
+        out = self.swaks('bounces@esp.test', msg)
+        self.assertIn('250 2.0.0', out)
+        self.assertIn('dmarc=pass', authres(self.stored(mk))[0])
+        mk = token()
+        # unsigned, From: signed.test, envelope elsewhere: neither SPF nor DKIM aligned
+        out = self.swaks('bounces@esp.test', message(mk, sender='ceo@signed.test').replace(
+            b'Hello', b'Urgent wire transfer'))
+        self.assertIn('<** 550 5.7.1', out)
+        self.assertEqual(self.srv.find('alice@example.test', mk), [])
+
+
 class TestDmarcRejectAsJunk(MailAuthCase):
     EXTRA_CONFIG = {'dmarc-reject': 'junk'}
 
