@@ -257,8 +257,8 @@ bool dkim_keys_retire(const char *data_dir, const char *domain, const char *sele
 static bool next_selector_base(const char *data_dir, const char *domain, int year, char *base,
 			       size_t size)
 {
-	char prefix[16];
-	snprintf(prefix, sizeof prefix, "y%04d", year);
+	char prefix[8];
+	snprintf(prefix, sizeof prefix, "y%04d", year % 10000);
 	size_t pl = strlen(prefix);
 	int highest = -1;
 	struct buf p = BUF_INIT;
@@ -277,7 +277,7 @@ static bool next_selector_base(const char *data_dir, const char *domain, int yea
 	buf_free(&p);
 	if (highest >= 25)
 		return false;
-	snprintf(base, size, "%s%c", prefix, 'a' + highest + 1);
+	snprintf(base, size, "%.5s%c", prefix, 'a' + highest + 1);
 	return true;
 }
 
