@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,8 +120,30 @@ static int dkim_list(struct cli *c, const char *only)
 	return 0;
 }
 
+struct find_domain {
+	const char *want;
+	bool found;
+};
+
+static void match_domain(void *ctx, const char *const *cols, size_t n)
+{
+	struct find_domain *f = ctx;
+	if (n > 0 && cols[0] && strcasecmp(cols[0], f->want) == 0)
+		f->found = true;
+}
+
 static int dkim_rotate(struct cli *c, const char *domain)
 {
+	/* Keys only for our own domains: a typo would otherwise make a directory of keys
+	 * nobody uses. */
+	struct store *s = cli_open_store(c);
+	struct find_domain f = { domain, false };
+	s->ops->domain_list(s, match_domain, &f);
+	s->ops->close(s);
+	if (!f.found) {
+		cli_error("%s is not one of this server's domains (yubin domain list)", domain);
+		return 1;
+	}
 	size_t ns;
 	char **signing = dkim_keys_signing(c->data, domain, &ns);
 	char rsa[DKIM_SELECTOR_MAX], ed[DKIM_SELECTOR_MAX];

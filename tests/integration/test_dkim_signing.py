@@ -166,6 +166,8 @@ class DkimCommands(unittest.TestCase):
         self.assertNotIn('%s._domainkey.example.test' % a_rsa, recs)
         self.assertIn('%s._domainkey.example.test' % b_rsa, recs)
         self.run_cli('dkim', 'use', 'nosuch.test', b_rsa, rc=1)
+        self.assertIn('not one of', self.run_cli('dkim', 'rotate', 'nosuch.test', rc=1))
+        self.assertFalse(os.path.exists(os.path.join(self.data, 'dkim', 'nosuch.test')))
         self.run_cli('dkim', 'frobnicate', rc=2)
 
     def test_domain_add_makes_keys_and_prints_records(self):
