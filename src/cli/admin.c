@@ -10,6 +10,7 @@
 #include "auth/scram.h"
 #include "lib/clock.h"
 #include "cli/cli.h"
+#include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "smtp/parse.h"
@@ -389,6 +390,18 @@ int cmd_domain(struct cli *c)
 		if (!s->ops->domain_add(s, c->argv[1], &err)) {
 			cli_error("%s: %s", c->argv[1], err.data);
 			rc = 1;
+		} else if (!cli_dkim_first_keys(c->data, c->argv[1])) {
+			rc = 1;
+		} else {
+			struct config cfg;
+			cli_load_config(c, &cfg);
+			char *d = xstrdup(c->argv[1]);
+			for (char *p = d; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			if (!cli_print_dns_records(c->data, d, &cfg))
+				rc = 1;
+			free(d);
+			config_free(&cfg);
 		}
 	} else if (strcmp(sub, "del") == 0 && c->argc == 2) {
 		if (!s->ops->domain_del(s, c->argv[1], &err)) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct store;
+struct buf;
 
 struct committer;
 
@@ -41,6 +42,12 @@ struct commit_request {
 	void *ctx;
 };
 
+/* Work done on every message that creates queue entries before it is stored (DKIM signing):
+ * appends header fields to `add`, which go in at the start of what is sent (after our
+ * Return-Path line). msg/len is the message as it will be sent. Runs on the committer's
+ * pre-stage threads, never on the event loop nor the writer. */
+typedef void (*commit_sign_fn)(void *arg, const char *msg, size_t len, struct buf *add);
+
 /* Any other store work for the writer thread (POP3 deletions, device bookkeeping, audit log
  * lines) and, on a second committer used as a worker, slow reads such as password checks.
  * Embed it at the start of a larger struct that carries the arguments and results. */
@@ -65,6 +72,10 @@ struct store_job {
  * event loop call committer_reap (e.g. event_active on a thread-safe libevent event). */
 struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
 				  char **error);
+/* Requests with queue entries pass `threads` pre-stage threads running fn before the writer
+ * stores them; the writer still takes everything in submission order. Call once, before the
+ * first submit. */
+void committer_set_signer(struct committer *c, commit_sign_fn fn, void *arg, unsigned threads);
 /* Takes ownership of req->data (or req->spool), req->account_ids, req->remote and req->sender. */
 void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
