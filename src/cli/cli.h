@@ -40,5 +40,6 @@ int cmd_check(struct cli *c);
 int cmd_audit(struct cli *c);
 int cmd_expire(struct cli *c);
 int cmd_queue(struct cli *c);
+int cmd_report(struct cli *c);
 
 #endif

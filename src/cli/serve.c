@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "store/committer.h"
+#include "store/dmarc_jobs.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/loopwatch.h"
@@ -54,6 +55,9 @@ struct daemon {
 	struct imap_server imap;
 	struct conn_limits limits;
 	struct committer *auth_worker;
+	/* DMARC reports: reading those that arrive, building those we send */
+	struct committer *report_worker;
+	struct dmarc_ingest *dmarc_ingest;
 	struct committer *imap_readers[IMAP_READERS];
 	struct outbound *outbound;
 	struct login_service *login;
@@ -154,6 +158,7 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	(void)what;
 	struct daemon *d = ctx;
 	committer_reap(d->auth_worker, NULL);
+	committer_reap(d->report_worker, NULL);
 	for (size_t i = 0; i < IMAP_READERS; i++)
 		committer_reap(d->imap_readers[i], NULL);
 	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. Wakes
@@ -384,6 +389,11 @@ int cmd_serve(struct cli *c)
 		if (!d.imap_readers[i])
 			log_fatal("event=store-unavailable error=\"%s\"", error);
 	}
+	d.report_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
+	if (!d.report_worker)
+		log_fatal("event=store-unavailable error=\"%s\"", error);
+	d.dmarc_ingest = dmarc_ingest_new(d.report_worker, d.smtp.committer);
+	committer_set_report_sink(d.smtp.committer, dmarc_ingest_take, d.dmarc_ingest);
 	d.login = login_service_new(d.base, d.smtp.store, d.auth_worker, d.smtp.committer);
 	login_set_limits(d.login, cfg->auth_max_delay, cfg->auth_failures_per_minute);
 	d.smtp.login = d.login;
@@ -431,6 +441,11 @@ int cmd_serve(struct cli *c)
 	 * Deliveries in flight are dropped: their queue entries are still there. */
 	outbound_stop(d.outbound);
 	committer_stop(d.auth_worker);
+	/* Reports stored from now on stay unread in the mailbox; those being read are stored
+	 * by the writer, which stops after the worker. */
+	committer_set_report_sink(d.smtp.committer, NULL, NULL);
+	committer_stop(d.report_worker);
+	dmarc_ingest_free(d.dmarc_ingest);
 	/* Every session is closed, so their reads were cancelled and end at the next message. */
 	for (size_t i = 0; i < IMAP_READERS; i++)
 		committer_stop(d.imap_readers[i]);
