@@ -25,6 +25,7 @@
 #include "lib/clock.h"
 #include "imap/server.h"
 #include "outbound/agent.h"
+#include "outbound/dmarc_send.h"
 #include "pop3/server.h"
 #include "smtp/server.h"
 
@@ -58,6 +59,9 @@ struct daemon {
 	/* DMARC reports: reading those that arrive, building those we send */
 	struct committer *report_worker;
 	struct dmarc_ingest *dmarc_ingest;
+	struct event *dmarc_timer;
+	struct dns_resolver *dmarc_dns;
+	bool dmarc_running;
 	struct committer *imap_readers[IMAP_READERS];
 	struct outbound *outbound;
 	struct login_service *login;
@@ -137,6 +141,48 @@ static void on_expire_timer(evutil_socket_t fd, short what, void *ctx)
 	e->job.changes_mailboxes = true;
 	e->keep_days = d->smtp.cfg->keep_days;
 	committer_submit_job(d->smtp.committer, &e->job);
+}
+
+static void dmarc_sent(void *ctx, size_t queued, size_t dropped)
+{
+	struct daemon *d = ctx;
+	d->dmarc_running = false;
+	if (queued)
+		outbound_kick(d->outbound);
+	if (queued || dropped)
+		log_info("event=dmarc-reports-sent queued=%zu dropped=%zu", queued, dropped);
+}
+
+/* dmarc-reports = on: every hour, send the reports of the UTC days that are over and not yet
+ * reported (at most one per domain per day; the store knows which are due). */
+static void on_dmarc_timer(evutil_socket_t fd, short what, void *ctx)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = ctx;
+	const struct config *cfg = d->smtp.cfg;
+	if (strcmp(cfg->dmarc_reports, "on") != 0 || d->dmarc_running)
+		return;
+	if (!d->dmarc_dns) {
+		struct buf err = BUF_INIT;
+		d->dmarc_dns = dns_resolver_new(d->base, cfg->resolver, &err);
+		if (!d->dmarc_dns)
+			log_warn("event=dmarc-reports-no-dns error=%s hint=\"reports to other "
+				 "organizations' addresses are skipped\"", log_qstr(err.data));
+		buf_free(&err);
+	}
+	struct buf from = BUF_INIT;
+	buf_printf(&from, "%s@%s", cfg->dmarc_report_address[0] ? cfg->dmarc_report_address
+								  : "dmarc-reports",
+		   d->smtp.default_domain);
+	struct dmarc_send_params p = {
+		.base = d->base, .dns = d->dmarc_dns, .worker = d->report_worker,
+		.writer = d->smtp.committer, .hostname = cfg->hostname, .from = from.data,
+		.now = clock_now(), .done = dmarc_sent, .ctx = d,
+	};
+	d->dmarc_running = true;
+	dmarc_send_run(&p);
+	buf_free(&from);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *ctx)
@@ -425,6 +471,9 @@ int cmd_serve(struct cli *c)
 	struct timeval hourly = { 3600, 0 };
 	event_add(d.expire_timer, &hourly);
 	on_expire_timer(-1, 0, &d);
+	d.dmarc_timer = event_new(d.base, -1, EV_PERSIST, on_dmarc_timer, &d);
+	event_add(d.dmarc_timer, &hourly);
+	on_dmarc_timer(-1, 0, &d);
 	d.terminate = event_new(d.base, -1, 0, on_terminate_request, &d);
 	pthread_t term_guard;
 	if (pthread_create(&term_guard, NULL, term_guard_main, &d) != 0)
@@ -452,6 +501,9 @@ int cmd_serve(struct cli *c)
 	committer_stop(d.smtp.committer);
 	login_service_free(d.login);
 	event_free(d.expire_timer);
+	event_free(d.dmarc_timer);
+	if (d.dmarc_dns)
+		dns_resolver_free(d.dmarc_dns);
 	free(d.pop3.busy_devices);
 	for (size_t i = 0; i < d.nlisteners; i++)
 		evconnlistener_free(d.listeners[i].ev);
