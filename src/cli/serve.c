@@ -147,7 +147,7 @@ static void dmarc_sent(void *ctx, size_t queued, size_t dropped)
 {
 	struct daemon *d = ctx;
 	d->dmarc_running = false;
-	if (queued)
+	if (queued && d->outbound) /* NULL: shutting down; the queue sends them after a restart */
 		outbound_kick(d->outbound);
 	if (queued || dropped)
 		log_info("event=dmarc-reports-sent queued=%zu dropped=%zu", queued, dropped);
@@ -489,6 +489,7 @@ int cmd_serve(struct cli *c)
 	/* Every acknowledged message is already durable; this only waits for queued commits.
 	 * Deliveries in flight are dropped: their queue entries are still there. */
 	outbound_stop(d.outbound);
+	d.outbound = NULL;
 	committer_stop(d.auth_worker);
 	/* Reports stored from now on stay unread in the mailbox; those being read are stored
 	 * by the writer, which stops after the worker. */

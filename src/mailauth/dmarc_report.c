@@ -134,6 +134,13 @@ static bool looks_like_xml(const char *data, size_t len)
 	return i < len && data[i] == '<';
 }
 
+/* Zip, gzip or XML by its first bytes. */
+static bool report_file(const char *data, size_t len)
+{
+	return (len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b) ||
+	       (len >= 4 && memcmp(data, "PK\x03\x04", 4) == 0) || looks_like_xml(data, len);
+}
+
 bool dmarc_report_decompress(const char *data, size_t len, struct buf *out, struct buf *err)
 {
 	if (len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b)
@@ -533,39 +540,33 @@ bool dmarc_report_from_message(const char *msg, size_t len, struct dmarc_report 
 	struct mime_message *m = mime_message_parse(msg, len, NULL);
 	struct buf first_err = BUF_INIT;
 	bool ok = false, tried = false;
-	for (uint32_t i = 0; i < m->nparts && !ok; i++) {
+	/* Only the first part that is a report file is read: a message of many small bombs
+	 * costs one decompression, not one per part. */
+	for (uint32_t i = 0; i < m->nparts && !tried; i++) {
 		const struct mime_part *part = &m->parts[i];
 		/* leaves only; a bounce quoting our own report (an attached message) is no report */
 		if ((part->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) || inside_message(m, i))
 			continue;
 		if (part->body_offset > len || part->body_size > len - part->body_offset)
 			continue;
-		struct buf raw = BUF_INIT, xml = BUF_INIT, e = BUF_INIT;
-		mime_decode_cte(part->cte, msg + part->body_offset, part->body_size, &raw);
-		bool plain = strcasecmp(part->type, "text") == 0 &&
-			     strcasecmp(part->subtype, "xml") != 0;
 		/* a text/plain body saying "here is your report" is not the report */
-		if (!plain && raw.len && dmarc_report_decompress(raw.data, raw.len, &xml, &e)) {
-			tried = true;
-			buf_reset(&e);
-			ok = dmarc_report_parse_xml(xml.data, xml.len, out, &e);
-		} else if (!plain && raw.len) {
-			tried = true;
-		}
-		if (!ok && e.len && !first_err.len)
-			buf_append(&first_err, e.data, e.len);
+		if (strcasecmp(part->type, "text") == 0 && strcasecmp(part->subtype, "xml") != 0)
+			continue;
+		struct buf raw = BUF_INIT, xml = BUF_INIT;
+		mime_decode_cte(part->cte, msg + part->body_offset, part->body_size, &raw);
+		tried = report_file(raw.data, raw.len);
+		if (tried && dmarc_report_decompress(raw.data, raw.len, &xml, &first_err))
+			ok = dmarc_report_parse_xml(xml.data, xml.len, out, &first_err);
 		buf_free(&raw);
 		buf_free(&xml);
-		buf_free(&e);
 	}
 	mime_message_free(&m);
 	if (!ok) {
 		if (first_err.len)
 			buf_append(err, first_err.data, first_err.len);
 		else
-			buf_printf(err, "%s", tried ? "the message holds no readable report"
-					      : "the message has no report attached (no zip, gzip or "
-						"XML part)");
+			buf_printf(err, "the message has no report attached (no zip, gzip or XML "
+				   "part)");
 	}
 	buf_free(&first_err);
 	return ok;

@@ -320,6 +320,20 @@ TEST(dmarc_report_malformed)
 	CHECK(err.data && strstr(err.data, "zip"));
 	buf_free(&err);
 	buf_free(&junk);
+	/* a bounce quoting a report (an attached message) holds no report of its own */
+	struct buf inner = message_with("text/xml", "report.xml", sample, sizeof sample - 1);
+	struct buf bounce = BUF_INIT;
+	buf_printf(&bounce, "From: MAILER-DAEMON@x.example\r\nMIME-Version: 1.0\r\n"
+			    "Content-Type: multipart/report; report-type=delivery-status; "
+			    "boundary=\"o\"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\n"
+			    "Undeliverable.\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n");
+	buf_append(&bounce, inner.data, inner.len);
+	buf_append_str(&bounce, "\r\n--o--\r\n");
+	CHECK(!dmarc_report_from_message(bounce.data, bounce.len, &r, &err));
+	CHECK(err.data && strstr(err.data, "no report attached"));
+	buf_free(&err);
+	buf_free(&inner);
+	buf_free(&bounce);
 }
 
 TEST(dmarc_report_record_limit)
