@@ -56,6 +56,7 @@ struct daemon {
 	struct imap_server imap;
 	struct conn_limits limits;
 	struct committer *auth_worker;
+	struct committer *mailauth_worker;
 	/* DMARC reports: reading those that arrive, building those we send */
 	struct committer *report_worker;
 	struct dmarc_ingest *dmarc_ingest;
@@ -204,6 +205,7 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	(void)what;
 	struct daemon *d = ctx;
 	committer_reap(d->auth_worker, NULL);
+	committer_reap(d->mailauth_worker, NULL);
 	committer_reap(d->report_worker, NULL);
 	for (size_t i = 0; i < IMAP_READERS; i++)
 		committer_reap(d->imap_readers[i], NULL);
@@ -428,6 +430,11 @@ int cmd_serve(struct cli *c)
 	d.auth_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
 	if (!d.auth_worker)
 		log_fatal("event=store-unavailable error=\"%s\"", error);
+	/* DKIM hashing of large incoming messages (small ones are checked on the loop). */
+	d.mailauth_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
+	if (!d.mailauth_worker)
+		log_fatal("event=store-unavailable error=\"%s\"", error);
+	d.smtp.mailauth_worker = d.mailauth_worker;
 	/* IMAP reads that grow with the mailbox (SEARCH, SORT, THREAD, LIST) run here, each
 	 * thread with its own connection, so the loop never waits for them. */
 	for (size_t i = 0; i < IMAP_READERS; i++) {
@@ -467,6 +474,7 @@ int cmd_serve(struct cli *c)
 				    d.smtp.default_domain, &err);
 	if (!d.outbound)
 		log_fatal("event=outbound-unavailable error=\"%s\"", err.data);
+	d.smtp.dns = outbound_resolver(d.outbound);
 	d.expire_timer = event_new(d.base, -1, EV_PERSIST, on_expire_timer, &d);
 	struct timeval hourly = { 3600, 0 };
 	event_add(d.expire_timer, &hourly);
@@ -491,6 +499,7 @@ int cmd_serve(struct cli *c)
 	outbound_stop(d.outbound);
 	d.outbound = NULL;
 	committer_stop(d.auth_worker);
+	committer_stop(d.mailauth_worker);
 	/* Reports stored from now on stay unread in the mailbox; those being read are stored
 	 * by the writer, which stops after the worker. */
 	committer_set_report_sink(d.smtp.committer, NULL, NULL);

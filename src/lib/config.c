@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/cidr.h"
 
 enum setting_type { SETTING_STRING, SETTING_NUMBER };
 
@@ -124,6 +125,24 @@ static const struct setting settings[] = {
 	{ "resolver", STR(resolver), "", 0, 0,
 	  "DNS server for finding other domains' mail servers: ADDR or ADDR@PORT (empty: the "
 	  "system's /etc/resolv.conf)." },
+	{ "trusted-networks", STR(trusted_networks), "", 0, 0,
+	  "Addresses whose mail is not checked for SPF, DKIM and DMARC (your own other servers, a "
+	  "backup MX), e.g. 192.0.2.0/24, 2001:db8::/32. Empty: every sender is checked, this "
+	  "machine included; logged-in users are never checked." },
+	{ "mailauth-timeout", NUM(mailauth_timeout), "5", 1, 60,
+	  "Seconds all DNS lookups for checking one incoming message (SPF, DKIM keys, DMARC) may "
+	  "take together; what has not answered by then counts as a temporary DNS failure." },
+	{ "dns-temperror", STR(dns_temperror), "accept", 0, 0,
+	  "When a check could not be finished because DNS failed for now: accept (deliver as if "
+	  "the sender's domain published nothing; the header says temperror) or tempfail (answer "
+	  "451 4.4.3 so the sender tries again later).", "accept|tempfail" },
+	{ "dmarc-reject", STR(dmarc_reject), "reject", 0, 0,
+	  "Mail that fails DMARC for a domain whose policy is p=reject: reject (550 5.7.1 at the "
+	  "end of DATA; nothing is stored) or junk (delivered to Junk).", "reject|junk" },
+	{ "spf-fail", STR(spf_fail), "junk", 0, 0,
+	  "Mail whose sender domain has no DMARC policy but an SPF record that says this server "
+	  "may not send for it (-all): junk (delivered to Junk) or accept (to the inbox).",
+	  "junk|accept" },
 	{ "outbound-port", NUM(outbound_port), "25", 1, 65535,
 	  "Port to connect to on other domains' mail servers (only tests change it)." },
 	{ "outbound-per-domain", NUM(outbound_per_domain), "4", 1, 1000,
@@ -200,6 +219,15 @@ static bool setting_set(struct config *cfg, const struct setting *s, const char 
 		if (s->choices && !word_in(value, s->choices)) {
 			buf_printf(err, "%s must be one of %s, not \"%s\"", s->name, s->choices, value);
 			return false;
+		}
+		if (s->offset == offsetof(struct config, trusted_networks)) {
+			struct buf why = BUF_INIT;
+			bool ok = cidr_list_valid(value, &why);
+			if (!ok)
+				buf_printf(err, "%s: %s", s->name, why.data);
+			buf_free(&why);
+			if (!ok)
+				return false;
 		}
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);

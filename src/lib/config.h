@@ -52,6 +52,11 @@ struct config {
 	long auth_max_delay;
 	long auth_failures_per_minute;
 	char *resolver;
+	char *trusted_networks;
+	long mailauth_timeout;
+	char *dns_temperror;
+	char *dmarc_reject;
+	char *spf_fail;
 	long outbound_port;
 	long outbound_per_domain;
 	long outbound_domain_rate;

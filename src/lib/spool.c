@@ -212,6 +212,27 @@ bool spool_bytes_insert(struct spool_bytes *b, size_t at, const void *data, size
 	return true;
 }
 
+bool spool_bytes_remove(struct spool_bytes *b, size_t at, size_t n)
+{
+	if (at > b->len || n > b->len - at)
+		return false;
+	if (n == 0)
+		return true;
+	if (b->mem) {
+		memmove(b->mem + at, b->mem + at + n, b->len - at - n);
+		b->len -= n;
+		b->mem[b->len] = '\0';
+		return true;
+	}
+	/* A mapping: move the part before the cut forward (it is the header, short), so the
+	 * room before the data grows by n and the body's pages are not touched. */
+	char *start = (char *)b->data;
+	memmove(start + n, start, at);
+	b->data = start + n;
+	b->len -= n;
+	return true;
+}
+
 void spool_bytes_free(struct spool_bytes **pb)
 {
 	struct spool_bytes *b = *pb;

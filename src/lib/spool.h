@@ -61,6 +61,9 @@ void spool_free(struct spool *sp);
 /* Inserts n bytes at offset `at` of a finished span. A spilled one has SPOOL_RESERVE bytes of
  * room before its data: false when n does not fit there. */
 bool spool_bytes_insert(struct spool_bytes *b, size_t at, const void *data, size_t n);
+/* Removes n bytes at offset `at` of a finished span (a header field, say). False when the
+ * range is outside the span. Costs O(at) for a spilled span, O(len) in memory. */
+bool spool_bytes_remove(struct spool_bytes *b, size_t at, size_t n);
 /* Any thread. Sets *b to NULL. */
 void spool_bytes_free(struct spool_bytes **b);
 /* Wraps malloc'd bytes (ownership taken). */

@@ -82,20 +82,6 @@ static void step(struct spf_run *run)
 	finish(run);
 }
 
-/* TXT rdata: character-strings, concatenated (RFC 7208 3.3). False when malformed. */
-static bool txt_text(const struct dns_rdata *rr, struct buf *out)
-{
-	size_t i = 0;
-	while (i < rr->len) {
-		size_t l = rr->data[i++];
-		if (i + l > rr->len)
-			return false;
-		buf_append(out, rr->data + i, l);
-		i += l;
-	}
-	return true;
-}
-
 static void on_answer(void *arg, enum dns_status st, const struct dns_rdata *rr, size_t n,
 		      const char *why)
 {
@@ -112,7 +98,7 @@ static void on_answer(void *arg, enum dns_status st, const struct dns_rdata *rr,
 		char name[256];
 		switch (q.type) {
 		case SPF_QTXT:
-			if (!txt_text(&rr[i], &texts[i]))
+			if (!dns_txt_join(&rr[i], &texts[i]))
 				continue;
 			break;
 		case SPF_QA:

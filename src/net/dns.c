@@ -340,3 +340,16 @@ void dns_query_cancel(struct dns_query *link)
 	query_untrack(link);
 	free(q);
 }
+
+bool dns_txt_join(const struct dns_rdata *rr, struct buf *out)
+{
+	size_t i = 0;
+	while (i < rr->len) {
+		size_t l = rr->data[i++];
+		if (i + l > rr->len)
+			return false;
+		buf_append(out, rr->data + i, l);
+		i += l;
+	}
+	return true;
+}

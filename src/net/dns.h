@@ -52,6 +52,10 @@ struct dns_query *dns_query(struct dns_resolver *r, const char *name, int rrtype
 /* Forgets a query dns_query() returned whose fn has not been called: it never will be. */
 void dns_query_cancel(struct dns_query *q);
 
+/* A TXT record's character-strings concatenated (RFC 7208 3.3, RFC 6376 3.6.2.2), appended
+ * to out. False when the rdata is malformed. */
+bool dns_txt_join(const struct dns_rdata *rr, struct buf *out);
+
 /* A domain name in DNS wire format (uncompressed, as in rdata) to text without the final
  * dot ("" for the root). False when malformed or longer than outlen allows. */
 bool dns_wire_name(const unsigned char *p, size_t len, char *out, size_t outlen);

@@ -1588,3 +1588,8 @@ void outbound_stop(struct outbound *ob)
 	free(ob->default_domain);
 	free(ob);
 }
+
+struct dns_resolver *outbound_resolver(struct outbound *ob)
+{
+	return ob->dns;
+}

@@ -10,8 +10,11 @@
 #include "store/store.h"
 
 struct outbound;
+struct dns_resolver;
 
 /* cfg points at the daemon's current configuration pointer (it changes on reload). */
+/* The resolver the agent made from the resolver setting; inbound checks share it (one cache). */
+struct dns_resolver *outbound_resolver(struct outbound *ob);
 struct outbound *outbound_start(struct event_base *base, struct config *const *cfg,
 				struct store *store, struct committer *writer,
 				const char *default_domain, struct buf *err);

@@ -12,6 +12,7 @@
 #include "auth/login.h"
 #include "lib/config.h"
 #include "net/connlimit.h"
+#include "net/dns.h"
 #include "store/store.h"
 
 struct smtp_session;
@@ -27,6 +28,8 @@ struct smtp_server {
 	SSL_CTX *tls;                 /* NULL: STARTTLS not offered */
 	struct store *store;          /* read connection of the event-loop thread */
 	struct committer *committer;
+	struct dns_resolver *dns;     /* checking inbound mail (NULL: not checked) */
+	struct committer *mailauth_worker; /* DKIM hashing of large messages */
 	struct login_service *login;  /* AUTH on the submission ports */
 	char *default_domain;         /* where <postmaster> goes */
 	struct conn_limits *limits;   /* shared with the other services */

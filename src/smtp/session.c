@@ -29,6 +29,8 @@
 #include "lib/spool.h"
 #include "net/listen.h"
 #include "net/tls.h"
+#include "lib/cidr.h"
+#include "smtp/msgauth.h"
 #include "smtp/parse.h"
 #include "smtp/server.h"
 #include "store/dmarc_jobs.h"
@@ -37,6 +39,7 @@ enum session_state {
 	ST_COMMAND,    /* reading command lines */
 	ST_DATA,       /* reading DATA content */
 	ST_BDAT,       /* reading a BDAT chunk */
+	ST_CHECKING,   /* message being checked (SPF, DKIM, DMARC); input paused */
 	ST_COMMITTING, /* message handed to the committer; input paused */
 	ST_AUTH_REPLY, /* AUTH: waiting for the client's next base64 line */
 	ST_AUTH_CHECK, /* AUTH: password being checked; input paused */
@@ -76,6 +79,7 @@ struct smtp_session {
 	int scram_stage;
 	char login_user[256];    /* AUTH LOGIN: the user name given first */
 	size_t trace_len;        /* bytes of our trace headers at the start of message */
+	struct msgauth *check;   /* ST_CHECKING: the check holding the finished message */
 	/* transaction */
 	bool have_mail;
 	struct smtp_address sender;
@@ -284,6 +288,115 @@ static bool for_dmarc_reports(struct smtp_session *s)
 	return false;
 }
 
+/* Hands a finished message to the committer (b is taken over). */
+static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool junk)
+{
+	size_t naccounts = 0;
+	for (size_t i = 0; i < s->nrcpts; i++)
+		naccounts += s->rcpts[i].targets.n;
+	/* Other domains (recipients of a logged-in user, and where forwarding aliases
+	 * lead): one queue entry per domain with its recipients. */
+	struct commit_remote *remote = NULL;
+	size_t nremote = 0;
+	for (size_t i = 0; i < s->nrcpts; i++) {
+		if (s->rcpts[i].remote)
+			route_queue_add(&remote, &nremote, s->rcpts[i].address);
+		for (size_t k = 0; k < s->rcpts[i].targets.nremote; k++)
+			route_queue_add(&remote, &nremote, s->rcpts[i].targets.remote[k]);
+	}
+	int64_t *ids = xcalloc(naccounts, sizeof *ids);
+	size_t n = 0;
+	for (size_t i = 0; i < s->nrcpts; i++)
+		for (size_t k = 0; k < s->rcpts[i].targets.n; k++) {
+			int64_t id = s->rcpts[i].targets.ids[k];
+			bool dup = false;
+			for (size_t j = 0; j < n; j++)
+				dup |= ids[j] == id;
+			if (!dup)
+				ids[n++] = id;
+		}
+	log_info("event=message conn=%lu from=%s recipients=%zu accounts=%zu queued=%zu "
+		 "size=%zu spilled=%s", s->id, log_str(s->sender.null ? "<>" : s->sender.text),
+		 s->nrcpts, n, nremote, b->len, b->map ? "yes" : "no");
+	struct commit_request req = {
+		.internaldate = (int64_t)time(NULL),
+		.account_ids = ids,
+		.naccounts = n,
+		.remote = remote,
+		.nremote = nremote,
+		.sender = xstrdup(s->sender.null ? "" : s->sender.text),
+		.smtputf8 = s->smtputf8,
+		.sent_account_id = sent_copy_account(s),
+		.dmarc_report = !junk && for_dmarc_reports(s), /* a forged report stays unread */
+		.done = commit_done,
+		.ctx = s,
+	};
+	req.data = (char *)b->data;
+	req.len = b->len;
+	req.spool = b;
+	req.junk = junk;
+	s->state = ST_COMMITTING;
+	bufferevent_disable(s->bev, EV_READ);
+	committer_submit(s->srv->committer, &req);
+}
+
+/* Mail from outside is checked (SPF, DKIM, DMARC) before it is stored; mail from logged-in
+ * users and from trusted-networks is not. */
+static bool needs_check(struct smtp_session *s)
+{
+	return s->mode == SMTP_MODE_MX && !s->authenticated && s->srv->dns &&
+	       !cidr_list_match(cfg(s)->trusted_networks, s->ip);
+}
+
+static void check_done(void *ctx, struct msgauth_verdict *v)
+{
+	struct smtp_session *s = ctx;
+	s->check = NULL;
+	struct spool_bytes *b = v->bytes;
+	static const char *const actions[] = { "deliver", "junk", "reject", "tempfail" };
+	log_info("event=mailauth conn=%lu ip=%s from=%s from_domain=%s spf=%s dkim=%s dmarc=%s "
+		 "action=%s", s->id, s->ip, log_str(s->sender.null ? "<>" : s->sender.text),
+		 log_str(v->from_domain), v->spf, v->dkim, v->dmarc, actions[v->action]);
+	if (v->action == MSGAUTH_REJECT || v->action == MSGAUTH_TEMPFAIL) {
+		if (v->action == MSGAUTH_REJECT)
+			reply(s, 550, "5.7.1", "%s", v->sentence);
+		else
+			reply(s, 451, "4.4.3", "%s", v->sentence);
+		spool_bytes_free(&b);
+		transaction_reset(s);
+		s->state = ST_COMMAND;
+		bufferevent_enable(s->bev, EV_READ);
+		session_process_input(s);
+		return;
+	}
+	/* The verdict goes at the top, after Return-Path: the newest trace field first. */
+	const char *eol = memchr(b->data, '\n', s->trace_len);
+	size_t at = eol ? (size_t)(eol - b->data) + 1 : 0;
+	if (!spool_bytes_insert(b, at, v->header.data, v->header.len))
+		log_warn("event=authres-not-added conn=%lu reason=\"no room before a spilled "
+			 "message\"", s->id);
+	message_commit(s, b, v->action == MSGAUTH_JUNK);
+}
+
+static void check_start(struct smtp_session *s, struct spool_bytes *b)
+{
+	struct msgauth_params p = {
+		.ip = s->ip,
+		.helo = s->helo,
+		.mailfrom = s->sender.null ? "" : s->sender.text,
+		.authserv_id = cfg(s)->hostname,
+		.timeout_ms = (int)cfg(s)->mailauth_timeout * 1000,
+		.tempfail_on_dns = strcmp(cfg(s)->dns_temperror, "tempfail") == 0,
+		.dmarc_reject = strcmp(cfg(s)->dmarc_reject, "reject") == 0,
+		.spf_fail_junk = strcmp(cfg(s)->spf_fail, "junk") == 0,
+		.bytes = b,
+		.offset = s->trace_len,
+	};
+	s->state = ST_CHECKING;
+	bufferevent_disable(s->bev, EV_READ);
+	s->check = msgauth_start(s->srv->base, s->srv->dns, s->srv->mailauth_worker, &p,
+				 check_done, s);
+}
 static void message_finish(struct smtp_session *s)
 {
 	struct smtp_data_reader *d = &s->data;
@@ -328,52 +441,11 @@ static void message_finish(struct smtp_session *s)
 			s->state = ST_COMMAND;
 			return;
 		}
-		size_t naccounts = 0;
-		for (size_t i = 0; i < s->nrcpts; i++)
-			naccounts += s->rcpts[i].targets.n;
-		/* Other domains (recipients of a logged-in user, and where forwarding aliases
-		 * lead): one queue entry per domain with its recipients. */
-		struct commit_remote *remote = NULL;
-		size_t nremote = 0;
-		for (size_t i = 0; i < s->nrcpts; i++) {
-			if (s->rcpts[i].remote)
-				route_queue_add(&remote, &nremote, s->rcpts[i].address);
-			for (size_t k = 0; k < s->rcpts[i].targets.nremote; k++)
-				route_queue_add(&remote, &nremote, s->rcpts[i].targets.remote[k]);
+		if (needs_check(s)) {
+			check_start(s, b);
+			return;
 		}
-		int64_t *ids = xcalloc(naccounts, sizeof *ids);
-		size_t n = 0;
-		for (size_t i = 0; i < s->nrcpts; i++)
-			for (size_t k = 0; k < s->rcpts[i].targets.n; k++) {
-				int64_t id = s->rcpts[i].targets.ids[k];
-				bool dup = false;
-				for (size_t j = 0; j < n; j++)
-					dup |= ids[j] == id;
-				if (!dup)
-					ids[n++] = id;
-			}
-		log_info("event=message conn=%lu from=%s recipients=%zu accounts=%zu queued=%zu "
-			 "size=%zu spilled=%s", s->id, log_str(s->sender.null ? "<>" : s->sender.text),
-			 s->nrcpts, n, nremote, b->len, b->map ? "yes" : "no");
-		struct commit_request req = {
-			.internaldate = (int64_t)time(NULL),
-			.account_ids = ids,
-			.naccounts = n,
-			.remote = remote,
-			.nremote = nremote,
-			.sender = xstrdup(s->sender.null ? "" : s->sender.text),
-			.smtputf8 = s->smtputf8,
-			.sent_account_id = sent_copy_account(s),
-			.dmarc_report = for_dmarc_reports(s),
-			.done = commit_done,
-			.ctx = s,
-		};
-		req.data = (char *)b->data;
-		req.len = b->len;
-		req.spool = b;
-		s->state = ST_COMMITTING;
-		bufferevent_disable(s->bev, EV_READ);
-		committer_submit(s->srv->committer, &req);
+		message_commit(s, b, false);
 		return;
 	}
 	spool_bytes_free(&b);
@@ -1144,6 +1216,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *ctx)
 		evtimer_add(s->deadline, &again);
 		return;
 	}
+	msgauth_cancel(s->check); /* not acknowledged: the sender tries again */
+	s->check = NULL;
 	log_info("event=session-timeout conn=%lu ip=%s", s->id, s->ip);
 	reply(s, 421, "4.4.2", "This session lasted longer than %ld seconds; closing the connection.",
 	      cfg(s)->session_timeout);
@@ -1156,6 +1230,8 @@ static void session_free(struct smtp_session *s)
 	struct smtp_server *srv = s->srv;
 	if (s->state == ST_COMMITTING)
 		committer_cancel(srv->committer, s);
+	msgauth_cancel(s->check);
+	s->check = NULL;
 	login_cancel(srv->login, s); /* a check in flight, and the revocation watch */
 	log_info("event=disconnect conn=%lu ip=%s messages=%zu errors=%zu", s->id, s->ip,
 		 s->messages, s->errors);
@@ -1228,7 +1304,12 @@ size_t smtp_server_drain(struct smtp_server *srv)
 	struct smtp_session *next;
 	for (struct smtp_session *s = srv->sessions; s; s = next) {
 		next = s->next;
-		/* A session waiting for its commit is answered first, then closed (commit_done). */
+		/* A session waiting for its commit is answered first, then closed (commit_done).
+		 * A message still being checked was not acknowledged: the sender tries again. */
+		if (s->state == ST_CHECKING) {
+			msgauth_cancel(s->check);
+			s->check = NULL;
+		}
 		if (s->state != ST_COMMITTING && s->state != ST_CLOSING) {
 			reply(s, 421, "4.3.2", "Server shutting down; closing the connection.");
 			session_close_after_reply(s);

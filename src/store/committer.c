@@ -56,6 +56,7 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 		d[i].sender = p->req.sender;
 		d[i].smtputf8 = p->req.smtputf8;
 		d[i].is_bounce = p->req.is_bounce;
+		d[i].junk = p->req.junk;
 		d[i].sent_account_id = p->req.sent_account_id;
 		d[i].nremote = p->req.nremote;
 		if (p->req.nremote) {

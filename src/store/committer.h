@@ -35,6 +35,7 @@ struct commit_request {
 	size_t nremote;
 	char *sender;                 /* envelope sender for the queue; owned */
 	bool smtputf8, is_bounce;
+	bool junk;                    /* to the accounts' Junk mailboxes, keyword $Junk */
 	int64_t sent_account_id;      /* also a \Seen copy in this account's Sent mailbox (0: no) */
 	bool dmarc_report;            /* for dmarc-reports@: once stored, the bytes go to the
 				       * report sink (committer_set_report_sink) to be read */

@@ -402,7 +402,7 @@ static void sq_alias_list(struct store *base, store_row_fn fn, void *ctx)
  * use); false when the account or mailbox is gone. */
 static bool deliver_one(struct sqlite_store *s, sqlite3_stmt *mbox, sqlite3_stmt *bump,
 			sqlite3_stmt *ins, sqlite3_stmt *usage, int64_t account_id,
-			const char *mailbox, unsigned flags, int64_t blob_id,
+			const char *mailbox, unsigned flags, const char *keywords, int64_t blob_id,
 			const struct store_delivery *d)
 {
 	sqlite3_reset(mbox);
@@ -430,6 +430,7 @@ static bool deliver_one(struct sqlite_store *s, sqlite3_stmt *mbox, sqlite3_stmt
 	sqlite3_bind_int64(ins, 5, (int64_t)d->len);
 	sqlite3_bind_int64(ins, 6, blob_id);
 	sqlite3_bind_int(ins, 7, (int)flags);
+	bind_text(ins, 8, keywords);
 	if (sqlite3_step(ins) != SQLITE_DONE)
 		return false;
 
@@ -481,7 +482,7 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 	sqlite3_stmt *sent = prepare(s, "SELECT id, uidnext, highestmodseq FROM mailboxes"
 				       " WHERE account_id = ? AND special_use = ? ORDER BY id LIMIT 1");
 	sqlite3_stmt *ins = prepare(s, "INSERT INTO messages(mailbox_id, uid, modseq, internaldate,"
-				      " size, blob_id, flags) VALUES(?, ?, ?, ?, ?, ?, ?)");
+				      " size, blob_id, flags, keywords) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
 	sqlite3_stmt *usage = prepare(s, "UPDATE accounts SET used = used + ? WHERE id = ?");
 	sqlite3_stmt *refs = prepare(s, "UPDATE blobs SET refs = ? WHERE id = ?");
 	sqlite3_stmt *unused = prepare(s, "DELETE FROM blobs WHERE id = ?");
@@ -502,10 +503,19 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 		}
 		int64_t blob_id = sqlite3_last_insert_rowid(s->db);
 		size_t stored = 0;
-		for (size_t k = 0; k < d[i].naccounts; k++)
-			if (deliver_one(s, mbox, bump, ins, usage, d[i].account_ids[k],
-					d[i].mailbox ? d[i].mailbox : "INBOX", 0, blob_id, &d[i]))
+		for (size_t k = 0; k < d[i].naccounts; k++) {
+			/* Junk: the mailbox with the \Junk role, and the $Junk keyword so mail apps
+			 * show the verdict; without such a mailbox, INBOX (never dropped). */
+			if (d[i].junk && deliver_one(s, sent, bump, ins, usage, d[i].account_ids[k],
+						     "\\Junk", 0, "$Junk", blob_id, &d[i])) {
 				stored++;
+				continue;
+			}
+			if (deliver_one(s, mbox, bump, ins, usage, d[i].account_ids[k],
+					d[i].mailbox ? d[i].mailbox : "INBOX", 0,
+					d[i].junk ? "$Junk" : "", blob_id, &d[i]))
+				stored++;
+		}
 		for (size_t r = 0; r < d[i].nremote && fine; r++)
 			fine = queue_insert(s, &d[i], &d[i].remote[r], blob_id);
 		ok[i] = stored > 0 || d[i].nremote > 0;
@@ -514,7 +524,7 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 		size_t copies = stored + d[i].nremote;
 		if (ok[i] && d[i].sent_account_id) {
 			if (deliver_one(s, sent, bump, ins, usage, d[i].sent_account_id, "\\Sent",
-					STORE_FLAG_SEEN, blob_id, &d[i]))
+					STORE_FLAG_SEEN, "", blob_id, &d[i]))
 				copies++;
 			else
 				log_warn("event=sent-copy-skipped account_id=%lld reason=\"no mailbox "

@@ -87,6 +87,8 @@ struct store_delivery {
 	bool is_bounce;         /* a DSN: never bounce it again */
 	int64_t sent_account_id; /* also store a copy, \Seen, in this account's \Sent mailbox
 				  * (0: none); only when the delivery itself succeeds */
+	bool junk;              /* judged spam or forged: into each account's \Junk mailbox
+				 * (INBOX when it has none), with the keyword $Junk */
 };
 
 /* The outcome of one delivery attempt, for queue_update_many. */

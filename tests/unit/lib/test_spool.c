@@ -44,6 +44,11 @@ TEST(spool_small_message_stays_in_memory)
 	CHECK(spool_bytes_insert(b, 6, "big ", 4));
 	CHECK_EQ_INT(b->len, 15);
 	CHECK(memcmp(b->data, "hello big world", 15) == 0);
+	CHECK(spool_bytes_remove(b, 0, 6));
+	CHECK_EQ_INT(b->len, 9);
+	CHECK(memcmp(b->data, "big world", 10) == 0); /* NUL-terminated still */
+	CHECK(!spool_bytes_remove(b, 5, 5));          /* past the end: refused */
+	CHECK_EQ_INT(b->len, 9);
 	spool_bytes_free(&b);
 	CHECK(b == NULL);
 	spool_free(&sp);
@@ -86,6 +91,13 @@ TEST(spool_large_message_goes_to_an_unlinked_file)
 	memset(big, 'z', sizeof big);
 	CHECK(!spool_bytes_insert(b, 0, big, sizeof big)); /* no room: refused, unchanged */
 	CHECK_EQ_INT(b->len, total + 10);
+	/* removing a field makes room for a bigger one */
+	CHECK(spool_bytes_remove(b, 10, 10));
+	CHECK_EQ_INT(b->len, total);
+	CHECK(memcmp(b->data, "aaaaaaaaaaaaaa", 14) == 0);
+	CHECK(b->data[total - 1] == 'a' + (int)((total - 1) / sizeof chunk) % 26);
+	CHECK(spool_bytes_insert(b, 0, big, SPOOL_RESERVE - 100));
+	CHECK_EQ_INT(b->len, total + SPOOL_RESERVE - 100);
 	spool_bytes_free(&b);
 	/* the spool is reusable after finishing */
 	add(&sp, "x", 1);
