@@ -276,8 +276,10 @@ int cmd_account(struct cli *c)
 			struct config cfg;
 			cli_load_config(c, &cfg);
 			ok = s->ops->account_add(s, c->argv[1], hash, scram, cfg.default_quota, &err);
-			if (ok)
+			if (ok) {
+				printf("added %s\n", c->argv[1]);
 				report_alias(s, &cfg, c->argv[1], a.domain);
+			}
 			config_free(&cfg);
 		} else {
 			ok = s->ops->account_set_password(s, c->argv[1], hash, scram, &err);
@@ -287,8 +289,8 @@ int cmd_account(struct cli *c)
 		if (!ok) {
 			cli_error("%s: %s", c->argv[1], err.data);
 			rc = 1;
-		} else {
-			printf("%s %s\n", sub[0] == 'a' ? "added" : "password changed for", c->argv[1]);
+		} else if (sub[0] != 'a') {
+			printf("password changed for %s\n", c->argv[1]);
 		}
 	} else if (c->argc == 2 && strcmp(sub, "del") == 0) {
 		if (!s->ops->account_del(s, c->argv[1], &err)) {
