@@ -50,5 +50,6 @@ int cmd_expire(struct cli *c);
 int cmd_queue(struct cli *c);
 int cmd_dkim(struct cli *c);
 int cmd_dns(struct cli *c);
+int cmd_report(struct cli *c);
 
 #endif

@@ -31,6 +31,7 @@ static const char usage[] =
 	"  audit [--account ADDRESS] [--limit N]   the login audit log\n"
 	"  expire                run the keep-days sweep now\n"
 	"  queue list | show ID | retry ID | flush | delete ID   mail waiting for other domains\n"
+	"  report dmarc [--domain D] [--since 7d] | --send-now   DMARC reports in plain words\n"
 	"  check                 verify the store's consistency\n";
 
 void cli_error(const char *fmt, ...)
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
 		{ "alias", cmd_alias }, { "domain", cmd_domain }, { "export", cmd_export },
 		{ "check", cmd_check }, { "audit", cmd_audit }, { "expire", cmd_expire },
 		{ "queue", cmd_queue }, { "dkim", cmd_dkim }, { "dns", cmd_dns },
+		{ "report", cmd_report },
 	};
 	struct cli c = { .argc = argc - 2, .argv = xcalloc((size_t)argc, sizeof(char *)) };
 	memcpy(c.argv, argv + 2, (size_t)(argc - 2) * sizeof(char *));

@@ -49,6 +49,8 @@ struct committer {
 	unsigned nsigners;
 	pthread_cond_t sign_cond;
 	struct pending *sign_queue, **sign_tail;
+	void (*report_sink)(void *arg, char *data, size_t len, struct spool_bytes *spool);
+	void *report_sink_arg;
 };
 
 static void commit_batch(struct committer *c, struct pending *batch, size_t n)
@@ -370,10 +372,25 @@ size_t committer_reap(struct committer *c, size_t *queued)
 			list->req.done(list->req.ctx, list->ok, list->reason);
 		}
 		loopwatch_end(t0, "store", what, strlen(what), 0);
+		if (!list->job && list->ok && list->req.dmarc_report && c->report_sink) {
+			c->report_sink(c->report_sink_arg, list->req.data, list->req.len,
+				       list->req.spool);
+			list->req.data = NULL;
+			list->req.spool = NULL;
+		}
 		pending_free(list);
 		list = next;
 	}
 	return n;
+}
+
+void committer_set_report_sink(struct committer *c,
+			       void (*sink)(void *arg, char *data, size_t len,
+					    struct spool_bytes *spool),
+			       void *arg)
+{
+	c->report_sink = sink;
+	c->report_sink_arg = arg;
 }
 
 void committer_cancel(struct committer *c, void *ctx)

@@ -38,6 +38,8 @@ struct commit_request {
 	bool smtputf8, is_bounce;
 	bool junk;                    /* to the accounts' Junk mailboxes, keyword $Junk */
 	int64_t sent_account_id;      /* also a \Seen copy in this account's Sent mailbox (0: no) */
+	bool dmarc_report;            /* for dmarc-reports@: once stored, the bytes go to the
+				       * report sink (committer_set_report_sink) to be read */
 	commit_done_fn done;
 	void *ctx;
 };
@@ -87,6 +89,12 @@ size_t committer_reap(struct committer *c, size_t *queued);
 /* Forget the callback of every request (and the ctx of every job) with this ctx (its session is gone); the message is
  * still committed. */
 void committer_cancel(struct committer *c, void *ctx);
+/* Where the bytes of a stored delivery marked dmarc_report go (in the loop thread, after its
+ * done callback): sink takes data (or spool, when set) over. NULL: nowhere. */
+void committer_set_report_sink(struct committer *c,
+			       void (*sink)(void *arg, char *data, size_t len,
+					    struct spool_bytes *spool),
+			       void *arg);
 /* Commits what is queued, stops the thread and runs the last callbacks. */
 void committer_stop(struct committer *c);
 /* Messages and batches committed so far (for metrics and the log). */
