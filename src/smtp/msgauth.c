@@ -68,6 +68,9 @@ struct msgauth {
 	char from[DMARC_DOMAIN_MAX];
 	struct dmarc_run *dmarc_run; /* in flight, or NULL */
 	struct dmarc_policy_lookup policy;
+	/* what the observation of the verdict points to */
+	struct buf rua;
+	char dkim_d[256], dkim_s[128];
 };
 
 static void part_done(struct msgauth *m)
@@ -185,6 +188,7 @@ static void msgauth_free(struct msgauth *m)
 	if (m->kick)
 		event_free(m->kick);
 	spool_bytes_free(&m->p.bytes);
+	buf_free(&m->rua);
 	free(m->ip);
 	free(m->helo);
 	free(m->mailfrom);
@@ -248,6 +252,55 @@ static enum msgauth_action choose(struct msgauth *m, enum spf_result spf,
 	return MSGAUTH_DELIVER;
 }
 
+/* The verdict as a DMARC aggregate report row (RFC 7489 appendix C). */
+static void observe(struct msgauth *m, struct msgauth_verdict *v, const struct dmarc_outcome *d,
+		    enum spf_result spf, const char *spf_domain, const struct dkim_outcome *dkim,
+		    size_t ndkim)
+{
+	const struct dmarc_record *r = &m->policy.record;
+	for (size_t i = 0; i < r->nrua; i++) {
+		buf_printf(&m->rua, "%s%s", i ? "," : "", r->rua[i].uri);
+		if (r->rua[i].max_size)
+			buf_printf(&m->rua, "!%llu", (unsigned long long)r->rua[i].max_size);
+	}
+	/* The signature reported: the aligned passing one, else the first. */
+	const struct dkim_outcome *rep = ndkim ? &dkim[0] : NULL;
+	for (size_t i = 0; d->dkim_aligned && i < ndkim; i++)
+		if (dkim[i].result == DKIM_PASS && strcasecmp(dkim[i].domain, d->dkim_domain) == 0)
+			rep = &dkim[i];
+	if (rep) {
+		snprintf(m->dkim_d, sizeof m->dkim_d, "%s", rep->domain);
+		snprintf(m->dkim_s, sizeof m->dkim_s, "%s", rep->selector);
+	}
+	const char *at = strrchr(m->mailfrom, '@');
+	bool failed = d->result == DMARC_RESULT_FAIL;
+	v->observed = true;
+	v->obs = (struct dmarc_observation){
+		.time = (int64_t)time(NULL),
+		.source_ip = m->ip,
+		.header_from = m->from,
+		.envelope_from = at ? at + 1 : "",
+		.policy_domain = m->policy.policy_domain,
+		.p = dmarc_policy_name(r->p),
+		.sp = r->sp == DMARC_POLICY_UNSET ? NULL : dmarc_policy_name(r->sp),
+		.adkim = r->adkim == DMARC_ALIGN_STRICT ? "s" : "r",
+		.aspf = r->aspf == DMARC_ALIGN_STRICT ? "s" : "r",
+		.pct = (int)r->pct,
+		.rua = m->rua.data ? m->rua.data : "",
+		/* what was done, whatever the policy asked (dmarc-reject = junk quarantines) */
+		.disposition = v->action == MSGAUTH_REJECT && failed ? "reject"
+			     : v->action == MSGAUTH_JUNK && failed ? "quarantine" : "none",
+		.dkim_aligned = d->dkim_aligned ? "pass" : "fail",
+		.spf_aligned = d->spf_aligned ? "pass" : "fail",
+		.dkim_domain = rep ? m->dkim_d : NULL,
+		.dkim_selector = rep ? m->dkim_s : NULL,
+		.dkim_result = rep ? dkim_result_name(rep->result) : NULL,
+		.spf_domain = spf_domain,
+		.spf_scope = m->mailfrom[0] ? "mfrom" : "helo",
+		.spf_result = spf_result_name(spf),
+	};
+}
+
 static void decide(struct msgauth *m)
 {
 	struct msgauth_verdict v;
@@ -303,6 +356,8 @@ static void decide(struct msgauth *m)
 	snprintf(v.from_domain, sizeof v.from_domain, "%s", m->from);
 	authres_format(&v.header, m->authserv_id, spf, nspf, dkim, ndkim,
 		       dkim_verifier_unlisted(m->dkim), &d);
+	if (m->policy.found == DMARC_FOUND_FROM || m->policy.found == DMARC_FOUND_ORG)
+		observe(m, &v, &d, spf_result, spf_domain, dkim, ndkim);
 	buf_free(&why[0]);
 	buf_free(&why[1]);
 	free(dkim);

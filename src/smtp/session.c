@@ -357,6 +357,10 @@ static void check_done(void *ctx, struct msgauth_verdict *v)
 	log_info("event=mailauth conn=%lu ip=%s from=%s from_domain=%s spf=%s dkim=%s dmarc=%s "
 		 "action=%s", s->id, s->ip, log_str(s->sender.null ? "<>" : s->sender.text),
 		 log_str(v->from_domain), v->spf, v->dkim, v->dmarc, actions[v->action]);
+	/* Counted for the reports we send (when dmarc-reports is on); not a message the sender
+	 * will send again. */
+	if (v->observed && v->action != MSGAUTH_TEMPFAIL)
+		dmarc_observe(s->srv->committer, cfg(s), &v->obs);
 	if (v->action == MSGAUTH_REJECT || v->action == MSGAUTH_TEMPFAIL) {
 		if (v->action == MSGAUTH_REJECT)
 			reply(s, 550, "5.7.1", "%s", v->sentence);

@@ -19,6 +19,7 @@ import imaplib
 import os
 import shutil
 import smtplib
+import sqlite3
 import socket
 import subprocess
 import tempfile
@@ -404,6 +405,31 @@ class TestDmarcRejectAsJunk(MailAuthCase):
         mk = token()
         self.send('ceo@reject.test', message(mk, sender='ceo@reject.test'))
         self.assertIn('dmarc=fail (p=reject dis=reject)', authres(self.stored(mk, 'Junk'))[0])
+
+
+class TestDmarcObservations(MailAuthCase):
+    """With dmarc-reports = on, every checked message from a domain whose record asks for
+    reports (rua=) is counted for the aggregate report we send it."""
+    EXTRA_CONFIG = {'dmarc-reports': 'on'}
+    RECORDS = ['--txt-record=asks.test,v=spf1 ip4:192.0.2.1 -all',
+               '--txt-record=_dmarc.asks.test,v=DMARC1; p=quarantine; pct=100; '
+               'rua=mailto:agg@asks.test!10m']
+
+    def test_outcomes_are_counted_for_the_report(self):
+        for i in range(3):
+            self.send('list@asks.test', message(token(), sender='list@asks.test'))
+        self.send('someone@pass.test', message(token(), sender='someone@pass.test'))  # no DMARC
+        db = sqlite3.connect('file:%s?mode=ro' % os.path.join(self.srv.data, 'store.db'),
+                             uri=True, timeout=10)
+        try:
+            rows = db.execute('SELECT domain, source_ip, header_from, disposition, dkim, spf, '
+                              'spf_domain, spf_result, p, rua, count FROM dmarc_observed'
+                              ).fetchall()
+        finally:
+            db.close()
+        self.assertEqual(rows, [('asks.test', '127.0.0.1', 'asks.test', 'quarantine', 'fail',
+                                 'fail', 'asks.test', 'fail', 'quarantine',
+                                 'mailto:agg@asks.test!10485760', 3)])
 
 
 class TestDnsTimeout(MailAuthCase):
