@@ -2,7 +2,7 @@
 # SANITIZE=1 builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 CC ?= cc
-PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 zlib libunbound libpsl libxml-2.0 libzip jansson
+PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 zlib libunbound libpsl libidn2 libxml-2.0 libzip jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 
@@ -39,7 +39,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/yubin $(BUILD)/unit-tests $(BUILD)/dkim-tool $(BUILD)/spf-suite $(BUILD)/rspamd-tool
+all: $(BUILD)/yubin $(BUILD)/unit-tests $(BUILD)/dkim-tool $(BUILD)/spf-suite $(BUILD)/dmarc-tool $(BUILD)/rspamd-tool
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,6 +60,10 @@ $(BUILD)/dkim-tool: $(BUILD)/tests/conformance/dkim_tool.o $(BUILD)/libyubin.a
 
 # The SPF conformance driver: tests/conformance/spf_suite.py feeds it the RFC 7208 suite.
 $(BUILD)/spf-suite: $(BUILD)/tests/conformance/spf_suite.o $(BUILD)/libyubin.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The DMARC lookup through the real resolver (tests/integration/test_dmarc_dns.py).
+$(BUILD)/dmarc-tool: $(BUILD)/tests/conformance/dmarc_tool.o $(BUILD)/libyubin.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The rspamd client driver: tests/integration/test_rspamd.py runs it against a private rspamd.
@@ -89,5 +93,6 @@ clean:
 
 .PHONY: all check clean fuzz
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/tests/conformance/dkim_tool.d \
-	$(BUILD)/tests/conformance/spf_suite.d $(BUILD)/tests/conformance/rspamd_tool.d \
+	$(BUILD)/tests/conformance/spf_suite.d $(BUILD)/tests/conformance/dmarc_tool.d \
+	$(BUILD)/tests/conformance/rspamd_tool.d \
 	$(FUZZ_OBJ:.o=.d)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth/login.h"
@@ -10,6 +11,7 @@
 #include "auth/scram.h"
 #include "lib/clock.h"
 #include "cli/cli.h"
+#include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "smtp/parse.h"
@@ -205,6 +207,36 @@ static int account_show(struct cli *c, struct store *s)
 	return 0;
 }
 
+static void ignore_row(void *ctx, const char *const *cols, size_t n)
+{
+	(void)ctx;
+	(void)cols;
+	(void)n;
+}
+
+/* DMARC aggregate reports for a domain arrive at dmarc-reports@ it (the address yubin init
+ * suggests for rua=): the first account of a domain receives them unless that address is
+ * already an account or alias, so the reports have somewhere to go. */
+static void report_alias(struct store *s, const struct config *cfg, const char *account,
+			 const char *domain)
+{
+	if (!cfg->dmarc_report_address[0])
+		return;
+	struct buf alias = BUF_INIT, err = BUF_INIT;
+	buf_printf(&alias, "%s@%s", cfg->dmarc_report_address, domain);
+	struct account a;
+	if (s->ops->account_get(s, alias.data, &a)) {
+		account_free(&a);
+	} else if (strcasecmp(alias.data, account) != 0 &&
+		   s->ops->alias_targets(s, alias.data, ignore_row, NULL) == 0) {
+		if (s->ops->alias_add(s, alias.data, account, &err))
+			printf("%s now also receives DMARC reports for %s (alias %s; change it with "
+			       "yubin alias)\n", account, domain, alias.data);
+	}
+	buf_free(&alias);
+	buf_free(&err);
+}
+
 int cmd_account(struct cli *c)
 {
 	const char *sub = c->argc > 0 ? c->argv[0] : "";
@@ -245,6 +277,10 @@ int cmd_account(struct cli *c)
 			struct config cfg;
 			cli_load_config(c, &cfg);
 			ok = s->ops->account_add(s, c->argv[1], hash, scram, cfg.default_quota, &err);
+			if (ok) {
+				printf("added %s\n", c->argv[1]);
+				report_alias(s, &cfg, c->argv[1], a.domain);
+			}
 			config_free(&cfg);
 		} else {
 			ok = s->ops->account_set_password(s, c->argv[1], hash, scram, &err);
@@ -254,8 +290,8 @@ int cmd_account(struct cli *c)
 		if (!ok) {
 			cli_error("%s: %s", c->argv[1], err.data);
 			rc = 1;
-		} else {
-			printf("%s %s\n", sub[0] == 'a' ? "added" : "password changed for", c->argv[1]);
+		} else if (sub[0] != 'a') {
+			printf("password changed for %s\n", c->argv[1]);
 		}
 	} else if (c->argc == 2 && strcmp(sub, "del") == 0) {
 		if (!s->ops->account_del(s, c->argv[1], &err)) {
@@ -389,6 +425,18 @@ int cmd_domain(struct cli *c)
 		if (!s->ops->domain_add(s, c->argv[1], &err)) {
 			cli_error("%s: %s", c->argv[1], err.data);
 			rc = 1;
+		} else if (!cli_dkim_first_keys(c->data, c->argv[1])) {
+			rc = 1;
+		} else {
+			struct config cfg;
+			cli_load_config(c, &cfg);
+			char *d = xstrdup(c->argv[1]);
+			for (char *p = d; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			if (!cli_print_dns_records(c->data, d, &cfg))
+				rc = 1;
+			free(d);
+			config_free(&cfg);
 		}
 	} else if (strcmp(sub, "del") == 0 && c->argc == 2) {
 		if (!s->ops->domain_del(s, c->argv[1], &err)) {

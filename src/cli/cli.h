@@ -30,6 +30,14 @@ struct store *cli_open_store(struct cli *c);
  * prints it. Returns a malloc'd string. */
 char *cli_read_or_make_password(void);
 
+/* DNS records (cli/dns.c): every record domain needs, each with a sentence; one DKIM key's
+ * TXT record. false when a key could not be read (said on stderr). */
+bool cli_print_dns_records(const char *data_dir, const char *domain, const struct config *cfg);
+bool cli_print_dkim_record(const char *data_dir, const char *domain, const char *selector,
+			   bool signing);
+/* A new domain's first DKIM pair (cli/dkim.c), made and put to signing; says so. */
+bool cli_dkim_first_keys(const char *data_dir, const char *domain);
+
 int cmd_init(struct cli *c);
 int cmd_serve(struct cli *c);
 int cmd_account(struct cli *c);
@@ -40,5 +48,8 @@ int cmd_check(struct cli *c);
 int cmd_audit(struct cli *c);
 int cmd_expire(struct cli *c);
 int cmd_queue(struct cli *c);
+int cmd_dkim(struct cli *c);
+int cmd_dns(struct cli *c);
+int cmd_report(struct cli *c);
 
 #endif

@@ -1,5 +1,6 @@
 /* yubin init: a data directory that works at once, and the DNS records to publish. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -32,30 +33,6 @@ static bool write_file(const char *path, const char *data, size_t len, mode_t mo
 		return false;
 	bool ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
 	return close(fd) == 0 && ok;
-}
-
-static bool is_loopback(const char *addr)
-{
-	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
-}
-
-static void print_dns_records(const char *domain, const char *hostname, const char *listen)
-{
-	char first[64];
-	snprintf(first, sizeof first, "%.*s", (int)strcspn(listen, ","), listen);
-	bool v6 = strchr(first, ':') != NULL;
-	bool public_addr = !is_loopback(first) && strcmp(first, "0.0.0.0") != 0 &&
-			   strcmp(first, "::") != 0;
-	printf("\nAdd these DNS records for %s at your DNS provider:\n\n", domain);
-	printf("  %s.  MX    10 %s.\n", domain, hostname);
-	printf("      Mail for @%s is delivered to %s.\n", domain, hostname);
-	printf("  %s.  %-4s  %s\n", hostname, v6 ? "AAAA" : "A",
-	       public_addr ? first : "<this server's public IP address>");
-	printf("      Where %s is: the address other mail servers and your staff's devices reach.\n",
-	       hostname);
-	if (!v6)
-		printf("  %s.  AAAA  <public IPv6 address>   (only if the server has IPv6)\n", hostname);
-	printf("\nUntil these exist, mail from outside cannot reach this server.\n");
 }
 
 int cmd_init(struct cli *c)
@@ -155,6 +132,11 @@ int cmd_init(struct cli *c)
 		goto out;
 	}
 	s->ops->close(s);
+	/* Before the ownership change below, so the keys go to the server's user too. */
+	if (!cli_dkim_first_keys(c->data, domain)) {
+		rc = 1;
+		goto out;
+	}
 
 	if (geteuid() == 0) {
 		/* The server drops root after binding its ports; the data must belong to that user. */
@@ -176,7 +158,18 @@ int cmd_init(struct cli *c)
 		printf("The data directory belongs to %s; the server runs as that user.\n", pw->pw_name);
 	}
 	printf("Initialised %s for %s (server name %s).\n", c->data, domain, host.data);
-	print_dns_records(domain, host.data, listen);
+	char ldomain[256];
+	snprintf(ldomain, sizeof ldomain, "%s", domain);
+	for (char *p = ldomain; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	struct config shown;
+	config_defaults(&shown);
+	struct buf e2 = BUF_INIT;
+	if (config_parse(&shown, conf.data, conf.len, &e2) &&
+	    !cli_print_dns_records(c->data, ldomain, &shown))
+		rc = 1;
+	config_free(&shown);
+	buf_free(&e2);
 out:
 	buf_free(&path);
 	buf_free(&conf);

@@ -23,12 +23,15 @@ static const char usage[] =
 	"  account add|del|passwd|list [ADDRESS]   manage mailboxes (password from stdin)\n"
 	"  alias add ALIAS TARGET... | del ALIAS [TARGET] | list\n"
 	"  domain add|del D | list | catchall D TARGET|--off\n"
+	"  dns DOMAIN            print the DNS records DOMAIN needs (MX, SPF, DKIM, DMARC)\n"
+	"  dkim list [DOMAIN] | rotate DOMAIN | use DOMAIN SELECTOR... | retire DOMAIN SELECTOR\n"
 	"  export ADDRESS [--mailbox NAME] (--mbox FILE | --maildir DIR)\n"
 	"  account app-password add ADDRESS --label L | list ADDRESS | revoke ADDRESS LABEL\n"
 	"  account set ADDRESS pop3-delete|account-password|keep-days VALUE; account show ADDRESS\n"
 	"  audit [--account ADDRESS] [--limit N]   the login audit log\n"
 	"  expire                run the keep-days sweep now\n"
 	"  queue list | show ID | retry ID | flush | delete ID   mail waiting for other domains\n"
+	"  report dmarc [--domain D] [--since 7d] | --send-now   DMARC reports in plain words\n"
 	"  check                 verify the store's consistency\n";
 
 void cli_error(const char *fmt, ...)
@@ -171,7 +174,8 @@ int main(int argc, char **argv)
 		{ "init", cmd_init }, { "serve", cmd_serve }, { "account", cmd_account },
 		{ "alias", cmd_alias }, { "domain", cmd_domain }, { "export", cmd_export },
 		{ "check", cmd_check }, { "audit", cmd_audit }, { "expire", cmd_expire },
-		{ "queue", cmd_queue },
+		{ "queue", cmd_queue }, { "dkim", cmd_dkim }, { "dns", cmd_dns },
+		{ "report", cmd_report },
 	};
 	struct cli c = { .argc = argc - 2, .argv = xcalloc((size_t)argc, sizeof(char *)) };
 	memcpy(c.argv, argv + 2, (size_t)(argc - 2) * sizeof(char *));

@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "store/committer.h"
+#include "store/dmarc_jobs.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/loopwatch.h"
@@ -22,8 +23,10 @@
 #include "net/tls.h"
 #include "auth/login.h"
 #include "lib/clock.h"
+#include "mailauth/dkim_keys.h"
 #include "imap/server.h"
 #include "outbound/agent.h"
+#include "outbound/dmarc_send.h"
 #include "pop3/server.h"
 #include "smtp/server.h"
 
@@ -55,9 +58,16 @@ struct daemon {
 	struct conn_limits limits;
 	struct committer *auth_worker;
 	struct committer *mailauth_worker;
+	/* DMARC reports: reading those that arrive, building those we send */
+	struct committer *report_worker;
+	struct dmarc_ingest *dmarc_ingest;
+	struct event *dmarc_timer;
+	struct dns_resolver *dmarc_dns;
+	bool dmarc_running;
 	struct committer *imap_readers[IMAP_READERS];
 	struct outbound *outbound;
 	struct login_service *login;
+	struct dkim_keyholder *dkim;
 	struct event *expire_timer;
 	struct listener listeners[MAX_LISTENERS];
 	size_t nlisteners;
@@ -136,6 +146,48 @@ static void on_expire_timer(evutil_socket_t fd, short what, void *ctx)
 	committer_submit_job(d->smtp.committer, &e->job);
 }
 
+static void dmarc_sent(void *ctx, size_t queued, size_t dropped)
+{
+	struct daemon *d = ctx;
+	d->dmarc_running = false;
+	if (queued && d->outbound) /* NULL: shutting down; the queue sends them after a restart */
+		outbound_kick(d->outbound);
+	if (queued || dropped)
+		log_info("event=dmarc-reports-sent queued=%zu dropped=%zu", queued, dropped);
+}
+
+/* dmarc-reports = on: every hour, send the reports of the UTC days that are over and not yet
+ * reported (at most one per domain per day; the store knows which are due). */
+static void on_dmarc_timer(evutil_socket_t fd, short what, void *ctx)
+{
+	(void)fd;
+	(void)what;
+	struct daemon *d = ctx;
+	const struct config *cfg = d->smtp.cfg;
+	if (strcmp(cfg->dmarc_reports, "on") != 0 || d->dmarc_running)
+		return;
+	if (!d->dmarc_dns) {
+		struct buf err = BUF_INIT;
+		d->dmarc_dns = dns_resolver_new(d->base, cfg->resolver, &err);
+		if (!d->dmarc_dns)
+			log_warn("event=dmarc-reports-no-dns error=%s hint=\"reports to other "
+				 "organizations' addresses are skipped\"", log_qstr(err.data));
+		buf_free(&err);
+	}
+	struct buf from = BUF_INIT;
+	buf_printf(&from, "%s@%s", cfg->dmarc_report_address[0] ? cfg->dmarc_report_address
+								  : "dmarc-reports",
+		   d->smtp.default_domain);
+	struct dmarc_send_params p = {
+		.base = d->base, .dns = d->dmarc_dns, .worker = d->report_worker,
+		.writer = d->smtp.committer, .hostname = cfg->hostname, .from = from.data,
+		.now = clock_now(), .done = dmarc_sent, .ctx = d,
+	};
+	d->dmarc_running = true;
+	dmarc_send_run(&p);
+	buf_free(&from);
+}
+
 static void on_accept_error(struct evconnlistener *l, void *ctx)
 {
 	(void)l;
@@ -156,6 +208,7 @@ static void on_commit_wake(evutil_socket_t fd, short what, void *ctx)
 	struct daemon *d = ctx;
 	committer_reap(d->auth_worker, NULL);
 	committer_reap(d->mailauth_worker, NULL);
+	committer_reap(d->report_worker, NULL);
 	for (size_t i = 0; i < IMAP_READERS; i++)
 		committer_reap(d->imap_readers[i], NULL);
 	/* Whatever was just written (mail, flags, expunges): IDLE clients hear of it now. Wakes
@@ -256,6 +309,28 @@ static SSL_CTX *load_tls(struct cli *c, const struct config *cfg)
 	return ctx;
 }
 
+/* DKIM: every message that goes into the queue is signed here, on the writer's pre-stage
+ * threads (store/committer.c), once, so every retry sends the same bytes. */
+static void dkim_sign_queued(void *arg, const char *msg, size_t len, struct buf *add)
+{
+	struct dkim_keyholder *h = arg;
+	struct dkim_keyring *kr = dkim_keyholder_get(h);
+	const char *domain = "", *why = "no keys loaded";
+	if (!kr || !dkim_keyring_sign(kr, msg, len, (time_t)clock_now(), add, &domain, &why))
+		log_warn("event=dkim-unsigned reason=%s hint=\"the message is queued without a DKIM "
+			 "signature\"", log_qstr(why));
+	else
+		log_debug("event=dkim-signed domain=%s", log_str(domain));
+	dkim_keyring_release(kr);
+}
+
+static struct dkim_keyring *load_dkim(struct daemon *d)
+{
+	struct dkim_keyring *kr = dkim_keyring_load(d->cli->data, d->smtp.default_domain);
+	log_info("event=dkim-keys signing_domains=%zu", dkim_keyring_domains(kr));
+	return kr;
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *ctx)
 {
 	(void)sig;
@@ -287,6 +362,9 @@ static void on_reload(evutil_socket_t sig, short what, void *ctx)
 		}
 		log_info("event=reloaded tls=%s", tls ? "ok" : "unchanged");
 	}
+	/* Keys change with `yubin dkim ...` apart from the configuration: reload them anyway. A
+	 * few small files: cheap enough for the loop. */
+	dkim_keyholder_set(d->dkim, load_dkim(d));
 	buf_free(&path);
 	buf_free(&err);
 }
@@ -376,6 +454,13 @@ int cmd_serve(struct cli *c)
 	if (!d.smtp.committer)
 		log_fatal("event=store-unavailable error=\"%s\"", error);
 
+	/* Signing costs an RSA signature and a hash of the message: on threads of its own (one
+	 * per core, at most 4), ahead of the writer, never on the loop. */
+	d.dkim = dkim_keyholder_new(load_dkim(&d));
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	committer_set_signer(d.smtp.committer, dkim_sign_queued, d.dkim,
+			     (unsigned)(cores < 1 ? 1 : cores > 4 ? 4 : cores));
+
 	d.auth_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
 	if (!d.auth_worker)
 		log_fatal("event=store-unavailable error=\"%s\"", error);
@@ -391,6 +476,11 @@ int cmd_serve(struct cli *c)
 		if (!d.imap_readers[i])
 			log_fatal("event=store-unavailable error=\"%s\"", error);
 	}
+	d.report_worker = committer_start(c->data, wake_loop, d.commit_wake, &error);
+	if (!d.report_worker)
+		log_fatal("event=store-unavailable error=\"%s\"", error);
+	d.dmarc_ingest = dmarc_ingest_new(d.report_worker, d.smtp.committer);
+	committer_set_report_sink(d.smtp.committer, dmarc_ingest_take, d.dmarc_ingest);
 	d.login = login_service_new(d.base, d.smtp.store, d.auth_worker, d.smtp.committer);
 	login_set_limits(d.login, cfg->auth_max_delay, cfg->auth_failures_per_minute);
 	d.smtp.login = d.login;
@@ -423,6 +513,9 @@ int cmd_serve(struct cli *c)
 	struct timeval hourly = { 3600, 0 };
 	event_add(d.expire_timer, &hourly);
 	on_expire_timer(-1, 0, &d);
+	d.dmarc_timer = event_new(d.base, -1, EV_PERSIST, on_dmarc_timer, &d);
+	event_add(d.dmarc_timer, &hourly);
+	on_dmarc_timer(-1, 0, &d);
 	d.terminate = event_new(d.base, -1, 0, on_terminate_request, &d);
 	pthread_t term_guard;
 	if (pthread_create(&term_guard, NULL, term_guard_main, &d) != 0)
@@ -438,14 +531,24 @@ int cmd_serve(struct cli *c)
 	/* Every acknowledged message is already durable; this only waits for queued commits.
 	 * Deliveries in flight are dropped: their queue entries are still there. */
 	outbound_stop(d.outbound);
+	d.outbound = NULL;
 	committer_stop(d.auth_worker);
 	committer_stop(d.mailauth_worker);
+	/* Reports stored from now on stay unread in the mailbox; those being read are stored
+	 * by the writer, which stops after the worker. */
+	committer_set_report_sink(d.smtp.committer, NULL, NULL);
+	committer_stop(d.report_worker);
+	dmarc_ingest_free(d.dmarc_ingest);
 	/* Every session is closed, so their reads were cancelled and end at the next message. */
 	for (size_t i = 0; i < IMAP_READERS; i++)
 		committer_stop(d.imap_readers[i]);
 	committer_stop(d.smtp.committer);
+	dkim_keyholder_free(d.dkim);
 	login_service_free(d.login);
 	event_free(d.expire_timer);
+	event_free(d.dmarc_timer);
+	if (d.dmarc_dns)
+		dns_resolver_free(d.dmarc_dns);
 	free(d.pop3.busy_devices);
 	for (size_t i = 0; i < d.nlisteners; i++)
 		evconnlistener_free(d.listeners[i].ev);

@@ -191,6 +191,14 @@ static const struct setting settings[] = {
 	  "Seconds until the sender is told a message is delayed (0: never)." },
 	{ "queue-lifetime", NUM(queue_lifetime), "432000", 10, 2592000,
 	  "Seconds until an undeliverable message is returned to the sender (5 days)." },
+	{ "dmarc-report-address", STR(dmarc_report_address), "dmarc-reports", 0, 0,
+	  "Local part where other providers' DMARC aggregate reports arrive (in every domain): "
+	  "mail to it is delivered as usual and its report is read for yubin report dmarc. "
+	  "Empty: reports are not read." },
+	{ "dmarc-reports", STR(dmarc_reports), "off", 0, 0,
+	  "on: count the DMARC outcome of incoming mail and send the daily aggregate report to "
+	  "each domain whose DMARC record asks for one (rua=), from dmarc-report-address@ the "
+	  "first domain.", "off|on" },
 	{ "log-level", STR(log_level), "info", 0, 0, "debug, info, warn or error.",
 	  "debug|info|warn|error" },
 };

@@ -78,6 +78,8 @@ struct config {
 	long delay_warning;
 	long queue_lifetime;
 	char *log_level;
+	char *dmarc_report_address;
+	char *dmarc_reports;
 };
 
 /* Fills cfg with every default. hostname defaults to "localhost" until set. */

@@ -13,6 +13,8 @@ struct addr_parser {
 	struct mime_lexer lx;
 	struct buf *out;
 	unsigned flags;
+	mime_address_fn fn; /* set: addresses go to fn, nothing is rendered */
+	void *ctx;
 	size_t count;
 	struct buf name, route, mailbox, host, comment;
 };
@@ -139,6 +141,12 @@ static void emit_string(struct addr_parser *ap, struct buf *b, bool present)
 
 static void emit_address(struct addr_parser *ap, bool has_name)
 {
+	if (ap->fn) {
+		ap->fn(ap->ctx, ap->mailbox.data ? ap->mailbox.data : "", ap->mailbox.len,
+		       ap->host.data ? ap->host.data : "", ap->host.len);
+		ap->count++;
+		return;
+	}
 	buf_append_char(ap->out, '(');
 	emit_string(ap, &ap->name, has_name);
 	buf_append_char(ap->out, ' ');
@@ -235,10 +243,12 @@ static void read_address(struct addr_parser *ap, bool in_group)
 	}
 	if (c == ':' && !in_group && words > 0) {
 		ap->lx.pos++;
-		buf_append_str(ap->out, "(NIL NIL ");
-		mime_imap_append_string(ap->out, ap->name.data, ap->name.len, ap->flags);
-		buf_append_str(ap->out, " NIL)");
-		ap->count++;
+		if (!ap->fn) {
+			buf_append_str(ap->out, "(NIL NIL ");
+			mime_imap_append_string(ap->out, ap->name.data, ap->name.len, ap->flags);
+			buf_append_str(ap->out, " NIL)");
+			ap->count++;
+		}
 		for (;;) {
 			mime_lex_skip_cfws(&ap->lx, NULL);
 			if (at_end(ap))
@@ -257,8 +267,10 @@ static void read_address(struct addr_parser *ap, bool in_group)
 			if (ap->lx.pos == before)
 				ap->lx.pos++;
 		}
-		buf_append_str(ap->out, "(NIL NIL NIL NIL)");
-		ap->count++;
+		if (!ap->fn) {
+			buf_append_str(ap->out, "(NIL NIL NIL NIL)");
+			ap->count++;
+		}
 		return;
 	}
 	/* addr-spec: start again and read the phrase as a local part. */
@@ -283,6 +295,32 @@ static void read_address(struct addr_parser *ap, bool in_group)
 	skip_to_comma(ap, in_group);
 }
 
+/* Reads the whole list into ap (rendered, or handed to ap->fn). */
+static void parse_list(struct addr_parser *ap)
+{
+	ap->name = ap->route = ap->mailbox = ap->host = ap->comment = (struct buf)BUF_INIT;
+	while (!at_end(ap)) {
+		mime_lex_skip_cfws(&ap->lx, NULL);
+		if (at_end(ap))
+			break;
+		char c = peek(ap);
+		if (c == ',' || c == ';' || c == '>' || c == ':' || c == '@' || c == ')' ||
+		    c == '[' || c == ']' || c == '\\') {
+			ap->lx.pos++;
+			continue;
+		}
+		size_t before = ap->lx.pos;
+		read_address(ap, false);
+		if (ap->lx.pos == before)
+			ap->lx.pos++;
+	}
+	buf_free(&ap->name);
+	buf_free(&ap->route);
+	buf_free(&ap->mailbox);
+	buf_free(&ap->host);
+	buf_free(&ap->comment);
+}
+
 void mime_imap_address_list(const char *value, size_t len, struct buf *out, unsigned flags)
 {
 	struct buf list = BUF_INIT;
@@ -291,22 +329,7 @@ void mime_imap_address_list(const char *value, size_t len, struct buf *out, unsi
 		.out = &list,
 		.flags = flags,
 	};
-	ap.name = ap.route = ap.mailbox = ap.host = ap.comment = (struct buf)BUF_INIT;
-	while (!at_end(&ap)) {
-		mime_lex_skip_cfws(&ap.lx, NULL);
-		if (at_end(&ap))
-			break;
-		char c = peek(&ap);
-		if (c == ',' || c == ';' || c == '>' || c == ':' || c == '@' || c == ')' ||
-		    c == '[' || c == ']' || c == '\\') {
-			ap.lx.pos++;
-			continue;
-		}
-		size_t before = ap.lx.pos;
-		read_address(&ap, false);
-		if (ap.lx.pos == before)
-			ap.lx.pos++;
-	}
+	parse_list(&ap);
 	if (ap.count == 0) {
 		buf_append_str(out, "NIL");
 	} else {
@@ -315,9 +338,15 @@ void mime_imap_address_list(const char *value, size_t len, struct buf *out, unsi
 		buf_append_char(out, ')');
 	}
 	buf_free(&list);
-	buf_free(&ap.name);
-	buf_free(&ap.route);
-	buf_free(&ap.mailbox);
-	buf_free(&ap.host);
-	buf_free(&ap.comment);
+}
+
+size_t mime_address_list_each(const char *value, size_t len, mime_address_fn fn, void *ctx)
+{
+	struct addr_parser ap = {
+		.lx = { value ? value : "", value ? len : 0, 0 },
+		.fn = fn,
+		.ctx = ctx,
+	};
+	parse_list(&ap);
+	return ap.count;
 }

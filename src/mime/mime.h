@@ -240,6 +240,14 @@ void mime_imap_bodystructure(const struct mime_message *m, uint32_t part, bool e
 /* Appends one address list (From:, To:, ...) in ENVELOPE form, or NIL when it has no address. */
 void mime_imap_address_list(const char *value, size_t len, struct buf *out, unsigned flags);
 
+/* Calls fn for each mailbox of an address list (From:, To:, ...), with the same parser as
+ * ENVELOPE (groups are entered, "<>" is skipped): its local part (quotes removed) and its
+ * domain as written (a domain-literal keeps its brackets), either possibly empty. Returns
+ * how many mailboxes there were. Linear in len. */
+typedef void (*mime_address_fn)(void *ctx, const char *local, size_t local_len,
+				const char *domain, size_t domain_len);
+size_t mime_address_list_each(const char *value, size_t len, mime_address_fn fn, void *ctx);
+
 /* ---------------------------------------------------------------------------------------------
  * FETCH BODY[section] (RFC 9051 6.4.5). Part numbers: a message's parts are the parts of its
  * body; a non-multipart message has only part 1, its body. A MESSAGE/RFC822 part's subparts are

@@ -141,6 +141,13 @@ static int compare_mx(const void *a, const void *b)
 	return x->preference - y->preference;
 }
 
+static const char why_nxdomain[] = "the domain does not exist";
+
+bool dns_why_nxdomain(const char *why)
+{
+	return why == why_nxdomain;
+}
+
 static enum dns_status status_of(int err, struct ub_result *res, const char **why)
 {
 	if (err) {
@@ -150,7 +157,7 @@ static enum dns_status status_of(int err, struct ub_result *res, const char **wh
 	if (res->havedata)
 		return DNS_OK;
 	if (res->nxdomain || res->rcode == 0) {
-		*why = res->nxdomain ? "the domain does not exist" : "no such record";
+		*why = res->nxdomain ? why_nxdomain : "no such record";
 		return DNS_NONE;
 	}
 	*why = "the DNS server failed to answer (SERVFAIL)";

@@ -49,6 +49,9 @@ struct dns_query;
 /* Returns the query in flight, or NULL when fn was already called (the query refused). */
 struct dns_query *dns_query(struct dns_resolver *r, const char *name, int rrtype, dns_rdata_fn fn,
 			    void *ctx);
+/* For a DNS_NONE answer: whether its why says the name does not exist at all (NXDOMAIN), as
+ * opposed to having no record of that type (DMARC's np= needs the difference). */
+bool dns_why_nxdomain(const char *why);
 /* Forgets a query dns_query() returned whose fn has not been called: it never will be. */
 void dns_query_cancel(struct dns_query *q);
 

@@ -14,9 +14,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "mailauth/authres.h"
 #include "mailauth/dkim.h"
+#include "mailauth/dmarc.h"
+#include "mailauth/dmarc_dns.h"
 #include "mailauth/spf.h"
 #include "mailauth/spf_dns.h"
 #include "mime/mime.h"
@@ -58,7 +63,14 @@ struct msgauth {
 	bool verifying; /* DKIM running (on the worker, when in_worker) */
 	bool in_worker;
 	bool cancelled; /* while in_worker: the job's completion frees everything */
-	char *more_note;
+	enum dmarc_from_rc from_rc;
+	const char *from_why;
+	char from[DMARC_DOMAIN_MAX];
+	struct dmarc_run *dmarc_run; /* in flight, or NULL */
+	struct dmarc_policy_lookup policy;
+	/* what the observation of the verdict points to */
+	struct buf rua;
+	char dkim_d[256], dkim_s[128];
 };
 
 static void part_done(struct msgauth *m)
@@ -131,178 +143,17 @@ static void key_answer(void *ctx, enum dns_status st, const struct dns_rdata *rr
 	part_done(m);
 }
 
+/* ---- DMARC ------------------------------------------------------------------------------- */
+
+static void dmarc_done(void *ctx, const struct dmarc_policy_lookup *res)
+{
+	struct msgauth *m = ctx;
+	m->dmarc_run = NULL;
+	m->policy = *res;
+	part_done(m);
+}
+
 /* ---- the verdict ---------------------------------------------------------------------------- */
-
-/* The message's From domain, lower case ("" when there is none or several). */
-static void from_domain(const struct msgauth *m, char *out, size_t outlen)
-{
-	out[0] = '\0';
-	size_t hdr = mime_header_block_size(m->msg, m->len);
-	struct mime_field f;
-	if (!mime_header_find(m->msg, hdr, "From", &f))
-		return;
-	const char *at = memchr(f.value, '@', f.value_len);
-	if (!at)
-		return;
-	size_t i = 0;
-	for (const char *p = at + 1; p < f.value + f.value_len && i + 1 < outlen; p++) {
-		if (*p == '>' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == ',' ||
-		    *p == ';' || *p == ')' || *p == '(')
-			break;
-		out[i++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-	}
-	out[i] = '\0';
-}
-
-/* A value safe inside a header field: printable ASCII (UTF-8 kept), no CR, LF, ';' or '"'. */
-static void put_safe(struct buf *out, const char *s, size_t max)
-{
-	for (size_t i = 0; s && s[i] && i < max; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		buf_append_char(out, ch < 0x20 || ch == 0x7f || ch == ';' || ch == '"' || ch == '\\'
-				? '_' : (char)ch);
-	}
-}
-
-static void add_resinfo(struct buf *h, size_t *line, const char *text, size_t len)
-{
-	/* Fold before a result that would pass 78 columns. */
-	if (*line + len + 2 > 78) {
-		buf_append_str(h, ";\r\n\t");
-		*line = 8;
-	} else {
-		buf_append_str(h, "; ");
-		*line += 2;
-	}
-	buf_append(h, text, len);
-	*line += len;
-}
-
-static void spf_resinfo(struct buf *h, size_t *line, const struct spf_part *part,
-			const char *prop, const char *value)
-{
-	if (!part->check)
-		return;
-	struct buf r = BUF_INIT;
-	buf_printf(&r, "spf=%s", spf_result_name(spf_check_result(part->check)));
-	const char *why = spf_check_reason(part->check);
-	const char *mech = spf_check_mechanism(part->check);
-	if (why || mech) {
-		buf_append_str(&r, " (");
-		if (why)
-			put_safe(&r, why, 120);
-		else {
-			buf_append_str(&r, "matched ");
-			put_safe(&r, mech, 120);
-		}
-		buf_append_str(&r, ")");
-	}
-	buf_printf(&r, " %s=", prop);
-	put_safe(&r, value, 300);
-	add_resinfo(h, line, r.data, r.len);
-	buf_free(&r);
-}
-
-static void make_header(struct msgauth *m, struct msgauth_verdict *v)
-{
-	struct buf *h = &v->header;
-	buf_append_str(h, "Authentication-Results: ");
-	put_safe(h, m->authserv_id, 255);
-	size_t line = h->len;
-	if (m->mailfrom[0])
-		spf_resinfo(h, &line, &m->spf_from, "smtp.mailfrom", m->mailfrom);
-	spf_resinfo(h, &line, &m->spf_helo, "smtp.helo", m->helo);
-	size_t n = dkim_verifier_count(m->dkim);
-	if (n == 0)
-		add_resinfo(h, &line, "dkim=none", 9);
-	/* The signatures checked, one result each; the rest (a message may carry hundreds) in
-	 * one line, so the field stays short whatever was sent. */
-	size_t more = dkim_verifier_unlisted(m->dkim);
-	if (n > DKIM_MAX_SIGNATURES) {
-		more += n - DKIM_MAX_SIGNATURES;
-		n = DKIM_MAX_SIGNATURES;
-	}
-	if (more) {
-		struct buf r = BUF_INIT;
-		buf_printf(&r, "dkim=neutral (%zu more signatures not checked)", more);
-		/* added after the listed ones, below */
-		m->more_note = buf_steal(&r, NULL);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct dkim_outcome *o = dkim_verifier_result(m->dkim, i);
-		struct buf r = BUF_INIT;
-		buf_printf(&r, "dkim=%s", o->result == DKIM_NOT_CHECKED ? "neutral"
-					  : dkim_result_name(o->result));
-		if (o->reason[0] || o->testing) {
-			buf_append_str(&r, " (");
-			put_safe(&r, o->reason[0] ? o->reason : "", 160);
-			if (o->testing)
-				buf_append_str(&r, o->reason[0] ? ", key in testing mode" : "key in testing mode");
-			buf_append_str(&r, ")");
-		}
-		if (o->domain[0]) {
-			buf_append_str(&r, " header.d=");
-			put_safe(&r, o->domain, 255);
-		}
-		if (o->selector[0]) {
-			buf_append_str(&r, " header.s=");
-			put_safe(&r, o->selector, 127);
-		}
-		if (o->alg && o->alg[0])
-			buf_printf(&r, " header.a=%s", o->alg);
-		add_resinfo(h, &line, r.data, r.len);
-		buf_free(&r);
-	}
-	if (m->more_note) {
-		add_resinfo(h, &line, m->more_note, strlen(m->more_note));
-		free(m->more_note);
-		m->more_note = NULL;
-	}
-	if (v->dmarc[0]) {
-		struct buf r = BUF_INIT;
-		buf_printf(&r, "dmarc=%s", v->dmarc);
-		if (v->from_domain[0]) {
-			buf_append_str(&r, " header.from=");
-			put_safe(&r, v->from_domain, 255);
-		}
-		add_resinfo(h, &line, r.data, r.len);
-		buf_free(&r);
-	}
-	buf_append_str(h, "\r\n");
-}
-
-/* True when an Authentication-Results value names authserv_id (RFC 8601 2.2: optional CFWS,
- * then the authserv-id, then an optional version, then ';'). */
-static bool authres_names(const char *value, size_t len, const char *id)
-{
-	size_t i = 0;
-	for (;;) {
-		while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == '\r' ||
-				   value[i] == '\n'))
-			i++;
-		if (i < len && value[i] == '(') { /* a comment, possibly nested */
-			int depth = 0;
-			for (; i < len; i++) {
-				if (value[i] == '\\' && i + 1 < len)
-					i++;
-				else if (value[i] == '(')
-					depth++;
-				else if (value[i] == ')' && --depth == 0) {
-					i++;
-					break;
-				}
-			}
-			continue;
-		}
-		break;
-	}
-	size_t start = i;
-	while (i < len && value[i] != ';' && value[i] != ' ' && value[i] != '\t' &&
-	       value[i] != '\r' && value[i] != '\n' && value[i] != '(')
-		i++;
-	size_t idlen = strlen(id);
-	return i - start == idlen && strncasecmp(value + start, id, idlen) == 0;
-}
 
 /* Removes every Authentication-Results field claiming our authserv-id (RFC 8601 5): only we
  * may write those, so any that came with the message is forged. */
@@ -315,7 +166,7 @@ static size_t strip_forged(struct msgauth *m, struct spool_bytes *b)
 	mime_header_iter_init(&it, m->msg, hdr, 0);
 	while (n < 64 && mime_header_next(&it, &f)) {
 		if (f.name_len != 22 || strncasecmp(f.name, "Authentication-Results", 22) != 0 ||
-		    !authres_names(f.value, f.value_len, m->authserv_id))
+		    !authres_is_ours(f.value, f.value_len, m->authserv_id))
 			continue;
 		size_t at = (size_t)(m->msg - b->data) + f.offset, end = at + f.size;
 		cut_at[n] = at;
@@ -337,6 +188,7 @@ static void msgauth_free(struct msgauth *m)
 	if (m->kick)
 		event_free(m->kick);
 	spool_bytes_free(&m->p.bytes);
+	buf_free(&m->rua);
 	free(m->ip);
 	free(m->helo);
 	free(m->mailfrom);
@@ -346,44 +198,170 @@ static void msgauth_free(struct msgauth *m)
 
 static bool any_dkim(const struct msgauth *m, enum dkim_result r)
 {
-	for (size_t i = 0; i < dkim_verifier_count(m->dkim); i++) {
-		const struct dkim_outcome *o = dkim_verifier_result(m->dkim, i);
-		if (o->result == r && !o->testing)
+	for (size_t i = 0; i < dkim_verifier_count(m->dkim); i++)
+		if (dkim_verifier_result(m->dkim, i)->result == r)
 			return true;
-	}
 	return false;
+}
+
+static const char *spf_why(const struct spf_check *c, struct buf *tmp)
+{
+	const char *why = spf_check_reason(c);
+	if (why)
+		return why;
+	const char *mech = spf_check_mechanism(c);
+	if (!mech)
+		return NULL;
+	buf_printf(tmp, "matched %s", mech);
+	return tmp->data;
+}
+
+/* What to do with the message, from the three results and the settings. */
+static enum msgauth_action choose(struct msgauth *m, enum spf_result spf,
+				  const struct dmarc_outcome *d, char *sentence, size_t len)
+{
+	if (m->from_rc == DMARC_FROM_MULTIPLE) {
+		/* RFC 5322 allows one From field; with two, a mail app shows one and DMARC could
+		 * be made to check the other (RFC 7489 6.6.1). */
+		snprintf(sentence, len, "The message has more than one From field, which is not "
+			 "allowed (RFC 5322); it was not accepted.");
+		return MSGAUTH_REJECT;
+	}
+	if (d->result == DMARC_RESULT_FAIL && d->disposition == DMARC_POLICY_REJECT) {
+		snprintf(sentence, len, "%s", d->reason);
+		return m->p.dmarc_reject ? MSGAUTH_REJECT : MSGAUTH_JUNK;
+	}
+	if (d->result == DMARC_RESULT_FAIL && d->disposition == DMARC_POLICY_QUARANTINE) {
+		snprintf(sentence, len, "%s", d->reason);
+		return MSGAUTH_JUNK;
+	}
+	if (d->result == DMARC_RESULT_PASS)
+		return MSGAUTH_DELIVER;
+	bool temp = d->result == DMARC_RESULT_TEMPERROR || spf == SPF_TEMPERROR ||
+		    any_dkim(m, DKIM_TEMPERROR);
+	if (temp && m->p.tempfail_on_dns) {
+		snprintf(sentence, len, "The sender's domain could not be checked just now (its DNS "
+			 "did not answer in time); please try again later.");
+		return MSGAUTH_TEMPFAIL;
+	}
+	if (d->result == DMARC_RESULT_NONE && spf == SPF_FAIL && m->p.spf_fail_junk) {
+		snprintf(sentence, len, "the sender's domain says in its SPF record that %s may not "
+			 "send its mail", m->ip);
+		return MSGAUTH_JUNK;
+	}
+	return MSGAUTH_DELIVER;
+}
+
+/* The verdict as a DMARC aggregate report row (RFC 7489 appendix C). */
+static void observe(struct msgauth *m, struct msgauth_verdict *v, const struct dmarc_outcome *d,
+		    enum spf_result spf, const char *spf_domain, const struct dkim_outcome *dkim,
+		    size_t ndkim)
+{
+	const struct dmarc_record *r = &m->policy.record;
+	for (size_t i = 0; i < r->nrua; i++) {
+		buf_printf(&m->rua, "%s%s", i ? "," : "", r->rua[i].uri);
+		if (r->rua[i].max_size)
+			buf_printf(&m->rua, "!%llu", (unsigned long long)r->rua[i].max_size);
+	}
+	/* The signature reported: the aligned passing one, else the first. */
+	const struct dkim_outcome *rep = ndkim ? &dkim[0] : NULL;
+	for (size_t i = 0; d->dkim_aligned && i < ndkim; i++)
+		if (dkim[i].result == DKIM_PASS && strcasecmp(dkim[i].domain, d->dkim_domain) == 0)
+			rep = &dkim[i];
+	if (rep) {
+		snprintf(m->dkim_d, sizeof m->dkim_d, "%s", rep->domain);
+		snprintf(m->dkim_s, sizeof m->dkim_s, "%s", rep->selector);
+	}
+	const char *at = strrchr(m->mailfrom, '@');
+	bool failed = d->result == DMARC_RESULT_FAIL;
+	v->observed = true;
+	v->obs = (struct dmarc_observation){
+		.time = (int64_t)time(NULL),
+		.source_ip = m->ip,
+		.header_from = m->from,
+		.envelope_from = at ? at + 1 : "",
+		.policy_domain = m->policy.policy_domain,
+		.p = dmarc_policy_name(r->p),
+		.sp = r->sp == DMARC_POLICY_UNSET ? NULL : dmarc_policy_name(r->sp),
+		.adkim = r->adkim == DMARC_ALIGN_STRICT ? "s" : "r",
+		.aspf = r->aspf == DMARC_ALIGN_STRICT ? "s" : "r",
+		.pct = (int)r->pct,
+		.rua = m->rua.data ? m->rua.data : "",
+		/* what was done, whatever the policy asked (dmarc-reject = junk quarantines) */
+		.disposition = v->action == MSGAUTH_REJECT && failed ? "reject"
+			     : v->action == MSGAUTH_JUNK && failed ? "quarantine" : "none",
+		.dkim_aligned = d->dkim_aligned ? "pass" : "fail",
+		.spf_aligned = d->spf_aligned ? "pass" : "fail",
+		.dkim_domain = rep ? m->dkim_d : NULL,
+		.dkim_selector = rep ? m->dkim_s : NULL,
+		.dkim_result = rep ? dkim_result_name(rep->result) : NULL,
+		.spf_domain = spf_domain,
+		.spf_scope = m->mailfrom[0] ? "mfrom" : "helo",
+		.spf_result = spf_result_name(spf),
+	};
 }
 
 static void decide(struct msgauth *m)
 {
 	struct msgauth_verdict v;
 	memset(&v, 0, sizeof v);
-	enum spf_result spf = m->spf_from.check ? spf_check_result(m->spf_from.check)
-			    : m->spf_helo.check ? spf_check_result(m->spf_helo.check) : SPF_NONE;
-	snprintf(v.spf, sizeof v.spf, "%s", spf_result_name(spf));
-	const char *dkim = "none";
-	if (any_dkim(m, DKIM_PASS))
-		dkim = "pass";
-	else if (any_dkim(m, DKIM_TEMPERROR))
-		dkim = "temperror";
-	else if (dkim_verifier_count(m->dkim) > 0)
-		dkim = dkim_result_name(dkim_verifier_result(m->dkim, 0)->result);
-	snprintf(v.dkim, sizeof v.dkim, "%s", dkim);
-	from_domain(m, v.from_domain, sizeof v.from_domain);
-	snprintf(v.dmarc, sizeof v.dmarc, "none");
-
-	v.action = MSGAUTH_DELIVER;
-	bool temp = spf == SPF_TEMPERROR || strcmp(dkim, "temperror") == 0;
-	if (spf == SPF_FAIL && m->p.spf_fail_junk) {
-		v.action = MSGAUTH_JUNK;
-		snprintf(v.sentence, sizeof v.sentence, "the sender's domain says in its SPF record "
-			 "that %s may not send its mail", m->ip);
-	} else if (temp && m->p.tempfail_on_dns) {
-		v.action = MSGAUTH_TEMPFAIL;
-		snprintf(v.sentence, sizeof v.sentence, "The sender's domain could not be checked "
-			 "just now (its DNS did not answer in time); please try again later.");
+	/* SPF: MAIL FROM's check, and HELO's; DMARC uses MAIL FROM's (HELO's for <>). */
+	struct authres_spf spf[2];
+	struct buf why[2] = { BUF_INIT, BUF_INIT };
+	size_t nspf = 0;
+	const struct spf_part *dmarc_spf = m->mailfrom[0] ? &m->spf_from : &m->spf_helo;
+	for (int i = 0; i < 2; i++) {
+		const struct spf_part *part = i == 0 ? &m->spf_from : &m->spf_helo;
+		if (!part->check)
+			continue;
+		spf[nspf] = (struct authres_spf){
+			.result = spf_check_result(part->check),
+			.mailfrom = i == 0 ? m->mailfrom : NULL,
+			.helo = m->helo,
+			.reason = spf_why(part->check, &why[i]),
+		};
+		nspf++;
 	}
-	make_header(m, &v);
+	enum spf_result spf_result = dmarc_spf->check ? spf_check_result(dmarc_spf->check) : SPF_NONE;
+	const char *spf_domain = m->mailfrom[0] ? strrchr(m->mailfrom, '@') : NULL;
+	spf_domain = spf_domain ? spf_domain + 1 : m->helo;
+
+	/* The outcomes in one array, as DMARC and the header read them. */
+	size_t ndkim = dkim_verifier_count(m->dkim);
+	struct dkim_outcome *dkim = ndkim ? xcalloc(ndkim, sizeof *dkim) : NULL;
+	for (size_t i = 0; i < ndkim; i++)
+		dkim[i] = *dkim_verifier_result(m->dkim, i);
+	unsigned char r[2];
+	RAND_bytes(r, sizeof r);
+	struct dmarc_input in = {
+		.from_domain = m->from_rc == DMARC_FROM_OK ? m->from : NULL,
+		.policy = &m->policy,
+		.spf = spf_result,
+		.spf_domain = spf_domain,
+		.dkim = dkim,
+		.ndkim = ndkim,
+		.random = (unsigned)((r[0] << 8 | r[1]) % 100),
+	};
+	struct dmarc_outcome d;
+	dmarc_evaluate(&in, &d);
+	if (m->from_rc != DMARC_FROM_OK && m->from_why)
+		snprintf(d.reason, sizeof d.reason, "%s", m->from_why);
+
+	v.action = choose(m, spf_result, &d, v.sentence, sizeof v.sentence);
+	snprintf(v.spf, sizeof v.spf, "%s", spf_result_name(spf_result));
+	snprintf(v.dkim, sizeof v.dkim, "%s", any_dkim(m, DKIM_PASS) ? "pass"
+		 : any_dkim(m, DKIM_TEMPERROR) ? "temperror"
+		 : ndkim ? dkim_result_name(dkim->result) : "none");
+	snprintf(v.dmarc, sizeof v.dmarc, "%s", dmarc_result_name(d.result));
+	snprintf(v.from_domain, sizeof v.from_domain, "%s", m->from);
+	authres_format(&v.header, m->authserv_id, spf, nspf, dkim, ndkim,
+		       dkim_verifier_unlisted(m->dkim), &d);
+	if (m->policy.found == DMARC_FOUND_FROM || m->policy.found == DMARC_FOUND_ORG)
+		observe(m, &v, &d, spf_result, spf_domain, dkim, ndkim);
+	buf_free(&why[0]);
+	buf_free(&why[1]);
+	free(dkim);
+
 	struct spool_bytes *b = m->p.bytes;
 	m->p.bytes = NULL;
 	size_t stripped = strip_forged(m, b);
@@ -453,7 +431,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 			m->keys[i].answered = true;
 			m->pending--;
 		}
-	/* The SPF runs have the same deadline and end by themselves with temperror. */
+	/* The SPF and DMARC runs have the same deadline and end by themselves (temperror). */
 	if (m->pending == 0)
 		event_active(m->kick, EV_TIMEOUT, 0);
 }
@@ -489,6 +467,16 @@ struct msgauth *msgauth_start(struct event_base *base, struct dns_resolver *dns,
 		spf_begin(m, &m->spf_helo, spf_check_start_helo(m->ip, m->helo, m->authserv_id,
 								 now));
 
+	/* DMARC needs the From domain's policy (no From, or an unusable one: permerror). */
+	m->from_rc = dmarc_from_domain(m->msg, m->len, m->from, sizeof m->from, &m->from_why);
+	m->policy.found = DMARC_FOUND_NONE;
+	if (m->from_rc == DMARC_FROM_OK) {
+		m->pending++;
+		m->dmarc_run = dmarc_run_start(base, dns, m->from, p->timeout_ms, dmarc_done, m);
+	} else {
+		m->from[0] = '\0';
+	}
+
 	m->dkim = dkim_verifier_new(m->msg, m->len);
 	m->nkeys = dkim_verifier_key_count(m->dkim);
 	m->keys = m->nkeys ? xcalloc(m->nkeys, sizeof *m->keys) : NULL;
@@ -518,6 +506,8 @@ void msgauth_cancel(struct msgauth *m)
 		spf_run_cancel(m->spf_from.run);
 	if (m->spf_helo.run)
 		spf_run_cancel(m->spf_helo.run);
+	if (m->dmarc_run)
+		dmarc_run_cancel(m->dmarc_run);
 	for (size_t i = 0; i < m->nkeys; i++)
 		if (m->keys[i].q)
 			dns_query_cancel(m->keys[i].q);

@@ -17,6 +17,7 @@
 
 #include "lib/buf.h"
 #include "lib/spool.h"
+#include "mailauth/dmarc_report.h"
 #include "net/dns.h"
 #include "store/committer.h"
 
@@ -53,6 +54,10 @@ struct msgauth_verdict {
 	char spf[16], dkim[16], dmarc[16]; /* result names for the log line */
 	char from_domain[256];
 	struct spool_bytes *bytes; /* the message, back to the caller */
+	/* For the aggregate reports we send: set when the From domain has a DMARC record
+	 * (strings valid during the callback). */
+	bool observed;
+	struct dmarc_observation obs;
 };
 
 typedef void (*msgauth_fn)(void *ctx, struct msgauth_verdict *v);

@@ -33,6 +33,7 @@
 #include "smtp/msgauth.h"
 #include "smtp/parse.h"
 #include "smtp/server.h"
+#include "store/dmarc_jobs.h"
 
 enum session_state {
 	ST_COMMAND,    /* reading command lines */
@@ -278,6 +279,15 @@ static int64_t sent_copy_account(struct smtp_session *s)
 	return on ? s->account_id : 0;
 }
 
+/* A local recipient is dmarc-reports@ (store/dmarc_jobs.h): the report is read once stored. */
+static bool for_dmarc_reports(struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nrcpts; i++)
+		if (!s->rcpts[i].remote && dmarc_report_address(cfg(s), s->rcpts[i].address))
+			return true;
+	return false;
+}
+
 /* Hands a finished message to the committer (b is taken over). */
 static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool junk)
 {
@@ -317,6 +327,7 @@ static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool j
 		.sender = xstrdup(s->sender.null ? "" : s->sender.text),
 		.smtputf8 = s->smtputf8,
 		.sent_account_id = sent_copy_account(s),
+		.dmarc_report = !junk && for_dmarc_reports(s), /* a forged report stays unread */
 		.done = commit_done,
 		.ctx = s,
 	};
@@ -346,6 +357,10 @@ static void check_done(void *ctx, struct msgauth_verdict *v)
 	log_info("event=mailauth conn=%lu ip=%s from=%s from_domain=%s spf=%s dkim=%s dmarc=%s "
 		 "action=%s", s->id, s->ip, log_str(s->sender.null ? "<>" : s->sender.text),
 		 log_str(v->from_domain), v->spf, v->dkim, v->dmarc, actions[v->action]);
+	/* Counted for the reports we send (when dmarc-reports is on); not a message the sender
+	 * will send again. */
+	if (v->observed && v->action != MSGAUTH_TEMPFAIL)
+		dmarc_observe(s->srv->committer, cfg(s), &v->obs);
 	if (v->action == MSGAUTH_REJECT || v->action == MSGAUTH_TEMPFAIL) {
 		if (v->action == MSGAUTH_REJECT)
 			reply(s, 550, "5.7.1", "%s", v->sentence);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/alloc.h"
 #include "lib/spool.h"
@@ -21,7 +22,13 @@ struct pending {
 	bool ok;
 	char *reason;
 	struct pending *next;
+	/* Waiting for the pre-stage (signing); the writer stops at the first such entry, so
+	 * the order of the queue is kept. */
+	bool needs_sign;
+	struct pending *sign_next;
 };
+
+#define MAX_SIGNERS 8
 
 struct committer {
 	struct store *store;
@@ -35,6 +42,15 @@ struct committer {
 	void (*wake)(void *);
 	void *wake_arg;
 	uint64_t messages, batches;
+	/* The pre-stage: requests with queue entries, in order, for the signer threads. */
+	commit_sign_fn sign;
+	void *sign_arg;
+	pthread_t signers[MAX_SIGNERS];
+	unsigned nsigners;
+	pthread_cond_t sign_cond;
+	struct pending *sign_queue, **sign_tail;
+	void (*report_sink)(void *arg, char *data, size_t len, struct spool_bytes *spool);
+	void *report_sink_arg;
 };
 
 static void commit_batch(struct committer *c, struct pending *batch, size_t n)
@@ -138,7 +154,7 @@ static void *committer_main(void *arg)
 	struct committer *c = arg;
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (!c->queue && !c->stopping)
+		while ((!c->queue && !c->stopping) || (c->queue && c->queue->needs_sign))
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (!c->queue && c->stopping)
 			break;
@@ -147,7 +163,7 @@ static void *committer_main(void *arg)
 		struct pending *batch = c->queue, *last = batch;
 		size_t n = 1;
 		bool grouped = batch->job && batch->job->group;
-		while (last->next && n < BATCH_MAX &&
+		while (last->next && n < BATCH_MAX && !last->next->needs_sign &&
 		       (grouped ? last->next->job && last->next->job->group
 				: !batch->job && !last->next->job)) {
 			last = last->next;
@@ -183,6 +199,81 @@ static void *committer_main(void *arg)
 	return NULL;
 }
 
+/* Puts the fields the sign function made at the start of what is sent: after the Return-Path
+ * line, which the outbound agent drops. A spilled message has room for them before its first
+ * byte; otherwise (or when that room is used up) the bytes are copied once. */
+static void insert_fields(struct commit_request *req, size_t at, const struct buf *add)
+{
+	if (!req->spool)
+		req->spool = spool_bytes_from_mem(req->data, req->len);
+	if (!spool_bytes_insert(req->spool, at, add->data, add->len)) {
+		char *m = xmalloc(req->spool->len + add->len + 1);
+		memcpy(m, req->spool->data, at);
+		memcpy(m + at, add->data, add->len);
+		memcpy(m + at + add->len, req->spool->data + at, req->spool->len - at);
+		m[req->spool->len + add->len] = '\0';
+		size_t len = req->spool->len + add->len;
+		spool_bytes_free(&req->spool);
+		req->spool = spool_bytes_from_mem(m, len);
+	}
+	req->data = (char *)req->spool->data;
+	req->len = req->spool->len;
+}
+
+static void sign_one(struct committer *c, struct commit_request *req)
+{
+	size_t at = 0;
+	if (req->len > 12 && strncasecmp(req->data, "Return-Path:", 12) == 0) {
+		const char *nl = memchr(req->data, '\n', req->len);
+		at = nl ? (size_t)(nl + 1 - req->data) : 0;
+	}
+	struct buf add = BUF_INIT;
+	c->sign(c->sign_arg, req->data + at, req->len - at, &add);
+	if (add.len)
+		insert_fields(req, at, &add);
+	buf_free(&add);
+}
+
+static void *signer_main(void *arg)
+{
+	struct committer *c = arg;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->sign_queue && !c->stopping)
+			pthread_cond_wait(&c->sign_cond, &c->lock);
+		struct pending *p = c->sign_queue;
+		if (!p)
+			break; /* stopping, and nothing is left to sign */
+		c->sign_queue = p->sign_next;
+		if (!c->sign_queue)
+			c->sign_tail = &c->sign_queue;
+		pthread_mutex_unlock(&c->lock);
+		/* The writer does not touch an entry that still needs signing, and cancel only
+		 * clears its callback: the request's bytes are ours until needs_sign is cleared. */
+		sign_one(c, &p->req);
+		pthread_mutex_lock(&c->lock);
+		p->needs_sign = false;
+		pthread_cond_signal(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+void committer_set_signer(struct committer *c, commit_sign_fn fn, void *arg, unsigned threads)
+{
+	if (threads < 1)
+		threads = 1;
+	if (threads > MAX_SIGNERS)
+		threads = MAX_SIGNERS;
+	c->sign = fn;
+	c->sign_arg = arg;
+	for (unsigned i = 0; i < threads; i++) {
+		if (pthread_create(&c->signers[i], NULL, signer_main, c) != 0)
+			log_fatal("event=thread-create-failed what=signer");
+		c->nsigners++;
+	}
+}
+
 struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
 				  char **error)
 {
@@ -200,6 +291,8 @@ struct committer *committer_start(const char *data_dir, void (*wake)(void *), vo
 	c->wake_arg = wake_arg;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->sign_cond, NULL);
+	c->sign_tail = &c->sign_queue;
 	if (pthread_create(&c->thread, NULL, committer_main, c) != 0)
 		log_fatal("event=thread-create-failed what=committer");
 	return c;
@@ -209,10 +302,17 @@ void committer_submit(struct committer *c, struct commit_request *req)
 {
 	struct pending *p = xcalloc(1, sizeof *p);
 	p->req = *req;
+	p->needs_sign = c->nsigners && req->nremote > 0;
 	pthread_mutex_lock(&c->lock);
 	*c->queue_tail = p;
 	c->queue_tail = &p->next;
-	pthread_cond_signal(&c->cond);
+	if (p->needs_sign) {
+		*c->sign_tail = p;
+		c->sign_tail = &p->sign_next;
+		pthread_cond_signal(&c->sign_cond);
+	} else {
+		pthread_cond_signal(&c->cond);
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -272,10 +372,25 @@ size_t committer_reap(struct committer *c, size_t *queued)
 			list->req.done(list->req.ctx, list->ok, list->reason);
 		}
 		loopwatch_end(t0, "store", what, strlen(what), 0);
+		if (!list->job && list->ok && list->req.dmarc_report && c->report_sink) {
+			c->report_sink(c->report_sink_arg, list->req.data, list->req.len,
+				       list->req.spool);
+			list->req.data = NULL;
+			list->req.spool = NULL;
+		}
 		pending_free(list);
 		list = next;
 	}
 	return n;
+}
+
+void committer_set_report_sink(struct committer *c,
+			       void (*sink)(void *arg, char *data, size_t len,
+					    struct spool_bytes *spool),
+			       void *arg)
+{
+	c->report_sink = sink;
+	c->report_sink_arg = arg;
 }
 
 void committer_cancel(struct committer *c, void *ctx)
@@ -296,12 +411,17 @@ void committer_stop(struct committer *c)
 	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
 	pthread_cond_signal(&c->cond);
+	pthread_cond_broadcast(&c->sign_cond);
 	pthread_mutex_unlock(&c->lock);
+	/* The signers sign what is left before they end; the writer waits for them. */
+	for (unsigned i = 0; i < c->nsigners; i++)
+		pthread_join(c->signers[i], NULL);
 	pthread_join(c->thread, NULL);
 	committer_reap(c, NULL);
 	c->store->ops->close(c->store);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
+	pthread_cond_destroy(&c->sign_cond);
 	free(c);
 }
 

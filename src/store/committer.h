@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct store;
+struct buf;
 
 struct committer;
 
@@ -37,9 +38,17 @@ struct commit_request {
 	bool smtputf8, is_bounce;
 	bool junk;                    /* to the accounts' Junk mailboxes, keyword $Junk */
 	int64_t sent_account_id;      /* also a \Seen copy in this account's Sent mailbox (0: no) */
+	bool dmarc_report;            /* for dmarc-reports@: once stored, the bytes go to the
+				       * report sink (committer_set_report_sink) to be read */
 	commit_done_fn done;
 	void *ctx;
 };
+
+/* Work done on every message that creates queue entries before it is stored (DKIM signing):
+ * appends header fields to `add`, which go in at the start of what is sent (after our
+ * Return-Path line). msg/len is the message as it will be sent. Runs on the committer's
+ * pre-stage threads, never on the event loop nor the writer. */
+typedef void (*commit_sign_fn)(void *arg, const char *msg, size_t len, struct buf *add);
 
 /* Any other store work for the writer thread (POP3 deletions, device bookkeeping, audit log
  * lines) and, on a second committer used as a worker, slow reads such as password checks.
@@ -65,6 +74,10 @@ struct store_job {
  * event loop call committer_reap (e.g. event_active on a thread-safe libevent event). */
 struct committer *committer_start(const char *data_dir, void (*wake)(void *), void *wake_arg,
 				  char **error);
+/* Requests with queue entries pass `threads` pre-stage threads running fn before the writer
+ * stores them; the writer still takes everything in submission order. Call once, before the
+ * first submit. */
+void committer_set_signer(struct committer *c, commit_sign_fn fn, void *arg, unsigned threads);
 /* Takes ownership of req->data (or req->spool), req->account_ids, req->remote and req->sender. */
 void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
@@ -76,6 +89,12 @@ size_t committer_reap(struct committer *c, size_t *queued);
 /* Forget the callback of every request (and the ctx of every job) with this ctx (its session is gone); the message is
  * still committed. */
 void committer_cancel(struct committer *c, void *ctx);
+/* Where the bytes of a stored delivery marked dmarc_report go (in the loop thread, after its
+ * done callback): sink takes data (or spool, when set) over. NULL: nowhere. */
+void committer_set_report_sink(struct committer *c,
+			       void (*sink)(void *arg, char *data, size_t len,
+					    struct spool_bytes *spool),
+			       void *arg);
 /* Commits what is queued, stops the thread and runs the last callbacks. */
 void committer_stop(struct committer *c);
 /* Messages and batches committed so far (for metrics and the log). */

@@ -67,6 +67,29 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS queue_rcpt("
 	"  queue_id INTEGER NOT NULL REFERENCES queue(id), rcpt TEXT NOT NULL,"
 	"  PRIMARY KEY(queue_id, rcpt));"
+	/* DMARC aggregate reports (sqlite_dmarc.c): one row per record of a report received;
+	 * what our checks saw, per domain, day and outcome with a count, for the reports we
+	 * send; and when each domain was last sent one. */
+	"CREATE TABLE IF NOT EXISTS dmarc_received("
+	"  id INTEGER PRIMARY KEY, received INTEGER NOT NULL, org TEXT NOT NULL,"
+	"  report_id TEXT NOT NULL, domain TEXT NOT NULL, policy TEXT NOT NULL,"
+	"  begin INTEGER NOT NULL, end INTEGER NOT NULL, source_ip TEXT NOT NULL,"
+	"  count INTEGER NOT NULL, disposition TEXT NOT NULL, dkim TEXT NOT NULL, spf TEXT NOT NULL,"
+	"  header_from TEXT NOT NULL, dkim_domain TEXT NOT NULL, dkim_result TEXT NOT NULL,"
+	"  spf_domain TEXT NOT NULL, spf_result TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS dmarc_received_end ON dmarc_received(domain, end);"
+	"CREATE INDEX IF NOT EXISTS dmarc_received_report ON dmarc_received(org, report_id);"
+	"CREATE TABLE IF NOT EXISTS dmarc_observed("
+	"  domain TEXT NOT NULL, day INTEGER NOT NULL, source_ip TEXT NOT NULL,"
+	"  header_from TEXT NOT NULL, envelope_from TEXT NOT NULL, disposition TEXT NOT NULL,"
+	"  dkim TEXT NOT NULL, spf TEXT NOT NULL, dkim_domain TEXT NOT NULL,"
+	"  dkim_selector TEXT NOT NULL, dkim_result TEXT NOT NULL, spf_domain TEXT NOT NULL,"
+	"  spf_scope TEXT NOT NULL, spf_result TEXT NOT NULL, p TEXT NOT NULL, sp TEXT NOT NULL,"
+	"  adkim TEXT NOT NULL, aspf TEXT NOT NULL, pct INTEGER NOT NULL, rua TEXT NOT NULL,"
+	"  count INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,"
+	"  PRIMARY KEY(domain, day, source_ip, header_from, envelope_from, disposition, dkim, spf,"
+	"  dkim_domain, dkim_selector, dkim_result, spf_domain, spf_scope, spf_result));"
+	"CREATE TABLE IF NOT EXISTS dmarc_sent(domain TEXT PRIMARY KEY, last INTEGER NOT NULL);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', '1');"
 	/* Bumped in the same transaction as anything that takes a password away (an app password
 	 * revoked, the account password changed or turned off, an account deleted), by whichever
@@ -81,7 +104,7 @@ static const char schema[] =
 	"  account_password_on ON accounts BEGIN"
 	"  UPDATE meta SET value = value + 1 WHERE key = 'credentials'; END;";
 
-#define SCHEMA_VERSION "8"
+#define SCHEMA_VERSION "9"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
@@ -1133,6 +1156,11 @@ static const struct store_ops sqlite_ops = {
 	.queue_due_domain = sqlite_queue_due_domain,
 	.queue_postpone = sqlite_queue_postpone,
 	.queue_update_many = sqlite_queue_update_many,
+	.dmarc_report_add = sqlite_dmarc_report_add,
+	.dmarc_summary = sqlite_dmarc_summary,
+	.dmarc_observe = sqlite_dmarc_observe,
+	.dmarc_pending = sqlite_dmarc_pending,
+	.dmarc_reported = sqlite_dmarc_reported,
 };
 
 static bool column_exists(struct sqlite_store *s, const char *table, const char *column)

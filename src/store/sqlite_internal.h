@@ -255,4 +255,16 @@ bool sqlite_queue_postpone(struct store *s, const int64_t *ids, const int64_t *w
 bool sqlite_queue_update_many(struct store *s, const struct queue_update *u, size_t n,
 			      struct buf *err);
 
+/* sqlite_dmarc.c */
+bool sqlite_dmarc_report_add(struct store *s, const struct dmarc_report *r, int64_t received,
+			     struct buf *err);
+void sqlite_dmarc_summary(struct store *s, const char *domain, int64_t since, store_row_fn fn,
+			  void *ctx);
+bool sqlite_dmarc_observe(struct store *s, const struct dmarc_observation *o, struct buf *err);
+bool sqlite_dmarc_pending(struct store *s, int64_t cutoff_day, int64_t sent_before,
+			  size_t max_domains, size_t max_records,
+			  bool (*fn)(void *ctx, struct dmarc_report *r, const char *rua), void *ctx);
+bool sqlite_dmarc_reported(struct store *s, const char *domain, int64_t cutoff_day,
+			   int64_t now, struct buf *err);
+
 #endif

@@ -12,6 +12,8 @@
 #include "lib/buf.h"
 
 struct store;
+struct dmarc_report;      /* mailauth/dmarc_report.h */
+struct dmarc_observation;
 
 struct account {
 	int64_t id;
@@ -320,6 +322,30 @@ struct store_ops {
 	/* queue_update for several entries in one transaction (one disk sync). */
 	bool (*queue_update_many)(struct store *s, const struct queue_update *u, size_t n,
 				  struct buf *err);
+	/* DMARC aggregate reports (mailauth/dmarc_report.h). A report received: one row per
+	 * record; false with "already stored" when this org sent this report_id before. */
+	bool (*dmarc_report_add)(struct store *s, const struct dmarc_report *r, int64_t received,
+				 struct buf *err);
+	/* The received records whose period ends at or after since, per policy domain and
+	 * source address (domain NULL: every domain), most messages first. Rows: domain,
+	 * source_ip, messages, dkim_pass, spf_pass, both_fail, quarantined, rejected, reporters
+	 * (comma separated), begin, end, header_froms, reports. */
+	void (*dmarc_summary)(struct store *s, const char *domain, int64_t since, store_row_fn fn,
+			      void *ctx);
+	/* One inbound message's DMARC outcome, counted for the reports we send. */
+	bool (*dmarc_observe)(struct store *s, const struct dmarc_observation *o, struct buf *err);
+	/* The reports due: per domain with observations on days before cutoff_day (unix day
+	 * numbers) and no report sent at or after sent_before, at most max_domains, each with
+	 * its max_records largest rows. fn gets the report (domain, policy, begin/end and
+	 * records filled; metadata left to it) and the rua= as published; false stops. */
+	bool (*dmarc_pending)(struct store *s, int64_t cutoff_day, int64_t sent_before,
+			      size_t max_domains, size_t max_records,
+			      bool (*fn)(void *ctx, struct dmarc_report *r, const char *rua),
+			      void *ctx);
+	/* The report of domain up to cutoff_day is sent (or given up): its observations go,
+	 * and now is its last report. */
+	bool (*dmarc_reported)(struct store *s, const char *domain, int64_t cutoff_day, int64_t now,
+			       struct buf *err);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };

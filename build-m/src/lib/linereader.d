@@ -1,0 +1,2 @@
+build-m/src/lib/linereader.o: src/lib/linereader.c src/lib/linereader.h
+src/lib/linereader.h:
