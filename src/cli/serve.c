@@ -24,6 +24,7 @@
 #include "auth/login.h"
 #include "lib/clock.h"
 #include "mailauth/dkim_keys.h"
+#include "spam/rspamd.h"
 #include "imap/server.h"
 #include "outbound/agent.h"
 #include "outbound/dmarc_send.h"
@@ -509,6 +510,19 @@ int cmd_serve(struct cli *c)
 	if (!d.outbound)
 		log_fatal("event=outbound-unavailable error=\"%s\"", err.data);
 	d.smtp.dns = outbound_resolver(d.outbound);
+	if (cfg->rspamd_url[0]) {
+		/* rspamd-url and its companions take effect at start (a reload keeps the client). */
+		struct rspamd_client_settings rs = {
+			.url = cfg->rspamd_url, .controller_url = cfg->rspamd_controller_url,
+			.password = cfg->rspamd_password, .timeout_ms = (int)cfg->rspamd_timeout * 1000,
+		};
+		buf_reset(&err);
+		d.smtp.rspamd = rspamd_client_new(d.base, &rs, &err);
+		if (!d.smtp.rspamd)
+			log_fatal("event=rspamd-unusable error=%s hint=\"fix rspamd-url in yubin.conf, "
+				  "or empty it to turn scanning off\"", log_qstr(err.data));
+		log_info("event=spam-scanning url=%s", log_str(cfg->rspamd_url));
+	}
 	d.expire_timer = event_new(d.base, -1, EV_PERSIST, on_expire_timer, &d);
 	struct timeval hourly = { 3600, 0 };
 	event_add(d.expire_timer, &hourly);
@@ -530,6 +544,8 @@ int cmd_serve(struct cli *c)
 
 	/* Every acknowledged message is already durable; this only waits for queued commits.
 	 * Deliveries in flight are dropped: their queue entries are still there. */
+	if (d.smtp.rspamd)
+		rspamd_client_free(d.smtp.rspamd);
 	outbound_stop(d.outbound);
 	d.outbound = NULL;
 	committer_stop(d.auth_worker);

@@ -25,6 +25,7 @@
 #include "mailauth/spf.h"
 #include "mailauth/spf_dns.h"
 #include "mime/mime.h"
+#include "smtp/headers.h"
 
 #define RR_TXT 16
 
@@ -155,26 +156,13 @@ static void dmarc_done(void *ctx, const struct dmarc_policy_lookup *res)
 
 /* ---- the verdict ---------------------------------------------------------------------------- */
 
-/* Removes every Authentication-Results field claiming our authserv-id (RFC 8601 5): only we
- * may write those, so any that came with the message is forged. */
-static size_t strip_forged(struct msgauth *m, struct spool_bytes *b)
+/* An Authentication-Results field claiming our authserv-id (RFC 8601 5): only we may write
+ * those, so any that came with the message is forged. */
+static bool forged_authres(const struct mime_field *f, void *arg)
 {
-	size_t hdr = mime_header_block_size(m->msg, m->len);
-	struct mime_header_iter it;
-	struct mime_field f;
-	size_t cut_at[64], cut_len[64], n = 0;
-	mime_header_iter_init(&it, m->msg, hdr, 0);
-	while (n < 64 && mime_header_next(&it, &f)) {
-		if (f.name_len != 22 || strncasecmp(f.name, "Authentication-Results", 22) != 0 ||
-		    !authres_is_ours(f.value, f.value_len, m->authserv_id))
-			continue;
-		size_t at = (size_t)(m->msg - b->data) + f.offset, end = at + f.size;
-		cut_at[n] = at;
-		cut_len[n++] = end - at;
-	}
-	for (size_t i = n; i-- > 0;)
-		spool_bytes_remove(b, cut_at[i], cut_len[i]);
-	return n;
+	const char *id = arg;
+	return f->name_len == 22 && strncasecmp(f->name, "Authentication-Results", 22) == 0 &&
+	       authres_is_ours(f->value, f->value_len, id);
 }
 
 static void msgauth_free(struct msgauth *m)
@@ -364,7 +352,7 @@ static void decide(struct msgauth *m)
 
 	struct spool_bytes *b = m->p.bytes;
 	m->p.bytes = NULL;
-	size_t stripped = strip_forged(m, b);
+	size_t stripped = header_remove_fields(b, m->p.offset, forged_authres, m->authserv_id);
 	if (stripped)
 		log_info("event=authres-removed count=%zu reason=\"claimed our name\"", stripped);
 	v.bytes = b;

@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 struct smtp_session;
+struct rspamd_client;
 
 /* Which port a connection came in on: the MX port takes mail for our domains from anyone;
  * submission (587 with STARTTLS, 465 with TLS from the first byte) takes mail from logged-in
@@ -30,6 +31,7 @@ struct smtp_server {
 	struct committer *committer;
 	struct dns_resolver *dns;     /* checking inbound mail (NULL: not checked) */
 	struct committer *mailauth_worker; /* DKIM hashing of large messages */
+	struct rspamd_client *rspamd; /* spam scanning of inbound mail (NULL: off) */
 	struct login_service *login;  /* AUTH on the submission ports */
 	char *default_domain;         /* where <postmaster> goes */
 	struct conn_limits *limits;   /* shared with the other services */

@@ -1,5 +1,6 @@
 /* One inbound SMTP session: the state machine over parsed commands (parse.c knows the
  * grammar, this file knows what is allowed when and what to answer). */
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -30,7 +31,10 @@
 #include "net/listen.h"
 #include "net/tls.h"
 #include "lib/cidr.h"
+#include "smtp/headers.h"
 #include "smtp/msgauth.h"
+#include "spam/rspamd.h"
+#include "spam/verdict.h"
 #include "smtp/parse.h"
 #include "smtp/server.h"
 #include "store/dmarc_jobs.h"
@@ -80,6 +84,9 @@ struct smtp_session {
 	char login_user[256];    /* AUTH LOGIN: the user name given first */
 	size_t trace_len;        /* bytes of our trace headers at the start of message */
 	struct msgauth *check;   /* ST_CHECKING: the check holding the finished message */
+	struct rspamd_scan *scan; /* ST_CHECKING: the spam scan of scan_bytes */
+	struct spool_bytes *scan_bytes;
+	bool scan_junk;          /* the check already said Junk */
 	/* transaction */
 	bool have_mail;
 	struct smtp_address sender;
@@ -340,6 +347,118 @@ static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool j
 	committer_submit(s->srv->committer, &req);
 }
 
+/* ---- the spam scan (rspamd) ---------------------------------------------------------------- */
+
+/* Mail from outside is scanned (rspamd-url set); mail from logged-in users is not. */
+static bool needs_scan(struct smtp_session *s)
+{
+	return s->mode == SMTP_MODE_MX && !s->authenticated && s->srv->rspamd;
+}
+
+/* X-Spam-* fields the message came with, and those rspamd asks to remove: a sender must not
+ * mark its own mail clean. */
+static bool spam_field(const struct mime_field *f, void *arg)
+{
+	const struct rspamd_result *r = arg;
+	if (f->name_len >= 7 && strncasecmp(f->name, "X-Spam-", 7) == 0)
+		return true;
+	for (size_t i = 0; r && i < r->nremove_headers; i++)
+		if (strlen(r->remove_headers[i]) == f->name_len &&
+		    strncasecmp(f->name, r->remove_headers[i], f->name_len) == 0)
+			return true;
+	return false;
+}
+
+/* "550 5.7.1 text" as the verdict wrote it, to reply(). */
+static void reply_line(struct smtp_session *s, const char *line)
+{
+	int code = atoi(line);
+	const char *p = strchr(line, ' ');
+	char status[16] = "";
+	if (p) {
+		p++;
+		size_t n = strcspn(p, " ");
+		if (n < sizeof status && isdigit((unsigned char)p[0])) {
+			memcpy(status, p, n);
+			status[n] = '\0';
+			p += n + (p[n] == ' ');
+		}
+	}
+	if (code < 400 || code > 599)
+		code = 451;
+	reply(s, code, status[0] ? status : NULL, "%s", p ? p : "");
+}
+
+static void scan_done(void *ctx, struct rspamd_result *result, const char *error)
+{
+	struct smtp_session *s = ctx;
+	s->scan = NULL;
+	struct spool_bytes *b = s->scan_bytes;
+	s->scan_bytes = NULL;
+	struct spam_verdict v;
+	spam_verdict_make(&v, result, error, strcmp(cfg(s)->spam_unavailable, "tempfail") == 0);
+	log_info("event=spam-scan conn=%lu ip=%s what=%s score=%.2f%s%s", s->id, s->ip, v.what,
+		 result ? result->score : 0.0, error ? " error=" : "", error ? log_qstr(error) : "");
+	if (v.disposition == SPAM_REJECT || v.disposition == SPAM_TEMPFAIL) {
+		reply_line(s, v.reply);
+		spam_verdict_free(&v);
+		spool_bytes_free(&b);
+		transaction_reset(s);
+		s->state = ST_COMMAND;
+		bufferevent_enable(s->bev, EV_READ);
+		session_process_input(s);
+		return;
+	}
+	header_remove_fields(b, 0, spam_field, result);
+	const char *eol = memchr(b->data, '\n', b->len);
+	size_t at = eol ? (size_t)(eol - b->data) + 1 : 0; /* after Return-Path */
+	if (!spool_bytes_insert(b, at, v.headers.data, v.headers.len))
+		log_warn("event=spam-headers-not-added conn=%lu reason=\"no room before a spilled "
+			 "message\"", s->id);
+	bool junk = s->scan_junk || v.disposition == SPAM_JUNK;
+	spam_verdict_free(&v);
+	message_commit(s, b, junk);
+}
+
+static void scan_or_commit(struct smtp_session *s, struct spool_bytes *b, bool junk)
+{
+	if (!needs_scan(s)) {
+		message_commit(s, b, junk);
+		return;
+	}
+	char **rcpts = xcalloc(s->nrcpts, sizeof *rcpts);
+	for (size_t i = 0; i < s->nrcpts; i++)
+		rcpts[i] = s->rcpts[i].address;
+	char queue_id[32];
+	snprintf(queue_id, sizeof queue_id, "%lu.%zu", s->id, s->messages + 1);
+	struct rspamd_envelope env = {
+		.ip = s->ip,
+		.helo = s->helo,
+		.mail_from = s->sender.null ? "" : s->sender.text,
+		.rcpts = (const char *const *)rcpts,
+		.nrcpts = s->nrcpts,
+		.hostname = cfg(s)->hostname,
+		.queue_id = queue_id,
+	};
+	s->state = ST_CHECKING;
+	bufferevent_disable(s->bev, EV_READ);
+	s->scan_bytes = b;
+	s->scan_junk = junk;
+	s->scan = rspamd_scan_start(s->srv->rspamd, &env, b->data, b->len, scan_done, s);
+	free(rcpts);
+}
+
+/* Drops a check or scan in flight (the session goes, or answers otherwise). */
+static void check_cancel(struct smtp_session *s)
+{
+	msgauth_cancel(s->check);
+	s->check = NULL;
+	if (s->scan)
+		rspamd_scan_cancel(s->scan);
+	s->scan = NULL;
+	spool_bytes_free(&s->scan_bytes);
+}
+
 /* Mail from outside is checked (SPF, DKIM, DMARC) before it is stored; mail from logged-in
  * users and from trusted-networks is not. */
 static bool needs_check(struct smtp_session *s)
@@ -379,7 +498,7 @@ static void check_done(void *ctx, struct msgauth_verdict *v)
 	if (!spool_bytes_insert(b, at, v->header.data, v->header.len))
 		log_warn("event=authres-not-added conn=%lu reason=\"no room before a spilled "
 			 "message\"", s->id);
-	message_commit(s, b, v->action == MSGAUTH_JUNK);
+	scan_or_commit(s, b, v->action == MSGAUTH_JUNK);
 }
 
 static void check_start(struct smtp_session *s, struct spool_bytes *b)
@@ -449,7 +568,7 @@ static void message_finish(struct smtp_session *s)
 			check_start(s, b);
 			return;
 		}
-		message_commit(s, b, false);
+		scan_or_commit(s, b, false);
 		return;
 	}
 	spool_bytes_free(&b);
@@ -1220,8 +1339,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *ctx)
 		evtimer_add(s->deadline, &again);
 		return;
 	}
-	msgauth_cancel(s->check); /* not acknowledged: the sender tries again */
-	s->check = NULL;
+	check_cancel(s); /* not acknowledged: the sender tries again */
 	log_info("event=session-timeout conn=%lu ip=%s", s->id, s->ip);
 	reply(s, 421, "4.4.2", "This session lasted longer than %ld seconds; closing the connection.",
 	      cfg(s)->session_timeout);
@@ -1234,8 +1352,7 @@ static void session_free(struct smtp_session *s)
 	struct smtp_server *srv = s->srv;
 	if (s->state == ST_COMMITTING)
 		committer_cancel(srv->committer, s);
-	msgauth_cancel(s->check);
-	s->check = NULL;
+	check_cancel(s);
 	login_cancel(srv->login, s); /* a check in flight, and the revocation watch */
 	log_info("event=disconnect conn=%lu ip=%s messages=%zu errors=%zu", s->id, s->ip,
 		 s->messages, s->errors);
@@ -1310,10 +1427,8 @@ size_t smtp_server_drain(struct smtp_server *srv)
 		next = s->next;
 		/* A session waiting for its commit is answered first, then closed (commit_done).
 		 * A message still being checked was not acknowledged: the sender tries again. */
-		if (s->state == ST_CHECKING) {
-			msgauth_cancel(s->check);
-			s->check = NULL;
-		}
+		if (s->state == ST_CHECKING)
+			check_cancel(s);
 		if (s->state != ST_COMMITTING && s->state != ST_CLOSING) {
 			reply(s, 421, "4.3.2", "Server shutting down; closing the connection.");
 			session_close_after_reply(s);
