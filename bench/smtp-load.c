@@ -22,7 +22,7 @@
  * AUTH PLAIN after EHLO (as a mail app on the submission port does); no TLS.
  *
  * With SMTP_LOAD_DIR=DIR the messages are not generated: message k is the file k % n of the
- * n regular files in DIR (sorted by name; e.g. DKIM-signed ones), read once at the start,
+ * n files in DIR (names not starting with '.', sorted; e.g. DKIM-signed messages), read once,
  * sent with "X-Bench-Sent: <ns>" prepended (a field a signature made before it does not
  * cover, so it still verifies), bare LF made CRLF and dot-stuffed. SIZE is ignored then.
  * The output has msg_bytes= (the mean size sent, without the dot-stuffing) in both modes.
