@@ -20,9 +20,16 @@
  *
  * With SMTP_LOAD_AUTH=user:password in the environment every session logs in with
  * AUTH PLAIN after EHLO (as a mail app on the submission port does); no TLS.
+ *
+ * With SMTP_LOAD_DIR=DIR the messages are not generated: message k is the file k % n of the
+ * n files in DIR (names not starting with '.', sorted; e.g. DKIM-signed messages), read once,
+ * sent with "X-Bench-Sent: <ns>" prepended (a field a signature made before it does not
+ * cover, so it still verifies), bare LF made CRLF and dot-stuffed. SIZE is ignored then.
+ * The output has msg_bytes= (the mean size sent, without the dot-stuffing) in both modes.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +41,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +55,16 @@ static atomic_long g_next;
 static atomic_long g_fail;
 static double *g_lat; /* ms, indexed by message number; <0 = failed */
 static uint64_t *g_done; /* CLOCK_MONOTONIC ns when message k got its 250; 0 = failed */
+static atomic_long g_bytes; /* message bytes sent (before dot-stuffing) */
+
+/* SMTP_LOAD_DIR: each file ready to send after DATA (CRLF, dot-stuffed, ".\r\n" at the end) */
+struct file_msg {
+    char *data;
+    size_t len;  /* with the stuffing and the final dot */
+    size_t size; /* as it will be stored: CRLF lines, no stuffing, no final dot */
+};
+static struct file_msg *g_files;
+static size_t g_nfiles, g_file_max;
 
 static uint64_t now_ns(clockid_t c) {
     struct timespec ts;
@@ -179,10 +197,115 @@ static size_t build_msg(char *buf, size_t cap, long k, const char *rcpt) {
     return n + 3;
 }
 
+static int cmpstr(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One file as SMTP DATA: bare LF -> CRLF, a line starting with '.' gets another, the last
+ * line is ended, then ".\r\n". */
+static int file_prepare(const char *path, struct file_msg *out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || st.st_size <= 0) {
+        fclose(f);
+        return -1;
+    }
+    size_t n = (size_t)st.st_size;
+    char *raw = malloc(n);
+    if (fread(raw, 1, n, f) != n) {
+        fclose(f);
+        free(raw);
+        return -1;
+    }
+    fclose(f);
+    char *o = malloc(2 * n + 8); /* worst case: every byte a "\n" or a leading '.' */
+    size_t len = 0, size = 0;
+    int bol = 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = raw[i];
+        if (bol && ch == '.') o[len++] = '.';
+        if (ch == '\n') {
+            if (len == 0 || o[len - 1] != '\r') {
+                o[len++] = '\r';
+                size++;
+            }
+            o[len++] = '\n';
+            size++;
+            bol = 1;
+            continue;
+        }
+        o[len++] = ch;
+        size++;
+        bol = 0;
+    }
+    if (!bol) {
+        memcpy(o + len, "\r\n", 2);
+        len += 2;
+        size += 2;
+    }
+    memcpy(o + len, ".\r\n", 3);
+    len += 3;
+    free(raw);
+    out->data = o;
+    out->len = len;
+    out->size = size;
+    return 0;
+}
+
+static int load_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "smtp-load: %s: cannot open\n", dir);
+        return -1;
+    }
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (nn == cap) {
+            cap = cap ? 2 * cap : 64;
+            names = realloc(names, cap * sizeof *names);
+        }
+        names[nn++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (nn == 0) {
+        fprintf(stderr, "smtp-load: %s: no files\n", dir);
+        return -1;
+    }
+    qsort(names, nn, sizeof *names, cmpstr);
+    g_files = calloc(nn, sizeof *g_files);
+    char path[4096];
+    for (size_t i = 0; i < nn; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (file_prepare(path, &g_files[g_nfiles]) < 0) {
+            fprintf(stderr, "smtp-load: %s: cannot read\n", path);
+            return -1;
+        }
+        if (g_files[g_nfiles].len > g_file_max) g_file_max = g_files[g_nfiles].len;
+        g_nfiles++;
+        free(names[i]);
+    }
+    free(names);
+    return 0;
+}
+
+/* Message k from SMTP_LOAD_DIR, with its X-Bench-Sent stamp first. */
+static size_t file_msg(char *buf, size_t cap, long k, size_t *size) {
+    const struct file_msg *f = &g_files[(size_t)k % g_nfiles];
+    int h = snprintf(buf, cap, "X-Bench-Sent: %llu\r\n",
+                     (unsigned long long)now_ns(CLOCK_REALTIME));
+    memcpy(buf + h, f->data, f->len);
+    *size = (size_t)h + f->size;
+    return (size_t)h + f->len;
+}
+
 static void *worker(void *arg) {
     (void)arg;
     struct conn c = {.fd = -1};
-    size_t cap = (size_t)g_size + 1024;
+    size_t cap = (g_nfiles ? g_file_max : (size_t)g_size) + 1024;
     char *msg = malloc(cap + 8);
     char line[1024];
     int connected = 0;
@@ -213,7 +336,14 @@ static void *worker(void *arg) {
             r = cmd(&c, "DATA\r\n", 6);
             if (r < 0) goto fail_conn;
             if (r != 354) goto fail_msg;
-            size_t ml = build_msg(msg, cap, k, rcpt);
+            size_t ml, size;
+            if (g_nfiles) {
+                ml = file_msg(msg, cap, k, &size);
+            } else {
+                ml = build_msg(msg, cap, k, rcpt);
+                size = ml - 3;
+            }
+            atomic_fetch_add(&g_bytes, (long)size);
             r = cmd(&c, msg, ml);
             if (r < 0) goto fail_conn;
             if (r != 250) goto fail_msg;
@@ -281,7 +411,9 @@ int main(int argc, char **argv) {
     if (argc > 8) g_tag = argv[8];
     g_rcpts = calloc(64, sizeof *g_rcpts);
     for (char *s = strtok(rl, ","); s && g_nrcpt < 64; s = strtok(NULL, ",")) g_rcpts[g_nrcpt++] = s;
-    if (g_sessions < 1 || g_msgs < 1 || g_size < 256 || g_nrcpt < 1) return 2;
+    const char *dir = getenv("SMTP_LOAD_DIR");
+    if (dir && dir[0] && load_dir(dir) < 0) return 2;
+    if (g_sessions < 1 || g_msgs < 1 || (!g_nfiles && g_size < 256) || g_nrcpt < 1) return 2;
     auth_setup();
     g_lat = calloc((size_t)g_msgs, sizeof *g_lat);
     g_done = calloc((size_t)g_msgs, sizeof *g_done);
@@ -324,11 +456,12 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     printf("ok=%ld fail=%ld wall_s=%.3f msgs_per_s=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
            "max_ms=%.3f mean_ms=%.3f cpu_user_s=%.3f cpu_sys_s=%.3f start_ns=%llu end_ns=%llu "
-           "quarters_per_s=%s\n",
+           "quarters_per_s=%s msg_bytes=%.0f\n",
            ok, (long)atomic_load(&g_fail), wall, (double)ok / wall, pct(v, ok, 0.50), pct(v, ok, 0.90),
            pct(v, ok, 0.99), ok ? v[ok - 1] : 0.0, ok ? sum / (double)ok : 0.0,
            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
-           (unsigned long long)start_rt, (unsigned long long)end_rt, quarters);
+           (unsigned long long)start_rt, (unsigned long long)end_rt, quarters,
+           (double)atomic_load(&g_bytes) / (double)(g_msgs ? g_msgs : 1));
     return atomic_load(&g_fail) ? 1 : 0;
 }
