@@ -60,11 +60,32 @@ void dkim_canon_header(enum dkim_canon c, const char *field, size_t len, struct 
 	buf_append(out, "\r\n", 2);
 }
 
+/* Canonical output goes out in chunks of this size: one hash update per chunk, not per line. */
+#define CANON_CHUNK 16384
+
+struct canon_out {
+	struct buf buf;
+	dkim_emit_fn emit;
+	void *ctx;
+	uint64_t total;
+};
+
+static void out_put(struct canon_out *o, const char *s, size_t n)
+{
+	buf_append(&o->buf, s, n);
+	o->total += n;
+	if (o->buf.len >= CANON_CHUNK) {
+		o->emit(o->ctx, o->buf.data, o->buf.len);
+		buf_reset(&o->buf);
+	}
+}
+
 uint64_t dkim_canon_body(enum dkim_canon c, const char *body, size_t len, dkim_emit_fn emit,
 			 void *ctx)
 {
-	uint64_t total = 0, empty_lines = 0;
-	struct buf line = BUF_INIT;
+	struct canon_out o = { BUF_INIT, emit, ctx, 0 };
+	buf_reserve(&o.buf, CANON_CHUNK + 1024);
+	uint64_t empty_lines = 0;
 	size_t pos = 0;
 	while (pos < len) {
 		const char *nl = memchr(body + pos, '\n', len - pos);
@@ -74,44 +95,44 @@ uint64_t dkim_canon_body(enum dkim_canon c, const char *body, size_t len, dkim_e
 			end--;
 		const char *s = body + pos;
 		size_t n = end - pos;
-		if (c == DKIM_CANON_RELAXED) {
-			/* WSP runs become one SP; WSP at the end of the line goes. */
-			buf_reset(&line);
-			bool sp = false;
-			for (size_t i = 0; i < n; i++) {
-				if (is_wsp(s[i])) {
-					sp = true;
-					continue;
-				}
-				if (sp)
-					buf_append_char(&line, ' ');
-				sp = false;
-				buf_append_char(&line, s[i]);
-			}
-			s = line.data;
-			n = line.len;
-		}
+		if (c == DKIM_CANON_RELAXED)
+			while (n && is_wsp(s[n - 1])) /* WSP at the end of the line goes */
+				n--;
 		if (n == 0) {
 			/* Empty lines count only when something follows them. */
 			empty_lines++;
-		} else {
-			for (; empty_lines; empty_lines--) {
-				emit(ctx, "\r\n", 2);
-				total += 2;
-			}
-			emit(ctx, s, n);
-			emit(ctx, "\r\n", 2);
-			total += n + 2;
+			pos = next;
+			continue;
 		}
+		for (; empty_lines; empty_lines--)
+			out_put(&o, "\r\n", 2);
+		if (c == DKIM_CANON_SIMPLE) {
+			out_put(&o, s, n);
+		} else {
+			/* Runs of WSP become one SP: copy the spans between them. */
+			size_t i = 0;
+			while (i < n) {
+				size_t start = i;
+				while (i < n && !is_wsp(s[i]))
+					i++;
+				out_put(&o, s + start, i - start);
+				if (i < n) {
+					while (i < n && is_wsp(s[i]))
+						i++;
+					out_put(&o, " ", 1);
+				}
+			}
+		}
+		out_put(&o, "\r\n", 2);
 		pos = next;
 	}
-	buf_free(&line);
-	if (total == 0 && c == DKIM_CANON_SIMPLE) {
+	if (o.total == 0 && c == DKIM_CANON_SIMPLE)
 		/* 3.4.3: an empty body is one CRLF in simple (relaxed keeps it empty, errata 3133). */
-		emit(ctx, "\r\n", 2);
-		total = 2;
-	}
-	return total;
+		out_put(&o, "\r\n", 2);
+	if (o.buf.len)
+		emit(ctx, o.buf.data, o.buf.len);
+	buf_free(&o.buf);
+	return o.total;
 }
 
 struct hash_sink {

@@ -1,6 +1,7 @@
 /* DKIM verification (RFC 6376 6.1, RFC 8463, RFC 8301) in two steps around the key lookups.
  * No I/O: the caller fetches the key records the verifier asks for. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +204,7 @@ static bool granularity_ok(const char *g, const char *i)
 	return strncmp(g, i, pre) == 0 && strncmp(star + 1, i + ll - post, post) == 0;
 }
 
-static EVP_PKEY *load_key(const struct dkim_key *key)
+static EVP_PKEY *decode_key(const struct dkim_key *key)
 {
 	if (key->type == DKIM_KEY_ED25519) {
 		if (key->p_len != 32)
@@ -223,6 +224,48 @@ static EVP_PKEY *load_key(const struct dkim_key *key)
 		p = key->p;
 		pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)key->p_len);
 	}
+	return pk;
+}
+
+/* Decoded keys by their bytes: OpenSSL 3's decoder costs more than the signature check itself
+ * (a tenth of a small message's whole cost), and the same few keys sign most mail. Shared by
+ * the loop and the worker thread; an EVP_PKEY is not changed after decoding, so holders share
+ * it by reference. */
+#define KEY_CACHE_SIZE 64
+static struct {
+	enum dkim_keytype type;
+	unsigned char *p;
+	size_t p_len;
+	EVP_PKEY *pk;
+} key_cache[KEY_CACHE_SIZE];
+static size_t key_cache_next;
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static EVP_PKEY *load_key(const struct dkim_key *key)
+{
+	EVP_PKEY *pk = NULL;
+	pthread_mutex_lock(&key_cache_lock);
+	for (size_t i = 0; i < KEY_CACHE_SIZE && !pk; i++)
+		if (key_cache[i].pk && key_cache[i].type == key->type &&
+		    key_cache[i].p_len == key->p_len && memcmp(key_cache[i].p, key->p, key->p_len) == 0 &&
+		    EVP_PKEY_up_ref(key_cache[i].pk))
+			pk = key_cache[i].pk;
+	pthread_mutex_unlock(&key_cache_lock);
+	if (pk)
+		return pk;
+	pk = decode_key(key);
+	if (!pk || !EVP_PKEY_up_ref(pk))
+		return pk;
+	pthread_mutex_lock(&key_cache_lock);
+	size_t slot = key_cache_next++ % KEY_CACHE_SIZE;
+	EVP_PKEY_free(key_cache[slot].pk);
+	free(key_cache[slot].p);
+	key_cache[slot].type = key->type;
+	key_cache[slot].p = xmalloc(key->p_len);
+	memcpy(key_cache[slot].p, key->p, key->p_len);
+	key_cache[slot].p_len = key->p_len;
+	key_cache[slot].pk = pk; /* the cache's reference */
+	pthread_mutex_unlock(&key_cache_lock);
 	return pk;
 }
 
