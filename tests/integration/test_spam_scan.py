@@ -139,16 +139,8 @@ def closed_port():
     return port
 
 
-class TestRspamdDown(ScanCase):
-    CONFIG = {}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.silent, cls.conns = silent_server()
-        config = {'rspamd-url': 'http://127.0.0.1:%d' % closed_port(), 'rspamd-timeout': '1'}
-        config.update(cls.CONFIG)
-        cls.srv = Server(config=config, accounts=[ALICE])
-        cls.srv.__enter__()
+class SilentCase(ScanCase):
+    """A server whose rspamd-url leads nowhere useful; a silent TCP server at hand."""
 
     @classmethod
     def tearDownClass(cls):
@@ -159,6 +151,18 @@ class TestRspamdDown(ScanCase):
             for c in cls.conns:
                 c.close()
 
+
+class TestRspamdDown(SilentCase):
+    CONFIG = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.silent, cls.conns = silent_server()
+        config = {'rspamd-url': 'http://127.0.0.1:%d' % closed_port(), 'rspamd-timeout': '1'}
+        config.update(cls.CONFIG)
+        cls.srv = Server(config=config, accounts=[ALICE])
+        cls.srv.__enter__()
+
     def test_unreachable_filter_still_delivers(self):
         mk = token()
         t0 = time.time()
@@ -168,7 +172,7 @@ class TestRspamdDown(ScanCase):
         self.assertRegex(self.srv.log_text(), r'event=spam-scan .*what=unscanned')
 
 
-class TestRspamdSilent(ScanCase):
+class TestRspamdSilent(SilentCase):
 
     @classmethod
     def setUpClass(cls):
@@ -176,8 +180,6 @@ class TestRspamdSilent(ScanCase):
         cls.srv = Server(config={'rspamd-url': 'http://127.0.0.1:%d' % cls.silent.getsockname()[1],
                                  'rspamd-timeout': '1'}, accounts=[ALICE])
         cls.srv.__enter__()
-
-    tearDownClass = TestRspamdDown.tearDownClass
 
     def test_silent_filter_times_out_and_delivers(self):
         mk = token()
