@@ -69,7 +69,7 @@ struct learn_job {
 	bool on_reader;
 	bool spam;
 	unsigned long conn;
-	char *rcpt;           /* the account's address: Deliver-To, for per-user Bayes */
+	char *rcpt;           /* the account's address: Deliver-To, for per-user Bayes (or NULL) */
 	int64_t mailbox_id;
 	size_t n;
 	struct learn_item items[];
@@ -205,9 +205,11 @@ void imap_learn(struct imap_session *s, enum imap_learn what, int64_t mailbox_id
 	l->job.what = "IMAP learn read";
 	l->spam = what == IMAP_LEARN_SPAM;
 	l->conn = s->id;
-	l->rcpt = xstrdup(s->user ? s->user : "");
-	for (char *c = l->rcpt; *c; c++)
-		*c = (char)tolower((unsigned char)*c); /* addresses are stored in lower case */
+	if (s->user && *s->user) {
+		l->rcpt = xstrdup(s->user);
+		for (char *c = l->rcpt; *c; c++)
+			*c = (char)tolower((unsigned char)*c); /* addresses are stored in lower case */
+	}
 	l->mailbox_id = mailbox_id;
 	for (size_t i = 0; i < n && l->n < take; i++)
 		if (uids[i] > 0 && uids[i] <= UINT32_MAX && !in_sorted(except, nexcept, uids[i]))

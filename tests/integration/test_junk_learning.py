@@ -16,6 +16,7 @@ import socket
 import time
 import unittest
 
+import bigbox_common
 import rspamd_common as rc
 from harness import DEFAULT_PASSWORD, Server, token
 
@@ -308,6 +309,39 @@ class TestRspamdDown(LearnCase):
         lines = self.wait_log(r'event=rspamd-learn as=spam .*result=error')
         self.assertTrue(lines, self.srv.log_tail())
         self.assertIn('cannot connect to rspamd', lines[0])
+
+    def test_zz_move_10000_into_junk(self):
+        """A MOVE of 10,000 messages into Junk: answered at once, 16 learns tried (and failed:
+        rspamd is down), 9,984 skipped and said so, no slow loop turn."""
+        n = 10000
+        bigbox_common.fill(self.srv.smtp_port, ALICE, n)
+        im = imap(self.srv)
+        try:
+            ok(im.create('Big'))
+            ok(im.select('INBOX'))
+            ok(im.uid('MOVE', '1:*', 'Big'))  # from a fresh mailbox: no mail of other tests
+            ok(im.select('Big'))
+            start = len(self.srv.log_text())
+            t0 = time.monotonic()
+            typ, data = im.uid('MOVE', '1:*', 'Junk')
+            took = time.monotonic() - t0
+            self.assertEqual(typ, 'OK', data)
+        finally:
+            im.logout()
+        self.assertLess(took, 5.0)
+        deadline = time.monotonic() + LEARN_WAIT
+        while True:
+            after = self.srv.log_text()[start:]
+            failed = re.findall(r'event=rspamd-learn as=spam .*result=error', after)
+            if len(failed) >= 16 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertRegex(after, r'event=imap-learn conn=\d+ user=%s as=spam messages=%d '
+                                r'learning=16 skipped=%d why=per-command-limit'
+                         % (re.escape(ALICE), n, n - 16))
+        self.assertEqual(len(failed), 16, after[-3000:])
+        self.assertNotIn('event=slow-turn', after)
+        print('\n     MOVE of %d messages into Junk answered in %.2f s' % (n, took))
 
 
 class TestRspamdSilent(LearnCase):
