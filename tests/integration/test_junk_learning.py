@@ -162,9 +162,10 @@ class TestJunkLearning(LearnCase):
         # removing a verdict teaches nothing; setting it again is "already learned", not
         # an error; then a last learn marks the end of what those two could have caused
         before = len(self.log_lines(r'event=imap-learn '))
+        learned_ok = len(self.log_lines(r'event=rspamd-learn as=spam .*result=ok'))
         ok(self.im.uid('STORE', spam_uid, '-FLAGS', '($Junk)'))
         ok(self.im.uid('STORE', spam_uid, '+FLAGS', '($Junk)'))
-        self.wait_log(r'note=already-learned')
+        self.wait_log(r'event=rspamd-learn as=spam .*result=ok', learned_ok + 1)
         last = token()
         ok(self.im.uid('STORE', append(self.im, 'INBOX', words_message(last)), '+FLAGS',
                        '($Junk)'))
