@@ -522,6 +522,7 @@ int cmd_serve(struct cli *c)
 			log_fatal("event=rspamd-unusable error=%s hint=\"fix rspamd-url in yubin.conf, "
 				  "or empty it to turn scanning off\"", log_qstr(err.data));
 		log_info("event=spam-scanning url=%s", log_str(cfg->rspamd_url));
+		d.imap.rspamd = d.smtp.rspamd; /* the Junk folder teaches it (imap/learn.c) */
 	}
 	d.expire_timer = event_new(d.base, -1, EV_PERSIST, on_expire_timer, &d);
 	struct timeval hourly = { 3600, 0 };
@@ -544,6 +545,8 @@ int cmd_serve(struct cli *c)
 
 	/* Every acknowledged message is already durable; this only waits for queued commits.
 	 * Deliveries in flight are dropped: their queue entries are still there. */
+	/* Learns still being read on the IMAP readers are dropped when they come back. */
+	d.imap.rspamd = NULL;
 	if (d.smtp.rspamd)
 		rspamd_client_free(d.smtp.rspamd);
 	outbound_stop(d.outbound);

@@ -18,9 +18,9 @@ static void read_free(struct imap_read *r)
 	free(r);
 }
 
-/* Queues r on the reader with the fewest reads queued or running (ties in turn), so a short
- * read waits behind a long one only when every reader is busy. */
-static void reader_queue(struct imap_server *srv, struct imap_read *r)
+/* The reader with the fewest reads queued or running (ties in turn), counted as one busier,
+ * so a short read waits behind a long one only when every reader is busy. */
+size_t imap_reader_pick(struct imap_server *srv)
 {
 	size_t best = srv->next_reader++ % srv->nreaders;
 	for (size_t k = 1; k < srv->nreaders; k++) {
@@ -28,17 +28,28 @@ static void reader_queue(struct imap_server *srv, struct imap_read *r)
 		if (srv->reader_load[i] < srv->reader_load[best])
 			best = i;
 	}
-	r->srv = srv;
-	r->reader = best;
 	srv->reader_load[best]++;
-	committer_submit_job(srv->readers[best], &r->job);
+	return best;
+}
+
+void imap_reader_unload(struct imap_server *srv, size_t reader)
+{
+	if (srv->reader_load[reader])
+		srv->reader_load[reader]--;
+}
+
+static void reader_queue(struct imap_server *srv, struct imap_read *r)
+{
+	r->srv = srv;
+	r->reader = imap_reader_pick(srv);
+	committer_submit_job(srv->readers[r->reader], &r->job);
 }
 
 /* The read came back from its reader (answered or cancelled). */
 static void reader_unload(struct imap_read *r)
 {
-	if (r->srv && r->srv->reader_load[r->reader])
-		r->srv->reader_load[r->reader]--;
+	if (r->srv)
+		imap_reader_unload(r->srv, r->reader);
 	r->srv = NULL;
 }
 

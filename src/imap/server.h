@@ -11,6 +11,7 @@
 #include "auth/login.h"
 #include "lib/config.h"
 #include "net/connlimit.h"
+#include "spam/rspamd.h"
 #include "store/committer.h"
 #include "store/store.h"
 
@@ -35,6 +36,10 @@ struct imap_server {
 	const char *spool_dir;        /* large APPENDs being received spill here */
 	struct imap_session *sessions;
 	bool draining;
+	/* The spam filter users teach by moving mail to and from Junk (learn.c); NULL: none.
+	 * Set to NULL before the client is freed: learns still being read are then dropped. */
+	struct rspamd_client *rspamd;
+	size_t learns_reading;         /* messages being read for learning on the readers */
 };
 
 void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *peer,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth/sasl.h"
+#include "imap/learn.h"
 #include "imap/session.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
@@ -401,6 +402,7 @@ struct imap_job {
 	struct spool_bytes *msg; /* APPEND: the message */
 	int64_t internaldate;
 	int64_t uidvalidity;
+	enum imap_learn learn;   /* COPY, MOVE, STORE: what the change teaches the spam filter */
 	/* results */
 	bool ok;
 	struct buf err;
@@ -562,6 +564,7 @@ static void job_done(struct store_job *job)
 		} else {
 			imap_tagged(s, s->tag, "OK", NULL, "Flags stored.");
 		}
+		imap_learn(s, j->learn, j->mailbox_id, j->uids, j->n, j->failed, j->nfailed);
 		break;
 	case JOB_EXPUNGE:
 		if (j->close) {
@@ -615,6 +618,7 @@ static void job_done(struct store_job *job)
 		buf_free(&code);
 		buf_free(&from);
 		buf_free(&to);
+		imap_learn(s, j->learn, j->to_mailbox, j->new_uids, j->n, NULL, 0);
 		break;
 	}
 	case JOB_APPEND: {
@@ -1064,6 +1068,7 @@ static enum imap_read_next select_finish(struct imap_session *s, struct imap_rea
 	s->mbox.uidnext = sr->info.uidnext;
 	s->mbox.highestmodseq = sr->info.highestmodseq;
 	s->mbox.name = xstrdup(sr->info.name);
+	s->mbox.junk = strcmp(sr->info.special_use, "\\Junk") == 0;
 	uidmap_clear(&s->uids);
 	s->uids = sr->uids; /* the map moves to the session */
 	memset(&sr->uids, 0, sizeof sr->uids);
@@ -1380,6 +1385,7 @@ static void cmd_store(struct imap_session *s, const struct imap_command *c, bool
 	j->flags = flags;
 	j->keywords = buf_steal(&kw, NULL);
 	j->unchangedsince = unchangedsince;
+	j->learn = imap_learn_of_store(op, j->keywords);
 	if (silent) {
 		free(s->silent);
 		s->silent = uids;
@@ -1432,6 +1438,7 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 	j->move = move;
 	j->to_mailbox = to.id;
 	j->uidvalidity = to.uidvalidity;
+	j->learn = imap_learn_of_copy(s->mbox.junk, to.special_use);
 	remember_tag(s, c->tag);
 	job_submit(s, j);
 }

@@ -67,6 +67,7 @@ struct imap_session {
 	struct {
 		int64_t id, uidvalidity, uidnext, highestmodseq;
 		char *name;
+		bool junk;             /* it has the \Junk role: moving out of it teaches ham */
 	} mbox;
 	bool readonly;
 	struct uidmap uids;            /* sequence numbers and UIDs */
@@ -120,6 +121,10 @@ struct imap_read {
  * selected mailbox when `selected`), pauses the session and queues r on a reader. */
 void imap_read_submit(struct imap_session *s, struct imap_read *r, const char *tag,
 		      bool selected);
+/* For other jobs on the readers (learn.c): the least busy reader, counted as one busier
+ * until imap_reader_unload. Only when srv->nreaders > 0. */
+size_t imap_reader_pick(struct imap_server *srv);
+void imap_reader_unload(struct imap_server *srv, size_t reader);
 /* True when the work should stop early (its answer would be thrown away). */
 bool imap_read_cancelled(struct imap_read *r);
 /* The session is going away: its read, if any, is dropped. */

@@ -161,6 +161,11 @@ const struct rspamd_stats *rspamd_client_stats(const struct rspamd_client *c)
 	return &c->stats;
 }
 
+size_t rspamd_learns_inflight(const struct rspamd_client *c)
+{
+	return c->learns_inflight;
+}
+
 static void op_free(struct rspamd_scan *s)
 {
 	struct rspamd_client *c = s->c;
@@ -209,6 +214,13 @@ static void finish(struct rspamd_scan *s, struct rspamd_result *res, const char 
 			log_warn("event=rspamd-learn as=%s msg=%s result=error status=%d ms=%ld "
 				 "error=%s", s->spam ? "spam" : "ham", log_str(s->what), status,
 				 elapsed_ms(&s->t0), log_qstr(error));
+		else if (status == 208 || status == 204)
+			/* Not failures: rspamd knew this message already (a mail app that sets $Junk
+			 * and then moves the message to Junk teaches it twice), or it has too few
+			 * words for its Bayes classifier to learn anything from. */
+			log_info("event=rspamd-learn as=%s msg=%s result=ok ms=%ld note=%s",
+				 s->spam ? "spam" : "ham", log_str(s->what), elapsed_ms(&s->t0),
+				 status == 208 ? "already-learned" : "too-few-words");
 		else
 			log_info("event=rspamd-learn as=%s msg=%s result=ok ms=%ld",
 				 s->spam ? "spam" : "ham", log_str(s->what), elapsed_ms(&s->t0));
@@ -313,7 +325,9 @@ static void on_response(struct evhttp_request *req, void *arg)
 		struct evbuffer *in = evhttp_request_get_input_buffer(req);
 		size_t len = evbuffer_get_length(in);
 		const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
-		if (status != 200) {
+		/* learn: 208 "already learned", 204 "too few tokens" (rspamd's own codes) */
+		bool learn_noop = s->learn && (status == 208 || status == 204);
+		if (status != 200 && !learn_noop) {
 			buf_printf(&why, "rspamd answered HTTP %d", status);
 			if (len <= RSPAMD_REPLY_MAX_BYTES)
 				append_error_text(&why, body, len);

@@ -49,6 +49,9 @@ struct rspamd_client *rspamd_client_new(struct event_base *base,
  * scan's callback (the scan is still being finished there). */
 void rspamd_client_free(struct rspamd_client *c);
 const struct rspamd_stats *rspamd_client_stats(const struct rspamd_client *c);
+/* Learning requests sent and not answered yet (at most RSPAMD_LEARN_MAX_INFLIGHT): callers
+ * that queue learns of their own count these against the same budget. */
+size_t rspamd_learns_inflight(const struct rspamd_client *c);
 
 /* What rspamd is told about the message besides its bytes (each a header of the request).
  * Any field may be NULL (or nrcpts 0) when unknown; mail_from "" is the null sender. */
@@ -78,7 +81,8 @@ void rspamd_scan_cancel(struct rspamd_scan *s);
 
 /* Fire and forget: sends msg (copied) to the controller as spam or ham, and logs the outcome
  * (event=rspamd-learn). rcpt, if not NULL, goes as Deliver-To, for rspamd's per-user
- * statistics when it is set up for them. what names the message in the log line. */
+ * statistics when it is set up for them. what names the message in the log line. rspamd's
+ * "already learned" (208) and "too few words" (204) answers count as ok, with a note. */
 void rspamd_learn(struct rspamd_client *c, bool spam, const char *msg, size_t len,
 		  const char *rcpt, const char *what);
 

@@ -228,9 +228,11 @@ def _cache_dir(owner):
 
 
 class PrivateRspamd:
-    def __init__(self, clamd=False, redis=False, password='yubin-test-controller'):
+    def __init__(self, clamd=False, redis=False, password='yubin-test-controller',
+                 per_user=False):
         self.want_clamd = clamd
         self.want_redis = redis
+        self.per_user = per_user  # Bayes per recipient (Deliver-To of a learn), with redis
         self.password = password
         self.proc = None
         self.clamd = None
@@ -293,7 +295,8 @@ class PrivateRspamd:
                 '  timeout = 5.0;\n  retransmits = 1;\n}\n' % (CLAMD_ADDR, self.clamd.port))
         if self.redis:
             files['local.d/classifier-bayes.conf'] = (
-                'servers = "%s:%d";\nbackend = "redis";\n' % (REDIS_ADDR, self.redis.port))
+                'servers = "%s:%d";\nbackend = "redis";\n%s' % (
+                    REDIS_ADDR, self.redis.port, 'per_user = true;\n' if self.per_user else ''))
         for name, text in files.items():
             with open(os.path.join(conf, name), 'w') as f:
                 f.write(text)
@@ -345,10 +348,11 @@ class PrivateRspamd:
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
-    def learned(self, kind):
+    def learned(self, kind, user=''):
         """Messages the Bayes classifier has learned as 'spam' or 'ham', read from its Redis
-        (the controller's /stat and `rspamc stat` refresh these counts only now and then)."""
-        n = self.redis.command('HGET', 'RS', 'learns_' + kind)
+        (the controller's /stat and `rspamc stat` refresh these counts only now and then).
+        With per_user, each user's counts are under a key of their own ('RS' + address)."""
+        n = self.redis.command('HGET', 'RS' + user, 'learns_' + kind)
         return int(n or 0)
 
     def stop_rspamd(self):
