@@ -177,7 +177,9 @@ class TestRspamdSilent(ScanCase):
                                  'rspamd-timeout': '1'}, accounts=[ALICE])
         cls.srv.__enter__()
 
-    tearDownClass = TestRspamdDown.tearDownClass
+    # the function, not TestRspamdDown's bound method (that would stop the other class's
+    # server again and leave this one running)
+    tearDownClass = classmethod(TestRspamdDown.tearDownClass.__func__)
 
     def test_silent_filter_times_out_and_delivers(self):
         mk = token()
