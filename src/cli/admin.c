@@ -140,8 +140,8 @@ static int account_set(struct cli *c, struct store *s)
 {
 	if (c->argc != 4) {
 		cli_error("usage: yubin account set ADDRESS pop3-delete per-device|expunge|default | "
-			  "account-password on|off | keep-days N|default | save-sent on|off|default | "
-			  "spam on|off|default | spam-threshold N|default | "
+			  "account-password on|off | keep-days N|default | "
+			  "save-sent on|off|default | spam on|off|default | spam-threshold N|default | "
 			  "spam-allow|spam-block|spam-unlist SENDER|@DOMAIN");
 		return 2;
 	}
@@ -459,8 +459,9 @@ int cmd_domain(struct cli *c)
 	} else if (strcmp(sub, "set") == 0 && c->argc == 4 && cli_spam_key(c->argv[2])) {
 		rc = cli_spam_set(s, c->argv[1], true, c->argv[2], c->argv[3]);
 	} else {
-		cli_error("usage: yubin domain add|del DOMAIN | list | catchall DOMAIN TARGET|--off | "
-			  "set DOMAIN spam on|off|default | set DOMAIN spam-threshold N|default | "
+		cli_error("usage: yubin domain add|del DOMAIN | list | "
+			  "catchall DOMAIN TARGET|--off | set DOMAIN spam on|off|default | "
+			  "set DOMAIN spam-threshold N|default | "
 			  "set DOMAIN spam-allow|spam-block|spam-unlist SENDER|@DOMAIN");
 		rc = 2;
 	}

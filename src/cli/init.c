@@ -166,12 +166,13 @@ int cmd_init(struct cli *c)
 	}
 	printf("Initialised %s for %s (server name %s).\n", c->data, domain, host.data);
 	if (rspamd)
-		printf("Found rspamd at %s: mail from other servers is scanned for spam and viruses "
-		       "(rspamd-url in yubin.conf; yubin spam status shows how it goes).\n", rspamd);
+		printf("Found rspamd at %s: mail from other servers is scanned for spam and "
+		       "viruses (rspamd-url in yubin.conf; yubin spam status shows how it goes).\n",
+		       rspamd);
 	else
-		printf("No rspamd answered at %s, so spam scanning is off; to turn it on: apt-get "
-		       "install rspamd clamav-daemon, then set rspamd-url = http://127.0.0.1:11333 in "
-		       "yubin.conf and restart yubin.\n", "127.0.0.1:11333");
+		printf("No rspamd answered at 127.0.0.1:11333, so spam scanning is off; to turn it "
+		       "on: apt-get install rspamd clamav-daemon, then set rspamd-url = "
+		       "http://127.0.0.1:11333 in yubin.conf and restart yubin.\n");
 	char ldomain[256];
 	snprintf(ldomain, sizeof ldomain, "%s", domain);
 	for (char *p = ldomain; *p; p++)

@@ -64,23 +64,23 @@ int cli_spam_set(struct store *s, const char *name, bool domain, const char *key
 			cli_error("spam is on, off or default, not \"%s\"", value);
 			return 2;
 		}
-		ok = domain ? s->ops->domain_set(s, name, key, strcmp(value, "default") ? value : NULL,
-						 &err)
-			    : s->ops->account_set(s, name, key,
-						  strcmp(value, "default") ? value : NULL, &err);
+		const char *v = strcmp(value, "default") ? value : NULL;
+		ok = domain ? s->ops->domain_set(s, name, key, v, &err)
+			    : s->ops->account_set(s, name, key, v, &err);
+		const char *meaning =
+			!strcmp(value, "off") ? "mail to it is not scanned; blocked senders are still "
+						"refused"
+			: !strcmp(value, "on") ? "mail to it is scanned when rspamd-url is set"
+			: domain ? "as the server says" : "as its domain, or else the server, says";
 		if (ok)
-			printf("%s: spam = %s (%s)\n", name, value,
-			       !strcmp(value, "off") ? "mail to it is not scanned; a blocked sender "
-						       "is still refused"
-			       : !strcmp(value, "on") ? "mail to it is scanned when rspamd-url is set"
-			       : domain ? "as the server says" : "as its domain, or else the server, says");
+			printf("%s: spam = %s (%s)\n", name, value, meaning);
 	} else if (strcmp(key, "spam-threshold") == 0) {
 		char *end;
 		double t = strtod(value, &end);
 		bool number = value[0] && *end == '\0' && isfinite(t) && t >= 0 && t <= 1000;
 		if (!number && strcmp(value, "default") != 0) {
-			cli_error("spam-threshold is a score from 0 to 1000 (e.g. 5.0) or default, not "
-				  "\"%s\"", value);
+			cli_error("spam-threshold is a score from 0 to 1000 (e.g. 5.0) or default, "
+				  "not \"%s\"", value);
 			return 2;
 		}
 		char text[32];
