@@ -84,9 +84,10 @@ void spam_verdict_make(struct spam_verdict *v, const struct rspamd_result *r, co
 		}
 		v->disposition = SPAM_REJECT;
 		v->what = "spam";
+		spam = true;
 		set_reply(v, "550 5.7.1", r->smtp_message ? r->smtp_message :
 			  "This message looks like spam and was not accepted");
-		return;
+		break; /* the headers too: other recipients may still take it (spam_combine) */
 	case RSPAMD_GREYLIST:
 		if (o->greylist_to_inbox) {
 			v->disposition = SPAM_DELIVER;
@@ -99,7 +100,7 @@ void spam_verdict_make(struct spam_verdict *v, const struct rspamd_result *r, co
 		v->what = "retry";
 		set_reply(v, "451 4.7.1", r->smtp_message ? r->smtp_message :
 			  "This message is not accepted for now; please try again later");
-		return;
+		break;
 	case RSPAMD_ADD_HEADER:
 	case RSPAMD_REWRITE_SUBJECT:
 		spam = true;

@@ -35,7 +35,9 @@ struct spam_verdict {
 	enum spam_disposition disposition;
 	const char *what;          /* for the log: clean, junk, spam, virus, retry, unscanned */
 	char reply[SPAM_REPLY_MAX + 1]; /* REJECT, TEMPFAIL: "550 5.7.1 text", no CRLF */
-	struct buf headers;        /* DELIVER, JUNK: header lines to prepend, each ending CRLF */
+	struct buf headers;        /* header lines to prepend, each ending CRLF (for REJECT and
+				    * TEMPFAIL too, for a copy other recipients take; not for
+				    * a virus or an unscanned message) */
 };
 
 /* The server's choices (yubin.conf); all false: the defaults above. */

@@ -174,7 +174,11 @@ class TestSpamSettings(SettingsCase):
         mk = token()
         self.send(with_marker(rc.gtube_message(), mk), [NOFILTER, ALICE])
         self.assertEqual(self.where(NOFILTER, mk)[0], 'INBOX')
-        self.assertEqual(self.where(ALICE, mk)[0], 'Junk')
+        box, msg = self.where(ALICE, mk)
+        self.assertEqual(box, 'Junk')
+        # one stored copy for both, with what rspamd said
+        self.assertIn('X-Spam-Status: Yes', head(msg))
+        self.assertIn('action="reject"', head(msg))
 
     def test_domain_scanning_off_and_account_back_on(self):
         mk = token()

@@ -231,3 +231,20 @@ TEST(spam_verdict_combine)
 	CHECK_EQ_INT(c[3], SPAM_JUNK);
 	CHECK_EQ_INT(spam_combine(NULL, 0), SPAM_DELIVER);
 }
+
+TEST(spam_verdict_refusals_keep_headers)
+{
+	/* for the copy other recipients take when only some refuse (spam_combine) */
+	struct spam_verdict v;
+	struct rspamd_result r;
+	verdict_with(&v, &r, "{\"action\":\"reject\",\"score\":16,\"required_score\":15}", NULL);
+	CHECK_EQ_INT(v.disposition, SPAM_REJECT);
+	CHECK(strncmp(v.headers.data, "X-Spam-Status: Yes, score=16.00", 31) == 0);
+	spam_verdict_free(&v);
+	rspamd_result_free(&r);
+	verdict_with(&v, &r, "{\"action\":\"greylist\",\"score\":4}", NULL);
+	CHECK_EQ_INT(v.disposition, SPAM_TEMPFAIL);
+	CHECK(strncmp(v.headers.data, "X-Spam-Status: No, score=4.00", 29) == 0);
+	spam_verdict_free(&v);
+	rspamd_result_free(&r);
+}
