@@ -140,10 +140,14 @@ static int account_set(struct cli *c, struct store *s)
 {
 	if (c->argc != 4) {
 		cli_error("usage: yubin account set ADDRESS pop3-delete per-device|expunge|default | "
-			  "account-password on|off | keep-days N|default | save-sent on|off|default");
+			  "account-password on|off | keep-days N|default | "
+			  "save-sent on|off|default | spam on|off|default | spam-threshold N|default | "
+			  "spam-allow|spam-block|spam-unlist SENDER|@DOMAIN");
 		return 2;
 	}
 	const char *key = c->argv[2], *value = c->argv[3];
+	if (cli_spam_key(key))
+		return cli_spam_set(s, c->argv[1], false, key, value);
 	bool valid = (strcmp(key, "pop3-delete") == 0 &&
 		      (!strcmp(value, "per-device") || !strcmp(value, "expunge") ||
 		       !strcmp(value, "default"))) ||
@@ -197,6 +201,7 @@ static int account_show(struct cli *c, struct store *s)
 		printf("save-sent: %s\n", a.save_sent ? "on" : "off");
 	else
 		printf("save-sent: %s (the server's default)\n", cfg.save_sent);
+	cli_spam_show_account(s, &a, &cfg);
 	s->ops->device_list(s, a.address, print_device_row, "device: ");
 	int64_t count, bytes;
 	s->ops->deleted_kept(s, a.id, &count, &bytes);
@@ -451,8 +456,13 @@ int cmd_domain(struct cli *c)
 			cli_error("%s: %s", c->argv[1], err.data);
 			rc = 1;
 		}
+	} else if (strcmp(sub, "set") == 0 && c->argc == 4 && cli_spam_key(c->argv[2])) {
+		rc = cli_spam_set(s, c->argv[1], true, c->argv[2], c->argv[3]);
 	} else {
-		cli_error("usage: yubin domain add|del DOMAIN | list | catchall DOMAIN TARGET|--off");
+		cli_error("usage: yubin domain add|del DOMAIN | list | "
+			  "catchall DOMAIN TARGET|--off | set DOMAIN spam on|off|default | "
+			  "set DOMAIN spam-threshold N|default | "
+			  "set DOMAIN spam-allow|spam-block|spam-unlist SENDER|@DOMAIN");
 		rc = 2;
 	}
 	s->ops->close(s);

@@ -51,5 +51,15 @@ int cmd_queue(struct cli *c);
 int cmd_dkim(struct cli *c);
 int cmd_dns(struct cli *c);
 int cmd_report(struct cli *c);
+int cmd_spam(struct cli *c);
+
+/* Spam settings (cli/spam.c): is key one of them (spam, spam-threshold, spam-allow,
+ * spam-block, spam-unlist); set it for an account or a domain, say so, return the exit status;
+ * the account's lines for account show; the rspamd init finds on this machine (or NULL). */
+bool cli_spam_key(const char *key);
+int cli_spam_set(struct store *s, const char *name, bool domain, const char *key,
+		 const char *value);
+void cli_spam_show_account(struct store *s, const struct account *a, const struct config *cfg);
+const char *cli_rspamd_probe(void);
 
 #endif

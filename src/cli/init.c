@@ -92,6 +92,13 @@ int cmd_init(struct cli *c)
 		overrides[n++] = "tls-key";
 		overrides[n++] = key;
 	}
+	/* An rspamd already running here (Debian's rspamd package listens on 11333): scanning
+	 * goes on at once. A second at most; nothing changes when none answers. */
+	const char *rspamd = cli_rspamd_probe();
+	if (rspamd) {
+		overrides[n++] = "rspamd-url";
+		overrides[n++] = rspamd;
+	}
 	overrides[n++] = NULL;
 	overrides[n] = NULL;
 	config_write_default(&conf, overrides);
@@ -158,6 +165,14 @@ int cmd_init(struct cli *c)
 		printf("The data directory belongs to %s; the server runs as that user.\n", pw->pw_name);
 	}
 	printf("Initialised %s for %s (server name %s).\n", c->data, domain, host.data);
+	if (rspamd)
+		printf("Found rspamd at %s: mail from other servers is scanned for spam and "
+		       "viruses (rspamd-url in yubin.conf; yubin spam status shows how it goes).\n",
+		       rspamd);
+	else
+		printf("No rspamd answered at 127.0.0.1:11333, so spam scanning is off; to turn it "
+		       "on: apt-get install rspamd clamav-daemon, then set rspamd-url = "
+		       "http://127.0.0.1:11333 in yubin.conf and restart yubin.\n");
 	char ldomain[256];
 	snprintf(ldomain, sizeof ldomain, "%s", domain);
 	for (char *p = ldomain; *p; p++)

@@ -22,12 +22,16 @@ static const char usage[] =
 	"  serve                 run the mail server in the foreground\n"
 	"  account add|del|passwd|list [ADDRESS]   manage mailboxes (password from stdin)\n"
 	"  alias add ALIAS TARGET... | del ALIAS [TARGET] | list\n"
-	"  domain add|del D | list | catchall D TARGET|--off\n"
+	"  domain add|del D | list | catchall D TARGET|--off | set D KEY VALUE\n"
 	"  dns DOMAIN            print the DNS records DOMAIN needs (MX, SPF, DKIM, DMARC)\n"
 	"  dkim list [DOMAIN] | rotate DOMAIN | use DOMAIN SELECTOR... | retire DOMAIN SELECTOR\n"
 	"  export ADDRESS [--mailbox NAME] (--mbox FILE | --maildir DIR)\n"
 	"  account app-password add ADDRESS --label L | list ADDRESS | revoke ADDRESS LABEL\n"
-	"  account set ADDRESS pop3-delete|account-password|keep-days VALUE; account show ADDRESS\n"
+	"  account set ADDRESS pop3-delete|account-password|keep-days|save-sent VALUE;\n"
+	"                        account show ADDRESS\n"
+	"  account set ADDRESS|domain set DOMAIN spam on|off|default | spam-threshold N|default\n"
+	"                        | spam-allow|spam-block|spam-unlist SENDER|@DOMAIN\n"
+	"  spam status           scanning, rspamd's health, what the filter did\n"
 	"  audit [--account ADDRESS] [--limit N]   the login audit log\n"
 	"  expire                run the keep-days sweep now\n"
 	"  queue list | show ID | retry ID | flush | delete ID   mail waiting for other domains\n"
@@ -175,7 +179,7 @@ int main(int argc, char **argv)
 		{ "alias", cmd_alias }, { "domain", cmd_domain }, { "export", cmd_export },
 		{ "check", cmd_check }, { "audit", cmd_audit }, { "expire", cmd_expire },
 		{ "queue", cmd_queue }, { "dkim", cmd_dkim }, { "dns", cmd_dns },
-		{ "report", cmd_report },
+		{ "report", cmd_report }, { "spam", cmd_spam },
 	};
 	struct cli c = { .argc = argc - 2, .argv = xcalloc((size_t)argc, sizeof(char *)) };
 	memcpy(c.argv, argv + 2, (size_t)(argc - 2) * sizeof(char *));

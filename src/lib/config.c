@@ -157,6 +157,18 @@ static const struct setting settings[] = {
 	{ "spam-unavailable", STR(spam_unavailable), "accept", 0, 0,
 	  "When rspamd cannot scan a message: accept (deliver it with X-Spam-Status: unscanned) "
 	  "or tempfail (answer 451 4.7.1 so the sender tries again later).", "accept|tempfail" },
+	{ "spam-reject-action", STR(spam_reject_action), "reject", 0, 0,
+	  "What rspamd's \"reject\" (clear spam, e.g. GTUBE) does: reject (550 5.7.1 at the end of "
+	  "DATA; nothing is stored, the sender is told) or junk (delivered to Junk). A virus is "
+	  "always refused (554 5.7.1).", "reject|junk" },
+	{ "spam-add-header-action", STR(spam_add_header_action), "junk", 0, 0,
+	  "What rspamd's \"add header\" and \"rewrite subject\" (probable spam) do: junk (the "
+	  "Junk folder) or inbox; either way with X-Spam-Status, X-Spam-Score and X-Spam-Symbols. "
+	  "Per account or domain: yubin account|domain set NAME spam-threshold SCORE.",
+	  "junk|inbox" },
+	{ "spam-greylist-action", STR(spam_greylist_action), "tempfail", 0, 0,
+	  "What rspamd's \"greylist\" does: tempfail (451 4.7.1; real servers try again and get "
+	  "through, much spamware does not) or inbox (deliver at once).", "tempfail|inbox" },
 	{ "outbound-port", NUM(outbound_port), "25", 1, 65535,
 	  "Port to connect to on other domains' mail servers (only tests change it)." },
 	{ "outbound-per-domain", NUM(outbound_per_domain), "4", 1, 1000,

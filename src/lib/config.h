@@ -62,6 +62,9 @@ struct config {
 	char *rspamd_password;
 	long rspamd_timeout;
 	char *spam_unavailable;
+	char *spam_reject_action;
+	char *spam_add_header_action;
+	char *spam_greylist_action;
 	long outbound_port;
 	long outbound_per_domain;
 	long outbound_domain_rate;

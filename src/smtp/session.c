@@ -38,6 +38,7 @@
 #include "smtp/parse.h"
 #include "smtp/server.h"
 #include "store/dmarc_jobs.h"
+#include "store/spam_jobs.h"
 
 enum session_state {
 	ST_COMMAND,    /* reading command lines */
@@ -87,6 +88,10 @@ struct smtp_session {
 	struct rspamd_scan *scan; /* ST_CHECKING: the spam scan of scan_bytes */
 	struct spool_bytes *scan_bytes;
 	bool scan_junk;          /* the check already said Junk */
+	/* The spam settings of the message's accounts (message_commit's order), and one with
+	 * the server's defaults for forwarding to other domains, found at the end of DATA. */
+	struct spam_recipient *spam_rcpts;
+	size_t spam_n;
 	/* transaction */
 	bool have_mail;
 	struct smtp_address sender;
@@ -174,6 +179,9 @@ static void transaction_reset(struct smtp_session *s)
 	s->used_bdat = false;
 	s->bdat_failed = false;
 	spool_reset(&s->message);
+	free(s->spam_rcpts);
+	s->spam_rcpts = NULL;
+	s->spam_n = 0;
 }
 
 static void commit_done(void *ctx, bool ok, const char *reason)
@@ -295,23 +303,10 @@ static bool for_dmarc_reports(struct smtp_session *s)
 	return false;
 }
 
-/* Hands a finished message to the committer (b is taken over). */
-static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool junk)
+/* The distinct accounts the message goes to, in the order they are stored (ids: room for
+ * every target of every recipient). */
+static size_t distinct_accounts(struct smtp_session *s, int64_t *ids)
 {
-	size_t naccounts = 0;
-	for (size_t i = 0; i < s->nrcpts; i++)
-		naccounts += s->rcpts[i].targets.n;
-	/* Other domains (recipients of a logged-in user, and where forwarding aliases
-	 * lead): one queue entry per domain with its recipients. */
-	struct commit_remote *remote = NULL;
-	size_t nremote = 0;
-	for (size_t i = 0; i < s->nrcpts; i++) {
-		if (s->rcpts[i].remote)
-			route_queue_add(&remote, &nremote, s->rcpts[i].address);
-		for (size_t k = 0; k < s->rcpts[i].targets.nremote; k++)
-			route_queue_add(&remote, &nremote, s->rcpts[i].targets.remote[k]);
-	}
-	int64_t *ids = xcalloc(naccounts, sizeof *ids);
 	size_t n = 0;
 	for (size_t i = 0; i < s->nrcpts; i++)
 		for (size_t k = 0; k < s->rcpts[i].targets.n; k++) {
@@ -322,6 +317,44 @@ static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool j
 			if (!dup)
 				ids[n++] = id;
 		}
+	return n;
+}
+
+static size_t target_count(struct smtp_session *s)
+{
+	size_t naccounts = 0;
+	for (size_t i = 0; i < s->nrcpts; i++)
+		naccounts += s->rcpts[i].targets.n;
+	return naccounts;
+}
+
+/* Does the message also go to other domains (a logged-in user's recipients, or aliases that
+ * forward)? */
+static bool goes_elsewhere(struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nrcpts; i++)
+		if (s->rcpts[i].remote || s->rcpts[i].targets.nremote)
+			return true;
+	return false;
+}
+
+/* Hands a finished message to the committer (b and account_junk, one per distinct account
+ * or NULL, are taken over). */
+static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool junk,
+			   bool *account_junk)
+{
+	/* Other domains (recipients of a logged-in user, and where forwarding aliases
+	 * lead): one queue entry per domain with its recipients. */
+	struct commit_remote *remote = NULL;
+	size_t nremote = 0;
+	for (size_t i = 0; i < s->nrcpts; i++) {
+		if (s->rcpts[i].remote)
+			route_queue_add(&remote, &nremote, s->rcpts[i].address);
+		for (size_t k = 0; k < s->rcpts[i].targets.nremote; k++)
+			route_queue_add(&remote, &nremote, s->rcpts[i].targets.remote[k]);
+	}
+	int64_t *ids = xcalloc(target_count(s), sizeof *ids);
+	size_t n = distinct_accounts(s, ids);
 	log_info("event=message conn=%lu from=%s recipients=%zu accounts=%zu queued=%zu "
 		 "size=%zu spilled=%s", s->id, log_str(s->sender.null ? "<>" : s->sender.text),
 		 s->nrcpts, n, nremote, b->len, b->map ? "yes" : "no");
@@ -342,6 +375,7 @@ static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool j
 	req.len = b->len;
 	req.spool = b;
 	req.junk = junk;
+	req.account_junk = account_junk;
 	s->state = ST_COMMITTING;
 	bufferevent_disable(s->bev, EV_READ);
 	committer_submit(s->srv->committer, &req);
@@ -349,10 +383,11 @@ static void message_commit(struct smtp_session *s, struct spool_bytes *b, bool j
 
 /* ---- the spam scan (rspamd) ---------------------------------------------------------------- */
 
-/* Mail from outside is scanned (rspamd-url set); mail from logged-in users is not. */
-static bool needs_scan(struct smtp_session *s)
+/* Mail from outside goes through the spam settings (lists, and the scan when rspamd-url is
+ * set); mail from logged-in users does not. */
+static bool spam_applies(struct smtp_session *s)
 {
-	return s->mode == SMTP_MODE_MX && !s->authenticated && s->srv->rspamd;
+	return s->mode == SMTP_MODE_MX && !s->authenticated;
 }
 
 /* X-Spam-* fields the message came with, and those rspamd asks to remove: a sender must not
@@ -389,6 +424,68 @@ static void reply_line(struct smtp_session *s, const char *line)
 	reply(s, code, status[0] ? status : NULL, "%s", p ? p : "");
 }
 
+/* Back to reading commands after the message was answered without being stored. */
+static void message_refused(struct smtp_session *s, struct spool_bytes *b)
+{
+	spool_bytes_free(&b);
+	transaction_reset(s);
+	s->state = ST_COMMAND;
+	bufferevent_enable(s->bev, EV_READ);
+	session_process_input(s);
+}
+
+/* The end of the spam filter's part: what the scan (v and r; v NULL when the message was not
+ * scanned) means for each account, what that adds up to, then the reply or the commit. */
+static void spam_apply(struct smtp_session *s, struct spool_bytes *b, struct spam_verdict *v,
+		       const struct rspamd_result *r)
+{
+	size_t n = s->spam_n;
+	enum spam_disposition *d = xcalloc(n ? n : 1, sizeof *d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = spam_verdict_for(v, r, &s->spam_rcpts[i]);
+	enum spam_disposition all = spam_combine(d, n);
+	size_t junked = 0;
+	for (size_t i = 0; i < n; i++)
+		junked += d[i] == SPAM_JUNK;
+	const char *outcome;
+	if (all == SPAM_REJECT)
+		outcome = r && r->virus ? "virus" : v && v->disposition == SPAM_REJECT ? "rejected"
+										    : "blocked";
+	else if (all == SPAM_TEMPFAIL)
+		outcome = !r ? "unscanned" : "tempfail";
+	else
+		outcome = !v ? "off" : !r ? "unscanned" : junked ? "junk" : "clean";
+	log_info("event=spam-verdict conn=%lu outcome=%s accounts=%zu junk=%zu", s->id, outcome,
+		 n, junked);
+	if (s->srv->rspamd || all == SPAM_REJECT)
+		spam_count_outcome(s->srv->committer, outcome);
+	if (all == SPAM_REJECT || all == SPAM_TEMPFAIL) {
+		reply_line(s, v && v->disposition == all ? v->reply : SPAM_BLOCKED_REPLY);
+		free(d);
+		message_refused(s, b);
+		return;
+	}
+	/* A sender's own X-Spam-* fields go whenever a filter is configured, scanned or not. */
+	if (v || s->srv->rspamd)
+		header_remove_fields(b, 0, spam_field, (void *)r);
+	if (v && v->headers.len) {
+		const char *eol = memchr(b->data, '\n', b->len);
+		size_t at = eol ? (size_t)(eol - b->data) + 1 : 0; /* after Return-Path */
+		if (!spool_bytes_insert(b, at, v->headers.data, v->headers.len))
+			log_warn("event=spam-headers-not-added conn=%lu reason=\"no room before a "
+				 "spilled message\"", s->id);
+	}
+	/* the accounts come first in spam_rcpts, in message_commit's order */
+	bool *account_junk = NULL;
+	if (junked) {
+		account_junk = xcalloc(n, sizeof *account_junk);
+		for (size_t i = 0; i < n; i++)
+			account_junk[i] = d[i] == SPAM_JUNK;
+	}
+	free(d);
+	message_commit(s, b, s->scan_junk, account_junk);
+}
+
 static void scan_done(void *ctx, struct rspamd_result *result, const char *error)
 {
 	struct smtp_session *s = ctx;
@@ -396,34 +493,84 @@ static void scan_done(void *ctx, struct rspamd_result *result, const char *error
 	struct spool_bytes *b = s->scan_bytes;
 	s->scan_bytes = NULL;
 	struct spam_verdict v;
-	spam_verdict_make(&v, result, error, strcmp(cfg(s)->spam_unavailable, "tempfail") == 0);
+	const struct config *c = cfg(s);
+	struct spam_options o = {
+		.reject_to_junk = strcmp(c->spam_reject_action, "junk") == 0,
+		.add_header_to_inbox = strcmp(c->spam_add_header_action, "inbox") == 0,
+		.greylist_to_inbox = strcmp(c->spam_greylist_action, "inbox") == 0,
+		.tempfail_when_unavailable = strcmp(c->spam_unavailable, "tempfail") == 0,
+	};
+	spam_verdict_make(&v, result, error, &o);
 	log_info("event=spam-scan conn=%lu ip=%s what=%s score=%.2f%s%s", s->id, s->ip, v.what,
 		 result ? result->score : 0.0, error ? " error=" : "", error ? log_qstr(error) : "");
-	if (v.disposition == SPAM_REJECT || v.disposition == SPAM_TEMPFAIL) {
-		reply_line(s, v.reply);
-		spam_verdict_free(&v);
-		spool_bytes_free(&b);
-		transaction_reset(s);
-		s->state = ST_COMMAND;
-		bufferevent_enable(s->bev, EV_READ);
-		session_process_input(s);
-		return;
-	}
-	header_remove_fields(b, 0, spam_field, result);
-	const char *eol = memchr(b->data, '\n', b->len);
-	size_t at = eol ? (size_t)(eol - b->data) + 1 : 0; /* after Return-Path */
-	if (!spool_bytes_insert(b, at, v.headers.data, v.headers.len))
-		log_warn("event=spam-headers-not-added conn=%lu reason=\"no room before a spilled "
-			 "message\"", s->id);
-	bool junk = s->scan_junk || v.disposition == SPAM_JUNK;
+	spam_apply(s, b, &v, result);
 	spam_verdict_free(&v);
-	message_commit(s, b, junk);
+}
+
+/* Context of from_first: the From field's first address, and how many there are. */
+struct from_address {
+	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 4];
+	size_t n;
+};
+
+static void from_first(void *ctx, const char *local, size_t local_len, const char *domain,
+		       size_t domain_len)
+{
+	struct from_address *f = ctx;
+	if (f->n++ == 0 && local_len && domain_len &&
+	    local_len + domain_len + 2 <= sizeof f->address)
+		snprintf(f->address, sizeof f->address, "%.*s@%.*s", (int)local_len, local,
+			 (int)domain_len, domain);
+}
+
+/* The spam settings of every account the message goes to: one indexed read each, on the
+ * loop's own connection like routing. Lists match the envelope sender and the From field's
+ * address (only when it names exactly one: several could smuggle an allowed one in). True
+ * when the message should be scanned: some account wants it, and not every one refuses the
+ * sender anyway. */
+static bool spam_recipients(struct smtp_session *s, const struct spool_bytes *b)
+{
+	struct from_address from = { .n = 0 };
+	size_t hdr = mime_header_block_size(b->data, b->len);
+	struct mime_field f;
+	if (mime_header_find(b->data, hdr, "From", &f))
+		mime_address_list_each(f.value, f.value_len, from_first, &from);
+	if (from.n != 1)
+		from.address[0] = '\0';
+	int64_t *ids = xcalloc(target_count(s) + 1, sizeof *ids);
+	size_t n = distinct_accounts(s, ids);
+	bool elsewhere = goes_elsewhere(s);
+	s->spam_n = n + elsewhere;
+	s->spam_rcpts = xcalloc(s->spam_n ? s->spam_n : 1, sizeof *s->spam_rcpts);
+	bool scan = false, blocked_all = s->spam_n > 0;
+	struct store *st = s->srv->store;
+	for (size_t i = 0; i < s->spam_n; i++) {
+		struct spam_recipient *p = &s->spam_rcpts[i];
+		struct spam_settings set = { .scan = -1, .threshold = -1 };
+		if (i < n && st->ops->spam_settings(st, ids[i], s->sender.null ? "" : s->sender.text,
+						    from.address, &set) == STORE_ERROR)
+			log_warn("event=spam-settings-unread conn=%lu account_id=%lld", s->id,
+				 (long long)ids[i]);
+		p->scan = set.scan != 0;
+		p->threshold = set.threshold;
+		p->sender = set.list == SPAM_LIST_ALLOW ? SPAM_SENDER_ALLOWED
+			  : set.list == SPAM_LIST_BLOCK ? SPAM_SENDER_BLOCKED : SPAM_SENDER_ANY;
+		scan |= p->scan;
+		blocked_all &= p->sender == SPAM_SENDER_BLOCKED;
+	}
+	free(ids);
+	return scan && !blocked_all;
 }
 
 static void scan_or_commit(struct smtp_session *s, struct spool_bytes *b, bool junk)
 {
-	if (!needs_scan(s)) {
-		message_commit(s, b, junk);
+	if (!spam_applies(s)) {
+		message_commit(s, b, junk, NULL);
+		return;
+	}
+	s->scan_junk = junk;
+	if (!spam_recipients(s, b) || !s->srv->rspamd) {
+		spam_apply(s, b, NULL, NULL);
 		return;
 	}
 	char **rcpts = xcalloc(s->nrcpts, sizeof *rcpts);
@@ -443,7 +590,6 @@ static void scan_or_commit(struct smtp_session *s, struct spool_bytes *b, bool j
 	s->state = ST_CHECKING;
 	bufferevent_disable(s->bev, EV_READ);
 	s->scan_bytes = b;
-	s->scan_junk = junk;
 	s->scan = rspamd_scan_start(s->srv->rspamd, &env, b->data, b->len, scan_done, s);
 	free(rcpts);
 }

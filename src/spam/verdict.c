@@ -45,11 +45,14 @@ static void symbols_header(struct buf *h, const struct rspamd_result *r)
 }
 
 void spam_verdict_make(struct spam_verdict *v, const struct rspamd_result *r, const char *error,
-		       bool tempfail_when_unavailable)
+		       const struct spam_options *o)
 {
+	static const struct spam_options defaults;
+	if (!o)
+		o = &defaults;
 	memset(v, 0, sizeof *v);
 	if (!r) {
-		if (tempfail_when_unavailable) {
+		if (o->tempfail_when_unavailable) {
 			v->disposition = SPAM_TEMPFAIL;
 			v->what = "unscanned";
 			set_reply(v, "451 4.7.1", "The spam filter cannot check this message right "
@@ -70,35 +73,49 @@ void spam_verdict_make(struct spam_verdict *v, const struct rspamd_result *r, co
 		set_reply(v, "554 5.7.1", text);
 		return;
 	}
+	bool spam = false; /* rspamd says spam: X-Spam-Status: Yes, with the symbols */
 	switch (r->action) {
 	case RSPAMD_REJECT:
+		if (o->reject_to_junk) {
+			v->disposition = SPAM_JUNK;
+			v->what = "junk";
+			spam = true;
+			break;
+		}
 		v->disposition = SPAM_REJECT;
 		v->what = "spam";
+		spam = true;
 		set_reply(v, "550 5.7.1", r->smtp_message ? r->smtp_message :
 			  "This message looks like spam and was not accepted");
-		return;
-	case RSPAMD_SOFT_REJECT:
+		break; /* the headers too: other recipients may still take it (spam_combine) */
 	case RSPAMD_GREYLIST:
+		if (o->greylist_to_inbox) {
+			v->disposition = SPAM_DELIVER;
+			v->what = "clean";
+			break;
+		}
+		/* fall through */
+	case RSPAMD_SOFT_REJECT:
 		v->disposition = SPAM_TEMPFAIL;
 		v->what = "retry";
 		set_reply(v, "451 4.7.1", r->smtp_message ? r->smtp_message :
 			  "This message is not accepted for now; please try again later");
-		return;
+		break;
 	case RSPAMD_ADD_HEADER:
 	case RSPAMD_REWRITE_SUBJECT:
-		v->disposition = SPAM_JUNK;
-		v->what = "junk";
+		spam = true;
+		v->disposition = o->add_header_to_inbox ? SPAM_DELIVER : SPAM_JUNK;
+		v->what = o->add_header_to_inbox ? "clean" : "junk";
 		break;
 	case RSPAMD_NO_ACTION:
 		v->disposition = SPAM_DELIVER;
 		v->what = "clean";
 		break;
 	}
-	bool junk = v->disposition == SPAM_JUNK;
 	buf_printf(&v->headers, "X-Spam-Status: %s, score=%.2f required=%.2f action=\"%s\"\r\n",
-		   junk ? "Yes" : "No", r->score, r->required_score, rspamd_action_name(r->action));
+		   spam ? "Yes" : "No", r->score, r->required_score, rspamd_action_name(r->action));
 	buf_printf(&v->headers, "X-Spam-Score: %.2f\r\n", r->score);
-	if (junk)
+	if (spam)
 		symbols_header(&v->headers, r);
 	/* what rspamd's milter_headers module asks for, when it is set up; ours win */
 	for (size_t i = 0; i < r->nadd_headers; i++)
@@ -113,4 +130,37 @@ void spam_verdict_make(struct spam_verdict *v, const struct rspamd_result *r, co
 void spam_verdict_free(struct spam_verdict *v)
 {
 	buf_free(&v->headers);
+}
+
+enum spam_disposition spam_verdict_for(const struct spam_verdict *v,
+				       const struct rspamd_result *r,
+				       const struct spam_recipient *p)
+{
+	if (v && r && r->virus)
+		return SPAM_REJECT;
+	if (p->sender == SPAM_SENDER_BLOCKED)
+		return SPAM_REJECT;
+	if (!v || !p->scan || p->sender == SPAM_SENDER_ALLOWED)
+		return SPAM_DELIVER;
+	if (!r)
+		return v->disposition; /* unscanned: delivered, or 451 with tempfail */
+	if (p->threshold >= 0 && (r->action == RSPAMD_NO_ACTION || r->action == RSPAMD_ADD_HEADER ||
+				  r->action == RSPAMD_REWRITE_SUBJECT))
+		return r->score >= p->threshold ? SPAM_JUNK : SPAM_DELIVER;
+	return v->disposition;
+}
+
+enum spam_disposition spam_combine(enum spam_disposition *d, size_t n)
+{
+	bool taken = n == 0, later = false;
+	for (size_t i = 0; i < n; i++) {
+		taken |= d[i] == SPAM_DELIVER || d[i] == SPAM_JUNK;
+		later |= d[i] == SPAM_TEMPFAIL;
+	}
+	if (!taken)
+		return later ? SPAM_TEMPFAIL : SPAM_REJECT;
+	for (size_t i = 0; i < n; i++)
+		if (d[i] == SPAM_REJECT || d[i] == SPAM_TEMPFAIL)
+			d[i] = SPAM_JUNK;
+	return SPAM_DELIVER;
 }

@@ -86,6 +86,7 @@ static void commit_batch(struct committer *c, struct pending *batch, size_t n)
 		d[i].len = p->req.len;
 		d[i].internaldate = p->req.internaldate;
 		d[i].account_ids = p->req.account_ids;
+		d[i].account_junk = p->req.account_junk;
 		d[i].naccounts = p->req.naccounts;
 		d[i].mailbox = "INBOX";
 	}
@@ -334,6 +335,7 @@ static void pending_free(struct pending *p)
 	else
 		free(p->req.data);
 	free(p->req.account_ids);
+	free(p->req.account_junk);
 	for (size_t i = 0; i < p->req.nremote; i++) {
 		free(p->req.remote[i].domain);
 		for (size_t k = 0; k < p->req.remote[i].nrcpts; k++)

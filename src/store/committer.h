@@ -37,6 +37,7 @@ struct commit_request {
 	char *sender;                 /* envelope sender for the queue; owned */
 	bool smtputf8, is_bounce;
 	bool junk;                    /* to the accounts' Junk mailboxes, keyword $Junk */
+	bool *account_junk;           /* or per account (naccounts entries; NULL: none); owned */
 	int64_t sent_account_id;      /* also a \Seen copy in this account's Sent mailbox (0: no) */
 	bool dmarc_report;            /* for dmarc-reports@: once stored, the bytes go to the
 				       * report sink (committer_set_report_sink) to be read */
@@ -78,7 +79,8 @@ struct committer *committer_start(const char *data_dir, void (*wake)(void *), vo
  * stores them; the writer still takes everything in submission order. Call once, before the
  * first submit. */
 void committer_set_signer(struct committer *c, commit_sign_fn fn, void *arg, unsigned threads);
-/* Takes ownership of req->data (or req->spool), req->account_ids, req->remote and req->sender. */
+/* Takes ownership of req->data (or req->spool), req->account_ids, req->account_junk,
+ * req->remote and req->sender. */
 void committer_submit(struct committer *c, struct commit_request *req);
 /* Queues a job; it runs after the deliveries queued before it, on its own. */
 void committer_submit_job(struct committer *c, struct store_job *job);

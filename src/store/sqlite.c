@@ -90,6 +90,15 @@ static const char schema[] =
 	"  PRIMARY KEY(domain, day, source_ip, header_from, envelope_from, disposition, dkim, spf,"
 	"  dkim_domain, dkim_selector, dkim_result, spf_domain, spf_scope, spf_result));"
 	"CREATE TABLE IF NOT EXISTS dmarc_sent(domain TEXT PRIMARY KEY, last INTEGER NOT NULL);"
+	/* Spam (sqlite_spam.c): senders an account (scope: its address) or a domain (scope: the
+	 * domain) allows or blocks, an address or @domain each; and the outcomes of the scans
+	 * per UTC day, for yubin spam status. */
+	"CREATE TABLE IF NOT EXISTS spam_senders("
+	"  scope TEXT NOT NULL, sender TEXT NOT NULL, list TEXT NOT NULL,"
+	"  PRIMARY KEY(scope, sender));"
+	"CREATE TABLE IF NOT EXISTS spam_counts("
+	"  day INTEGER NOT NULL, outcome TEXT NOT NULL, count INTEGER NOT NULL,"
+	"  PRIMARY KEY(day, outcome));"
 	"INSERT OR IGNORE INTO meta VALUES('schema', '1');"
 	/* Bumped in the same transaction as anything that takes a password away (an app password
 	 * revoked, the account password changed or turned off, an account deleted), by whichever
@@ -104,7 +113,7 @@ static const char schema[] =
 	"  account_password_on ON accounts BEGIN"
 	"  UPDATE meta SET value = value + 1 WHERE key = 'credentials'; END;";
 
-#define SCHEMA_VERSION "9"
+#define SCHEMA_VERSION "10"
 
 /* Columns added after schema 1, for stores created before them. */
 static const struct {
@@ -121,6 +130,10 @@ static const struct {
 	{ "blobs", "structure", "ALTER TABLE blobs ADD COLUMN structure BLOB" },
 	{ "accounts", "scram", "ALTER TABLE accounts ADD COLUMN scram TEXT" },
 	{ "accounts", "save_sent", "ALTER TABLE accounts ADD COLUMN save_sent INTEGER" },
+	{ "accounts", "spam", "ALTER TABLE accounts ADD COLUMN spam INTEGER" },
+	{ "accounts", "spam_threshold", "ALTER TABLE accounts ADD COLUMN spam_threshold REAL" },
+	{ "domains", "spam", "ALTER TABLE domains ADD COLUMN spam INTEGER" },
+	{ "domains", "spam_threshold", "ALTER TABLE domains ADD COLUMN spam_threshold REAL" },
 };
 
 /* Folders every account has, with their RFC 6154 roles. */
@@ -185,9 +198,21 @@ static bool sq_domain_add(struct store *base, const char *domain, struct buf *er
 static bool sq_domain_del(struct store *base, const char *domain, struct buf *err)
 {
 	struct sqlite_store *s = S(base);
+	if (!tx_begin(s, err))
+		return false;
 	sqlite3_stmt *st = prepare(s, "DELETE FROM domains WHERE name = lower(?)");
 	bind_text(st, 1, domain);
-	return change(s, st, "no such domain", err);
+	if (!change(s, st, "no such domain", err)) {
+		tx_rollback(s);
+		return false;
+	}
+	st = prepare(s, "DELETE FROM spam_senders WHERE scope = lower(?)");
+	bind_text(st, 1, domain);
+	if (!change(s, st, NULL, err)) {
+		tx_rollback(s);
+		return false;
+	}
+	return tx_commit(s, err);
 }
 
 static bool sq_domain_exists(struct store *base, const char *domain, char **catchall)
@@ -287,6 +312,7 @@ static bool sq_account_del(struct store *base, const char *address, struct buf *
 		" ON b.account_id = a.id WHERE a.address = lower(?1))",
 		"DELETE FROM mailboxes WHERE account_id IN (SELECT id FROM accounts"
 		" WHERE address = lower(?1))",
+		"DELETE FROM spam_senders WHERE scope = lower(?1)",
 	};
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
 		sqlite3_stmt *st = prepare(s, steps[i]);
@@ -325,7 +351,8 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 	 * linear in its size). The message count is a separate query for the operator. */
 	sqlite3_stmt *st = prepare(s, "SELECT id, address, password_hash, quota, used, -1,"
 				      " pop3_delete, coalesce(keep_days, -1), account_password_on, scram,"
-				      " coalesce(save_sent, -1) FROM accounts WHERE address = lower(?)");
+				      " coalesce(save_sent, -1), coalesce(spam, -1), coalesce(spam_threshold, -1)"
+				      " FROM accounts WHERE address = lower(?)");
 	bind_text(st, 1, address);
 	bool found = sqlite3_step(st) == SQLITE_ROW;
 	if (found) {
@@ -342,6 +369,8 @@ static bool sq_account_get(struct store *base, const char *address, struct accou
 		const char *scram = (const char *)sqlite3_column_text(st, 9);
 		a->scram = scram ? xstrdup(scram) : NULL;
 		a->save_sent = sqlite3_column_int(st, 10);
+		a->spam = sqlite3_column_int(st, 11);
+		a->spam_threshold = sqlite3_column_double(st, 12);
 	}
 	finish(s, st);
 	return found;
@@ -504,16 +533,17 @@ static bool sq_deliver_batch(struct store *base, const struct store_delivery *d,
 		int64_t blob_id = sqlite3_last_insert_rowid(s->db);
 		size_t stored = 0;
 		for (size_t k = 0; k < d[i].naccounts; k++) {
+			bool junk = d[i].junk || (d[i].account_junk && d[i].account_junk[k]);
 			/* Junk: the mailbox with the \Junk role, and the $Junk keyword so mail apps
 			 * show the verdict; without such a mailbox, INBOX (never dropped). */
-			if (d[i].junk && deliver_one(s, sent, bump, ins, usage, d[i].account_ids[k],
+			if (junk && deliver_one(s, sent, bump, ins, usage, d[i].account_ids[k],
 						     "\\Junk", 0, "$Junk", blob_id, &d[i])) {
 				stored++;
 				continue;
 			}
 			if (deliver_one(s, mbox, bump, ins, usage, d[i].account_ids[k],
 					d[i].mailbox ? d[i].mailbox : "INBOX", 0,
-					d[i].junk ? "$Junk" : "", blob_id, &d[i]))
+					junk ? "$Junk" : "", blob_id, &d[i]))
 				stored++;
 		}
 		for (size_t r = 0; r < d[i].nremote && fine; r++)
@@ -778,6 +808,10 @@ static bool sq_account_set(struct store *base, const char *address, const char *
 		sql = "UPDATE accounts SET account_password_on = (? = 'on') WHERE address = lower(?)";
 	else if (strcmp(key, "save-sent") == 0)
 		sql = "UPDATE accounts SET save_sent = (? = 'on') WHERE address = lower(?)";
+	else if (strcmp(key, "spam") == 0)
+		sql = "UPDATE accounts SET spam = (? = 'on') WHERE address = lower(?)";
+	else if (strcmp(key, "spam-threshold") == 0)
+		sql = "UPDATE accounts SET spam_threshold = CAST(? AS REAL) WHERE address = lower(?)";
 	else {
 		buf_printf(err, "unknown account setting %s", key);
 		return false;
@@ -1161,6 +1195,13 @@ static const struct store_ops sqlite_ops = {
 	.dmarc_observe = sqlite_dmarc_observe,
 	.dmarc_pending = sqlite_dmarc_pending,
 	.dmarc_reported = sqlite_dmarc_reported,
+	.spam_settings = sqlite_spam_settings,
+	.domain_set = sqlite_domain_set,
+	.spam_list_set = sqlite_spam_list_set,
+	.spam_list_rows = sqlite_spam_list_rows,
+	.spam_overrides = sqlite_spam_overrides,
+	.spam_count = sqlite_spam_count,
+	.spam_counts = sqlite_spam_counts,
 };
 
 static bool column_exists(struct sqlite_store *s, const char *table, const char *column)

@@ -261,6 +261,18 @@ bool sqlite_dmarc_report_add(struct store *s, const struct dmarc_report *r, int6
 void sqlite_dmarc_summary(struct store *s, const char *domain, int64_t since, store_row_fn fn,
 			  void *ctx);
 bool sqlite_dmarc_observe(struct store *s, const struct dmarc_observation *o, struct buf *err);
+/* sqlite_spam.c */
+enum store_rc sqlite_spam_settings(struct store *s, int64_t account_id, const char *env_sender,
+				   const char *header_from, struct spam_settings *out);
+bool sqlite_domain_set(struct store *s, const char *domain, const char *key, const char *value,
+		       struct buf *err);
+bool sqlite_spam_list_set(struct store *s, const char *scope, const char *sender,
+			  enum spam_list list, struct buf *err);
+void sqlite_spam_list_rows(struct store *s, const char *scope, store_row_fn fn, void *ctx);
+void sqlite_spam_overrides(struct store *s, store_row_fn fn, void *ctx);
+bool sqlite_spam_count(struct store *s, int64_t day, const char *outcome, struct buf *err);
+void sqlite_spam_counts(struct store *s, int64_t since_day, int64_t today, store_row_fn fn,
+			void *ctx);
 bool sqlite_dmarc_pending(struct store *s, int64_t cutoff_day, int64_t sent_before,
 			  size_t max_domains, size_t max_records,
 			  bool (*fn)(void *ctx, struct dmarc_report *r, const char *rua), void *ctx);

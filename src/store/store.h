@@ -27,6 +27,19 @@ struct account {
 	bool account_password_on;
 	char *scram;        /* SCRAM-SHA-256 keys of the account password, or NULL */
 	int save_sent;      /* 1 on, 0 off, -1: the configured default (save-sent) */
+	int spam;           /* spam scanning: 1 on, 0 off, -1: the domain's or the server's */
+	double spam_threshold; /* Junk at or above this score; < 0: the domain's or rspamd's */
+};
+
+/* A sender on an allowlist or blocklist (yubin account|domain set ... spam-allow|spam-block). */
+enum spam_list { SPAM_LIST_NONE, SPAM_LIST_ALLOW, SPAM_LIST_BLOCK };
+
+/* One account's spam settings for one message, each already resolved account first, then
+ * the account's domain (the server's own default is the caller's). */
+struct spam_settings {
+	int scan;             /* 1 on, 0 off, -1: neither account nor domain says */
+	double threshold;     /* < 0: neither says (rspamd's actions decide) */
+	enum spam_list list;  /* the sender's place on the account's or domain's lists */
 };
 
 /* What a login needs to know, found by address and (for app passwords) the password's
@@ -89,6 +102,7 @@ struct store_delivery {
 				  * (0: none); only when the delivery itself succeeds */
 	bool junk;              /* judged spam or forged: into each account's \Junk mailbox
 				 * (INBOX when it has none), with the keyword $Junk */
+	const bool *account_junk; /* the same for account_ids[k] alone (NULL: junk decides) */
 };
 
 /* The outcome of one delivery attempt, for queue_update_many. */
@@ -346,6 +360,29 @@ struct store_ops {
 	 * and now is its last report. */
 	bool (*dmarc_reported)(struct store *s, const char *domain, int64_t cutoff_day, int64_t now,
 			       struct buf *err);
+	/* Spam settings (sqlite_spam.c). For one account and a message from env_sender (the
+	 * envelope) with header_from (the From field's address; either may be NULL or ""):
+	 * scanning, threshold and list place, account over domain; on a list an address beats
+	 * its @domain, the account's entries beat the domain's. A few indexed reads. */
+	enum store_rc (*spam_settings)(struct store *s, int64_t account_id, const char *env_sender,
+				       const char *header_from, struct spam_settings *out);
+	/* key spam (on|off|NULL) or spam-threshold (a number or NULL) of a domain. */
+	bool (*domain_set)(struct store *s, const char *domain, const char *key, const char *value,
+			   struct buf *err);
+	/* scope: an account's address or a domain; sender: an address or @domain. list NONE
+	 * takes it off both lists; false + err when it was on neither. */
+	bool (*spam_list_set)(struct store *s, const char *scope, const char *sender,
+			      enum spam_list list, struct buf *err);
+	/* Rows: scope, sender, allow|block (scope NULL: every scope), sorted. */
+	void (*spam_list_rows)(struct store *s, const char *scope, store_row_fn fn, void *ctx);
+	/* Rows: kind (account|domain), name, spam (on|off|""), threshold ("" when none): those
+	 * with a setting of their own. */
+	void (*spam_overrides)(struct store *s, store_row_fn fn, void *ctx);
+	/* One more message with this outcome on this day (unix day number). */
+	bool (*spam_count)(struct store *s, int64_t day, const char *outcome, struct buf *err);
+	/* Rows: outcome, messages counted on since_day and after, of them on today. */
+	void (*spam_counts)(struct store *s, int64_t since_day, int64_t today, store_row_fn fn,
+			    void *ctx);
 	/* Verifies every invariant; appends problems to report. True when consistent. */
 	bool (*check)(struct store *s, struct buf *report, int64_t *nmessages, int64_t *nmailboxes);
 };

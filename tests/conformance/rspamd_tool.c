@@ -102,7 +102,8 @@ static void on_scan(void *ctx, struct rspamd_result *r, const char *error)
 	printf("\t%ld", ms_since_start());
 	static const char *const disp[] = { "deliver", "junk", "reject", "tempfail" };
 	struct spam_verdict v;
-	spam_verdict_make(&v, r, error, tempfail_when_unavailable);
+	struct spam_options opts = { .tempfail_when_unavailable = tempfail_when_unavailable };
+	spam_verdict_make(&v, r, error, &opts);
 	printf("\t%s\t%s", disp[v.disposition], v.what);
 	put_field(v.reply[0] ? v.reply : NULL);
 	putchar('\t');
