@@ -561,6 +561,9 @@ int cmd_serve(struct cli *c)
 	/* Every session is closed, so their reads were cancelled and end at the next message. */
 	for (size_t i = 0; i < IMAP_READERS; i++)
 		committer_stop(d.imap_readers[i]);
+	/* How well commits were grouped: messages per fsync'd batch, for the log. */
+	uint64_t committed = 0, batches = 0;
+	committer_stats(d.smtp.committer, &committed, &batches);
 	committer_stop(d.smtp.committer);
 	dkim_keyholder_free(d.dkim);
 	login_service_free(d.login);
@@ -585,6 +588,8 @@ int cmd_serve(struct cli *c)
 	free(d.smtp.cfg);
 	event_base_free(d.base);
 	buf_free(&err);
-	log_info("event=stopped slow_turns=%llu", (unsigned long long)loopwatch_slow_turns());
+	log_info("event=stopped slow_turns=%llu committed=%llu batches=%llu",
+		 (unsigned long long)loopwatch_slow_turns(), (unsigned long long)committed,
+		 (unsigned long long)batches);
 	return 0;
 }
