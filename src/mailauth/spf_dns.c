@@ -1,5 +1,6 @@
-/* The SPF evaluator on libunbound. The evaluator asks; this file turns each question into
- * one dns_query() and each answer's rdata into what the evaluator reads. */
+/* The SPF evaluator on libunbound. The evaluator asks; net/dns_drive.c turns each question
+ * into one dns_query() within the deadline; this file turns each answer's rdata into what the
+ * evaluator reads. */
 #include "mailauth/spf_dns.h"
 
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "lib/alloc.h"
 #include "lib/buf.h"
+#include "net/dns_drive.h"
 
 #define RR_A 1
 #define RR_PTR 12
@@ -15,17 +17,10 @@
 #define RR_AAAA 28
 
 struct spf_run {
-	struct dns_resolver *r;
 	struct spf_check *c;
 	spf_run_fn fn;
 	void *ctx;
-	struct event *deadline;
-	struct dns_query *query; /* in flight, or NULL */
-	bool expired;
-	bool in_flight; /* a dns_query() has not called back yet */
-	bool stepping;  /* inside dns_query(): an answer given at once is taken by step() */
-	bool starting;  /* inside spf_run_start() */
-	bool finished;
+	struct dns_drive *drive;
 };
 
 static int rrtype_of(enum spf_qtype t)
@@ -40,54 +35,22 @@ static int rrtype_of(enum spf_qtype t)
 	return RR_TXT;
 }
 
-static void finish(struct spf_run *run)
+static bool next(void *ev, const char **name, int *rrtype)
 {
-	if (run->deadline) {
-		event_free(run->deadline);
-		run->deadline = NULL;
-	}
-	run->finished = true;
-	run->fn(run->ctx, run->c);
-	if (!run->starting)
-		free(run);
-}
-
-static void answer_tempfail(struct spf_run *run)
-{
-	struct spf_answer a = { SPF_DNS_TEMPFAIL, NULL, 0 };
-	spf_check_answer(run->c, &a);
-}
-
-static void on_answer(void *arg, enum dns_status st, const struct dns_rdata *rr, size_t n,
-		      const char *why);
-
-/* Asks queries until one is in flight, or finishes the run. */
-static void step(struct spf_run *run)
-{
+	struct spf_run *run = ev;
 	struct spf_query q;
-	while (spf_check_next(run->c, &q)) {
-		if (run->expired) {
-			answer_tempfail(run);
-			continue;
-		}
-		run->in_flight = true;
-		run->stepping = true;
-		struct dns_query *dq = dns_query(run->r, q.name, rrtype_of(q.type), on_answer, run);
-		run->stepping = false;
-		if (run->in_flight) {
-			run->query = dq;
-			return; /* the loop brings the answer */
-		}
-	}
-	finish(run);
+	if (!spf_check_next(run->c, &q))
+		return false;
+	*name = q.name;
+	*rrtype = rrtype_of(q.type);
+	return true;
 }
 
-static void on_answer(void *arg, enum dns_status st, const struct dns_rdata *rr, size_t n,
-		      const char *why)
+static void answer(void *ev, enum dns_status st, const struct dns_rdata *rr, size_t n,
+		   const char *why)
 {
-	struct spf_run *run = arg;
-	run->in_flight = false;
-	run->query = NULL;
+	(void)why;
+	struct spf_run *run = ev;
 	struct spf_query q;
 	if (!spf_check_next(run->c, &q))
 		return;
@@ -129,41 +92,28 @@ static void on_answer(void *arg, enum dns_status st, const struct dns_rdata *rr,
 		buf_free(&texts[i]);
 	free(texts);
 	free(rrs);
-	if (!run->stepping)
-		step(run);
 }
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
+static void done(void *ev)
 {
-	struct spf_run *run = arg;
-	run->expired = true;
-	if (run->query) {
-		dns_query_cancel(run->query);
-		run->query = NULL;
-		run->in_flight = false;
-	}
-	answer_tempfail(run); /* the query that was in flight */
-	step(run);
+	struct spf_run *run = ev;
+	run->fn(run->ctx, run->c);
+	free(run);
 }
+
+static const struct dns_drive_ops spf_ops = { next, answer, done };
 
 struct spf_run *spf_run_start(struct event_base *base, struct dns_resolver *r, struct spf_check *c,
 			      int timeout_ms, spf_run_fn fn, void *ctx)
 {
 	struct spf_run *run = xcalloc(1, sizeof *run);
-	run->r = r;
 	run->c = c;
 	run->fn = fn;
 	run->ctx = ctx;
-	run->deadline = evtimer_new(base, on_deadline, run);
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	evtimer_add(run->deadline, &tv);
-	run->starting = true;
-	step(run);
-	run->starting = false;
-	if (run->finished) {
-		free(run);
-		return NULL;
-	}
+	struct dns_drive *d = dns_drive_start(base, r, &spf_ops, run, timeout_ms);
+	if (!d)
+		return NULL; /* done() ran, and freed run */
+	run->drive = d;
 	return run;
 }
 
@@ -171,11 +121,6 @@ void spf_run_cancel(struct spf_run *run)
 {
 	if (!run)
 		return;
-	if (run->deadline) {
-		event_free(run->deadline);
-		run->deadline = NULL;
-	}
-	if (run->query)
-		dns_query_cancel(run->query);
+	dns_drive_cancel(run->drive);
 	free(run);
 }
