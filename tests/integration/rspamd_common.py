@@ -403,3 +403,35 @@ worker "controller" {
     secure_ip = "192.0.2.255";
 }
 '''
+
+
+class RspamdServerCase:
+    """Mixin for unittest.TestCase (put it first): one private rspamd (RSPAMD: PrivateRspamd's
+    arguments) and one yubin server using it per class, the controller URL and password given
+    too; CONFIG adds settings, ACCOUNTS the accounts to create, SETUP (a function of the
+    server) runs before it starts. Both are stopped at the end."""
+    RSPAMD = {}
+    CONFIG = {}
+    ACCOUNTS = ()
+    SETUP = None
+
+    @classmethod
+    def setUpClass(cls):
+        from harness import Server
+        cls.rs = PrivateRspamd(**cls.RSPAMD).start()
+        config = {'rspamd-url': cls.rs.url, 'rspamd-controller-url': cls.rs.controller_url,
+                  'rspamd-password': cls.rs.password}
+        config.update(cls.CONFIG)
+        try:
+            cls.srv = Server(config=config, accounts=list(cls.ACCOUNTS), setup=cls.SETUP)
+            cls.srv.__enter__()
+        except BaseException:
+            cls.rs.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.__exit__(None, None, None)
+        finally:
+            cls.rs.stop()

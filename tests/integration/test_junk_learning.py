@@ -80,27 +80,10 @@ class LearnCase(unittest.TestCase):
             time.sleep(0.1)
 
 
-class TestJunkLearning(LearnCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.rs = rc.PrivateRspamd(redis=True).start()
-        try:
-            cls.srv = Server(config={'rspamd-url': cls.rs.url,
-                                     'rspamd-controller-url': cls.rs.controller_url,
-                                     'rspamd-password': cls.rs.password, 'rspamd-timeout': '20'},
-                             accounts=[ALICE])
-            cls.srv.__enter__()
-        except BaseException:
-            cls.rs.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.__exit__(None, None, None)
-        finally:
-            cls.rs.stop()
+class TestJunkLearning(rc.RspamdServerCase, LearnCase):
+    RSPAMD = {'redis': True}
+    CONFIG = {'rspamd-timeout': '20'}
+    ACCOUNTS = [ALICE]
 
     def setUp(self):
         self.im = imap(self.srv)
@@ -212,29 +195,11 @@ class TestJunkLearning(LearnCase):
         self.assertEqual(self.log_lines(r'event=slow-turn'), [])
 
 
-class TestPerUserLearning(LearnCase):
+class TestPerUserLearning(rc.RspamdServerCase, LearnCase):
     """rspamd set up for per-user Bayes: what Alice teaches counts for Alice (the account's
     address goes as Deliver-To, in lower case whatever case she logged in with)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.rs = rc.PrivateRspamd(redis=True, per_user=True).start()
-        try:
-            cls.srv = Server(config={'rspamd-url': cls.rs.url,
-                                     'rspamd-controller-url': cls.rs.controller_url,
-                                     'rspamd-password': cls.rs.password},
-                             accounts=[ALICE])
-            cls.srv.__enter__()
-        except BaseException:
-            cls.rs.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.__exit__(None, None, None)
-        finally:
-            cls.rs.stop()
+    RSPAMD = {'redis': True, 'per_user': True}
+    ACCOUNTS = [ALICE]
 
     def test_learning_is_per_user(self):
         im = imaplib.IMAP4('127.0.0.1', self.srv.imap_port, timeout=60)

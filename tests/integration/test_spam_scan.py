@@ -44,25 +44,10 @@ class ScanCase(unittest.TestCase):
         return msg.split(b'\r\n\r\n', 1)[0].decode(errors='replace')
 
 
-class TestScanWithRspamd(ScanCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.rs = rc.PrivateRspamd(clamd=True).start()
-        try:
-            cls.srv = Server(config={'rspamd-url': cls.rs.url, 'rspamd-timeout': '20'},
-                             accounts=[ALICE])
-            cls.srv.__enter__()
-        except BaseException:
-            cls.rs.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.__exit__(None, None, None)
-        finally:
-            cls.rs.stop()
+class TestScanWithRspamd(rc.RspamdServerCase, ScanCase):
+    RSPAMD = {'clamd': True}
+    CONFIG = {'rspamd-timeout': '20'}
+    ACCOUNTS = [ALICE]
 
     def test_gtube_is_refused(self):
         mk = token()

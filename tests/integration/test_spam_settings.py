@@ -82,27 +82,11 @@ def setup_accounts(srv):
     srv.run('domain', 'set', 'quiet.test', 'spam', 'off')
 
 
-class TestSpamSettings(SettingsCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.rs = rc.PrivateRspamd(clamd=True).start()
-        try:
-            cls.srv = Server(config={'rspamd-url': cls.rs.url, 'rspamd-timeout': '20',
-                                     'rspamd-controller-url': cls.rs.controller_url,
-                                     'rspamd-password': cls.rs.password},
-                             accounts=ACCOUNTS, setup=setup_accounts)
-            cls.srv.__enter__()
-        except BaseException:
-            cls.rs.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.__exit__(None, None, None)
-        finally:
-            cls.rs.stop()
+class TestSpamSettings(rc.RspamdServerCase, SettingsCase):
+    RSPAMD = {'clamd': True}
+    CONFIG = {'rspamd-timeout': '20'}
+    ACCOUNTS = ACCOUNTS
+    SETUP = staticmethod(setup_accounts)
 
     # ---- allowlist -------------------------------------------------------------------
     def test_allowlisted_sender_junk_goes_to_inbox(self):
@@ -277,28 +261,11 @@ class TestSpamSettings(SettingsCase):
                          re.search(r'^  rejected .*$', before, re.M).group(0))
 
 
-class TestActionChoices(SettingsCase):
+class TestActionChoices(rc.RspamdServerCase, SettingsCase):
     """spam-reject-action = junk, spam-add-header-action = inbox."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.rs = rc.PrivateRspamd().start()
-        try:
-            cls.srv = Server(config={'rspamd-url': cls.rs.url, 'rspamd-timeout': '20',
-                                     'spam-reject-action': 'junk',
-                                     'spam-add-header-action': 'inbox'},
-                             accounts=[ALICE])
-            cls.srv.__enter__()
-        except BaseException:
-            cls.rs.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.__exit__(None, None, None)
-        finally:
-            cls.rs.stop()
+    CONFIG = {'rspamd-timeout': '20', 'spam-reject-action': 'junk',
+              'spam-add-header-action': 'inbox'}
+    ACCOUNTS = [ALICE]
 
     def test_gtube_goes_to_junk(self):
         mk = token()
