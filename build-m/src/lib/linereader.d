@@ -1,2 +1,0 @@
-build-m/src/lib/linereader.o: src/lib/linereader.c src/lib/linereader.h
-src/lib/linereader.h:

@@ -1,2 +1,0 @@
-build-m/src/outbound/ehlo.o: src/outbound/ehlo.c src/outbound/ehlo.h
-src/outbound/ehlo.h:

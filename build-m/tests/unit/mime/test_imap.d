@@ -1,7 +1,0 @@
-build-m/tests/unit/mime/test_imap.o: tests/unit/mime/test_imap.c \
- src/mime/mime.h src/lib/buf.h tests/unit/mime/mime_test.h \
- tests/unit/test.h
-src/mime/mime.h:
-src/lib/buf.h:
-tests/unit/mime/mime_test.h:
-tests/unit/test.h:

@@ -1,2 +1,0 @@
-build-m/tests/unit/runner.o: tests/unit/runner.c tests/unit/test.h
-tests/unit/test.h:
