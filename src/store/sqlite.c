@@ -1270,8 +1270,10 @@ struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *e
 	if (fault && fault[0])
 		s->fault_file = xstrdup(fault);
 	sqlite3_busy_timeout(s->db, 10000);
-	if (!exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-		  err) ||
+	sqlite_checkpoint_attach(s->db);
+	/* journal_size_limit: a WAL that grew under load is cut back when it starts over. */
+	if (!exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+		     "PRAGMA journal_size_limit=67108864;", err) ||
 	    (create && !exec(s, schema, err)) || !migrate(s, err)) {
 		stmt_cache_clear(s);
 		sqlite3_close(s->db);

@@ -35,6 +35,9 @@ struct sqlite_store {
 	struct stmt_slot stmts[STMT_CACHE_SIZE];
 };
 
+/* Hands the connection's checkpoints to the checkpoint thread, when it runs. */
+void sqlite_checkpoint_attach(sqlite3 *db);
+
 static inline struct sqlite_store *S(struct store *s)
 {
 	return (struct sqlite_store *)s;

@@ -393,6 +393,19 @@ struct store {
 
 /* Opens (create: and initialises) the SQLite store in data_dir. NULL + err on failure. */
 struct store *store_open_sqlite(const char *data_dir, bool create, struct buf *err);
+/* WAL checkpoints on a background thread instead of inside the commits that cross SQLite's
+ * threshold (store/sqlite_checkpoint.c). Every store opened after this in the process hands
+ * its checkpoints to the thread: a PASSIVE checkpoint once the WAL has `pages` pages (0: 1000,
+ * SQLite's default), a RESTART (writers wait) once it has `hard_pages` and has not started
+ * over (0: 16 times `pages`). After stop, stores checkpoint in their commits again. */
+bool store_checkpointer_start(const char *data_dir, int pages, int hard_pages, struct buf *err);
+void store_checkpointer_stop(void);
+struct store_checkpoint_stats {
+	uint64_t runs, forced, failed;
+	bool pending; /* one is wanted or running now */
+};
+void store_checkpointer_stats(struct store_checkpoint_stats *out);
+
 void account_free(struct account *a);
 void login_lookup_free(struct login_lookup *l);
 void queue_entry_free(struct queue_entry *e);
