@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unbound.h>
 
 #include "lib/alloc.h"
@@ -22,10 +23,15 @@ struct dns_query {
 	void (*release)(struct dns_query *q); /* frees the whole query */
 };
 
+struct rdata_flight;
+#define FLIGHT_BUCKETS 256
+
 struct dns_resolver {
 	struct ub_ctx *ctx;
 	struct event *ev;
 	struct dns_query *pending;
+	struct rdata_flight *flights[FLIGHT_BUCKETS]; /* rdata queries in flight, by name */
+	struct dns_stats stats;
 };
 
 static void query_track(struct dns_resolver *r, struct dns_query *q)
@@ -287,21 +293,65 @@ bool dns_wire_name(const unsigned char *p, size_t len, char *out, size_t outlen)
 	return outlen > 0 && wire_name(p, len, out, outlen);
 }
 
-struct rdata_query {
-	struct dns_query link; /* first: the pending list frees queries through it */
+/* Identical rdata queries in flight at once (the same sender domain's SPF, DKIM key and
+ * DMARC records for many messages arriving together) share one libunbound query: each query
+ * costs a round trip through libunbound's thread and pipe, which was most of the resolver's
+ * CPU per message in bench/smtp-inbound. A flight is keyed by type and lower-case name; its
+ * waiters are the handles dns_query() returns. */
+struct rdata_waiter {
+	struct dns_query handle; /* what callers hold; not on the pending list */
+	struct rdata_flight *flight;
+	struct rdata_waiter *next;
 	dns_rdata_fn fn;
 	void *ctx;
-	int id; /* libunbound's, for ub_cancel */
+	bool cancelled; /* while its flight answers: skipped, freed by the answer */
 };
 
-static void rdata_query_release(struct dns_query *q)
+struct rdata_flight {
+	struct dns_query link; /* first: the pending list frees flights through it */
+	struct rdata_flight **bucket, *bucket_next;
+	struct rdata_waiter *waiters;
+	int id; /* libunbound's, for ub_cancel */
+	int rrtype;
+	bool answering;
+	char name[];
+};
+
+static uint32_t flight_hash(const char *name, int rrtype)
 {
-	free(q);
+	uint32_t h = 2166136261u ^ (uint32_t)rrtype;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ (uint32_t)(*p | 0x20)) * 16777619u;
+	return h;
+}
+
+static void flight_unhash(struct rdata_flight *f)
+{
+	if (!f->bucket)
+		return;
+	for (struct rdata_flight **pp = f->bucket; *pp; pp = &(*pp)->bucket_next)
+		if (*pp == f) {
+			*pp = f->bucket_next;
+			break;
+		}
+	f->bucket = NULL;
+}
+
+static void flight_release(struct dns_query *q)
+{
+	struct rdata_flight *f = (struct rdata_flight *)q;
+	flight_unhash(f);
+	while (f->waiters) {
+		struct rdata_waiter *w = f->waiters;
+		f->waiters = w->next;
+		free(w);
+	}
+	free(f);
 }
 
 static void rdata_answer(void *arg, int err, struct ub_result *res)
 {
-	struct rdata_query *q = arg;
+	struct rdata_flight *f = arg;
 	const char *why = NULL;
 	enum dns_status st = status_of(err, res, &why);
 	struct dns_rdata *rr = NULL;
@@ -315,37 +365,80 @@ static void rdata_answer(void *arg, int err, struct ub_result *res)
 			rr[i].len = res->len[i] > 0 ? (size_t)res->len[i] : 0;
 		}
 	}
-	query_untrack(&q->link);
-	q->fn(q->ctx, st, rr, n, why);
+	/* A query made from a callback below starts a flight of its own. */
+	flight_unhash(f);
+	query_untrack(&f->link);
+	f->answering = true;
+	for (struct rdata_waiter *w = f->waiters; w; w = w->next)
+		if (!w->cancelled)
+			w->fn(w->ctx, st, rr, n, why);
 	free(rr);
 	if (res)
 		ub_resolve_free(res);
-	free(q);
+	flight_release(&f->link);
 }
 
 struct dns_query *dns_query(struct dns_resolver *r, const char *name, int rrtype, dns_rdata_fn fn,
 			    void *ctx)
 {
-	struct rdata_query *q = xcalloc(1, sizeof *q);
-	q->fn = fn;
-	q->ctx = ctx;
-	if (ub_resolve_async(r->ctx, name, rrtype, CLASS_IN, q, rdata_answer, &q->id) != 0) {
-		free(q);
-		fn(ctx, DNS_TEMPFAIL, NULL, 0, "the DNS resolver refused the query");
-		return NULL;
+	uint32_t h = flight_hash(name, rrtype) % FLIGHT_BUCKETS;
+	struct rdata_flight *f = r->flights[h];
+	while (f && (f->rrtype != rrtype || strcasecmp(f->name, name) != 0))
+		f = f->bucket_next;
+	if (!f) {
+		size_t len = strlen(name);
+		f = xcalloc(1, sizeof *f + len + 1);
+		memcpy(f->name, name, len + 1);
+		f->rrtype = rrtype;
+		f->link.release = flight_release;
+		if (ub_resolve_async(r->ctx, name, rrtype, CLASS_IN, f, rdata_answer, &f->id) != 0) {
+			free(f);
+			fn(ctx, DNS_TEMPFAIL, NULL, 0, "the DNS resolver refused the query");
+			return NULL;
+		}
+		query_track(r, &f->link);
+		r->stats.asked++;
+		f->bucket = &r->flights[h];
+		f->bucket_next = r->flights[h];
+		r->flights[h] = f;
+	} else {
+		r->stats.joined++;
 	}
-	q->link.release = rdata_query_release;
-	query_track(r, &q->link);
-	return &q->link;
+	struct rdata_waiter *w = xcalloc(1, sizeof *w);
+	w->handle.r = r;
+	w->flight = f;
+	w->fn = fn;
+	w->ctx = ctx;
+	w->next = f->waiters;
+	f->waiters = w;
+	return &w->handle;
 }
 
-void dns_query_cancel(struct dns_query *link)
+void dns_resolver_stats(const struct dns_resolver *r, struct dns_stats *out)
 {
-	struct rdata_query *q = (struct rdata_query *)link;
+	*out = r->stats;
+}
+
+void dns_query_cancel(struct dns_query *handle)
+{
+	struct rdata_waiter *w = (struct rdata_waiter *)handle;
+	struct rdata_flight *f = w->flight;
+	if (f->answering) {
+		w->cancelled = true;
+		return;
+	}
+	for (struct rdata_waiter **pp = &f->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	free(w);
+	if (f->waiters)
+		return;
 	/* libunbound drops an answer to a cancelled id, even one already on its pipe */
-	ub_cancel(link->r->ctx, q->id);
-	query_untrack(link);
-	free(q);
+	ub_cancel(f->link.r->ctx, f->id);
+	query_untrack(&f->link);
+	flight_release(&f->link);
 }
 
 bool dns_txt_join(const struct dns_rdata *rr, struct buf *out)

@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 
@@ -54,6 +55,12 @@ struct dns_query *dns_query(struct dns_resolver *r, const char *name, int rrtype
 bool dns_why_nxdomain(const char *why);
 /* Forgets a query dns_query() returned whose fn has not been called: it never will be. */
 void dns_query_cancel(struct dns_query *q);
+/* dns_query() calls that went to libunbound, and those that joined an identical query
+ * already in flight (same type and name, any case) and share its answer. */
+struct dns_stats {
+	uint64_t asked, joined;
+};
+void dns_resolver_stats(const struct dns_resolver *r, struct dns_stats *out);
 
 /* A TXT record's character-strings concatenated (RFC 7208 3.3, RFC 6376 3.6.2.2), appended
  * to out. False when the rdata is malformed. */
