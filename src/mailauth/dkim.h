@@ -144,6 +144,10 @@ const char *dkim_verifier_key_name(const struct dkim_verifier *v, size_t i);
  * A key never answered counts as DKIM_DNS_TEMPFAIL. */
 void dkim_verifier_set_key(struct dkim_verifier *v, size_t i, enum dkim_dns status,
 			   const char *txt, size_t len);
+/* Computes the body hash of every signature to check, which needs no key: on another thread
+ * while the keys are looked up (it touches nothing set_key does). Optional: run does what is
+ * not done yet. */
+void dkim_verifier_hash_bodies(struct dkim_verifier *v);
 /* Checks every signature (up to DKIM_MAX_SIGNATURES) at time `now`. */
 void dkim_verifier_run(struct dkim_verifier *v, time_t now);
 /* Results in header order (topmost signature first). */

@@ -20,6 +20,11 @@ struct sig_entry {
 	bool to_check;   /* parsed, and waiting for dkim_verifier_run */
 	size_t field;    /* index in fields */
 	size_t key;      /* index in keys */
+	/* The body hash, once computed (dkim_verifier_hash_bodies or when verified). */
+	bool bh_done;
+	unsigned bh_len;
+	uint64_t canon_len;
+	unsigned char bh[EVP_MAX_MD_SIZE];
 };
 
 struct key_entry {
@@ -290,6 +295,37 @@ static bool check_crypto(EVP_PKEY *pk, enum dkim_alg alg, const unsigned char *d
 	return ok;
 }
 
+/* The body hash e's signature asks for; another signature with the same body canonicalization
+ * and l= has the same one (a relaxed RSA and Ed25519 pair is hashed once). */
+static void body_hash(struct dkim_verifier *v, struct sig_entry *e)
+{
+	if (e->bh_done)
+		return;
+	const struct dkim_signature *sig = &e->sig;
+	for (size_t i = 0; i < v->nsigs; i++) {
+		const struct sig_entry *o = &v->sigs[i];
+		if (o->bh_done && o->sig.bcanon == sig->bcanon && o->sig.has_l == sig->has_l &&
+		    (!sig->has_l || o->sig.l == sig->l)) {
+			memcpy(e->bh, o->bh, o->bh_len);
+			e->bh_len = o->bh_len;
+			e->canon_len = o->canon_len;
+			e->bh_done = true;
+			return;
+		}
+	}
+	size_t hdr_len = mime_header_block_size(v->msg, v->len);
+	e->bh_len = dkim_body_hash(sig->bcanon, EVP_sha256(), v->msg + hdr_len, v->len - hdr_len,
+				   sig->has_l ? sig->l : UINT64_MAX, e->bh, &e->canon_len);
+	e->bh_done = true;
+}
+
+void dkim_verifier_hash_bodies(struct dkim_verifier *v)
+{
+	for (size_t i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].to_check)
+			body_hash(v, &v->sigs[i]);
+}
+
 static void verify_one(struct dkim_verifier *v, struct sig_entry *e, bool *used, time_t now)
 {
 	const struct dkim_signature *sig = &e->sig;
@@ -365,19 +401,14 @@ static void verify_one(struct dkim_verifier *v, struct sig_entry *e, bool *used,
 		goto out;
 	}
 	/* Body */
-	size_t hdr_len = mime_header_block_size(v->msg, v->len);
-	unsigned char bh[EVP_MAX_MD_SIZE];
-	uint64_t canon_len = 0;
-	unsigned bh_len = dkim_body_hash(sig->bcanon, EVP_sha256(), v->msg + hdr_len,
-					 v->len - hdr_len, sig->has_l ? sig->l : UINT64_MAX, bh,
-					 &canon_len);
-	e->out.body_len = canon_len;
-	if (sig->has_l && sig->l > canon_len) {
+	body_hash(v, e);
+	e->out.body_len = e->canon_len;
+	if (sig->has_l && sig->l > e->canon_len) {
 		set_result(e, DKIM_FAIL, "l=%llu is longer than the body (%llu bytes)",
-			   (unsigned long long)sig->l, (unsigned long long)canon_len);
+			   (unsigned long long)sig->l, (unsigned long long)e->canon_len);
 		goto out;
 	}
-	if (bh_len != sig->bh_len || memcmp(bh, sig->bh, bh_len) != 0) {
+	if (e->bh_len != sig->bh_len || memcmp(e->bh, sig->bh, e->bh_len) != 0) {
 		set_result(e, DKIM_FAIL, "body hash did not match (the body was changed)");
 		goto out;
 	}

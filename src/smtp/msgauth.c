@@ -1,10 +1,12 @@
 /* One incoming message's SPF, DKIM and DMARC check (msgauth.h).
  *
  * Every lookup starts at once: the SPF check of MAIL FROM and of HELO (each a chain of
- * queries driven by spf_dns.c), one TXT query per DKIM key the signatures name. Each
- * finished part lowers `pending`; at zero (or when the budget runs out: whatever has not
- * answered counts as a temporary failure) the DKIM signatures are verified, on the loop for
- * a small message and on the worker thread for a large one, and the verdict is made.
+ * queries driven by spf_dns.c), one TXT query per DKIM key the signatures name. A large
+ * message's DKIM body hashes, which need no key, are computed on the worker thread meanwhile.
+ * Each finished part lowers `pending`; at zero (or when the budget runs out: whatever has not
+ * answered counts as a temporary failure) and once the hashes are done, the signatures are
+ * verified on the loop (header hash and signature: tens of microseconds) and the verdict is
+ * made.
  * Callbacks never finish the check themselves: they wake `kick`, so the verdict is always
  * made on a loop turn of its own, outside any resolver or SPF callback. */
 #include "smtp/msgauth.h"
@@ -61,8 +63,8 @@ struct msgauth {
 	int pending;
 	struct event *deadline, *kick;
 	bool expired;
-	bool verifying; /* DKIM running (on the worker, when in_worker) */
-	bool in_worker;
+	bool verifying; /* the verdict is being made */
+	bool in_worker; /* the body hashes are being computed on the worker */
 	bool cancelled; /* while in_worker: the job's completion frees everything */
 	enum dmarc_from_rc from_rc;
 	const char *from_why;
@@ -363,14 +365,28 @@ static void decide(struct msgauth *m)
 
 /* ---- running the DKIM verification ---------------------------------------------------------- */
 
-static void verify_job_run(struct store *s, struct store_job *job)
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct msgauth *m = arg;
+	if (m->pending > 0 || m->in_worker || m->verifying)
+		return;
+	m->verifying = true;
+	if (m->deadline)
+		evtimer_del(m->deadline);
+	dkim_verifier_run(m->dkim, time(NULL));
+	decide(m);
+}
+
+static void hash_job_run(struct store *s, struct store_job *job)
 {
 	(void)s;
 	struct msgauth *m = (struct msgauth *)job;
-	dkim_verifier_run(m->dkim, time(NULL));
+	dkim_verifier_hash_bodies(m->dkim);
 }
 
-static void verify_job_done(struct store_job *job)
+static void hash_job_done(struct store_job *job)
 {
 	struct msgauth *m = (struct msgauth *)job;
 	m->in_worker = false;
@@ -378,30 +394,8 @@ static void verify_job_done(struct store_job *job)
 		msgauth_free(m);
 		return;
 	}
-	decide(m);
-}
-
-static void on_kick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	struct msgauth *m = arg;
-	if (m->pending > 0 || m->verifying)
-		return;
-	m->verifying = true;
-	if (m->deadline)
-		evtimer_del(m->deadline);
-	if (dkim_verifier_count(m->dkim) == 0 || m->len <= MSGAUTH_INLINE_BYTES || !m->worker) {
-		dkim_verifier_run(m->dkim, time(NULL));
-		decide(m);
-		return;
-	}
-	m->in_worker = true;
-	m->job.run = verify_job_run;
-	m->job.done = verify_job_done;
-	m->job.ctx = m;
-	m->job.what = "DKIM verification done";
-	committer_submit_job(m->worker, &m->job);
+	if (m->pending == 0)
+		event_active(m->kick, EV_TIMEOUT, 0);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -478,6 +472,15 @@ struct msgauth *msgauth_start(struct event_base *base, struct dns_resolver *dns,
 		if (!k->answered)
 			k->q = q;
 	}
+	/* Hashing a large body beside the lookups, not after them. */
+	if (m->worker && m->len > MSGAUTH_INLINE_BYTES && dkim_verifier_count(m->dkim) > 0) {
+		m->in_worker = true;
+		m->job.run = hash_job_run;
+		m->job.done = hash_job_done;
+		m->job.ctx = m;
+		m->job.what = "DKIM body hashes done";
+		committer_submit_job(m->worker, &m->job);
+	}
 	part_done(m);
 	return m;
 }
@@ -486,10 +489,6 @@ void msgauth_cancel(struct msgauth *m)
 {
 	if (!m)
 		return;
-	if (m->in_worker) {
-		m->cancelled = true;
-		return;
-	}
 	if (m->spf_from.run)
 		spf_run_cancel(m->spf_from.run);
 	if (m->spf_helo.run)
@@ -499,5 +498,16 @@ void msgauth_cancel(struct msgauth *m)
 	for (size_t i = 0; i < m->nkeys; i++)
 		if (m->keys[i].q)
 			dns_query_cancel(m->keys[i].q);
+	if (m->in_worker) {
+		/* The hashes read the message: the job's completion frees it all. */
+		m->spf_from.run = m->spf_helo.run = NULL;
+		m->dmarc_run = NULL;
+		for (size_t i = 0; i < m->nkeys; i++)
+			m->keys[i].q = NULL;
+		evtimer_del(m->deadline);
+		event_del(m->kick);
+		m->cancelled = true;
+		return;
+	}
 	msgauth_free(m);
 }

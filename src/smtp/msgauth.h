@@ -22,7 +22,7 @@
 #include "store/committer.h"
 
 /* Messages up to this size are hashed on the loop (tens of microseconds per signature);
- * larger ones on the worker. */
+ * larger ones on the worker, while their keys are looked up. */
 #define MSGAUTH_INLINE_BYTES (16 * 1024)
 
 enum msgauth_action {
