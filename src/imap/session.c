@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth/sasl.h"
+#include "imap/commands.h"
 #include "imap/learn.h"
 #include "imap/session.h"
 #include "lib/alloc.h"
@@ -708,7 +709,8 @@ static void capability_list(struct imap_session *s, struct buf *out)
 	}
 }
 
-static void cmd_capability(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_capability(struct imap_session *s, const struct imap_command *c, bool uid,
+			 const struct imap_arg *args, size_t count)
 {
 	struct buf line = BUF_INIT;
 	buf_append_str(&line, "* CAPABILITY ");
@@ -804,7 +806,8 @@ static void start_login(struct imap_session *s, const char *user, const char *pa
 	login_start(s->srv->login, user, password, s->ip, "imap", s->tls, login_done, s);
 }
 
-static void cmd_login(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_login(struct imap_session *s, const struct imap_command *c, bool uid,
+		    const struct imap_arg *args, size_t count)
 {
 	const char *user, *pass;
 	size_t ulen, plen;
@@ -847,7 +850,8 @@ static void sasl_plain(struct imap_session *s, const char *b64, size_t len)
 	memset(&p, 0, sizeof p);
 }
 
-static void cmd_authenticate(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_authenticate(struct imap_session *s, const struct imap_command *c, bool uid,
+			   const struct imap_arg *args, size_t count)
 {
 	const char *mech;
 	size_t mlen;
@@ -878,7 +882,8 @@ static void cmd_authenticate(struct imap_session *s, const struct imap_command *
 	imap_printf(s, "+ ");
 }
 
-static void cmd_enable(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_enable(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
 {
 	if (c->count == 0) {
 		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: ENABLE capability...");
@@ -902,7 +907,8 @@ static void cmd_enable(struct imap_session *s, const struct imap_command *c)
 	imap_tagged(s, c->tag, "OK", NULL, "Enabled.");
 }
 
-static void cmd_id(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_id(struct imap_session *s, const struct imap_command *c, bool uid,
+		 const struct imap_arg *args, size_t count)
 {
 	/* RFC 2971: ID (field value ...) or ID NIL. */
 	if (c->count != 1 || (c->args[0].type != IMAP_ARG_LIST && c->args[0].type != IMAP_ARG_NIL)) {
@@ -1100,7 +1106,7 @@ static enum imap_read_next select_finish(struct imap_session *s, struct imap_rea
 	return IMAP_READ_DONE;
 }
 
-static void cmd_select(struct imap_session *s, const struct imap_command *c, bool examine)
+static void select_start(struct imap_session *s, const struct imap_command *c, bool examine)
 {
 	const char *name;
 	size_t len;
@@ -1167,6 +1173,18 @@ static void cmd_select(struct imap_session *s, const struct imap_command *c, boo
 	imap_read_submit(s, &sr->r, c->tag, false);
 }
 
+void imap_cmd_select(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
+{
+	select_start(s, c, false);
+}
+
+void imap_cmd_examine(struct imap_session *s, const struct imap_command *c, bool uid,
+		      const struct imap_arg *args, size_t count)
+{
+	select_start(s, c, true);
+}
+
 void imap_status_items(long appendlimit, const struct mailbox_info *m,
 		       const struct imap_arg *items, size_t n, struct buf *out)
 {
@@ -1209,7 +1227,8 @@ bool imap_status_items_valid(const struct imap_arg *items, size_t n)
 	return n > 0;
 }
 
-static void cmd_status(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_status(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
 {
 	const char *name;
 	size_t len;
@@ -1293,6 +1312,36 @@ static void cmd_mailbox_change(struct imap_session *s, const struct imap_command
 	job_submit(s, j);
 }
 
+void imap_cmd_create(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
+{
+	cmd_mailbox_change(s, c, JOB_CREATE, true);
+}
+
+void imap_cmd_delete(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
+{
+	cmd_mailbox_change(s, c, JOB_DELETE, true);
+}
+
+void imap_cmd_rename(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
+{
+	cmd_mailbox_change(s, c, JOB_RENAME, true);
+}
+
+void imap_cmd_subscribe(struct imap_session *s, const struct imap_command *c, bool uid,
+			const struct imap_arg *args, size_t count)
+{
+	cmd_mailbox_change(s, c, JOB_SUBSCRIBE, true);
+}
+
+void imap_cmd_unsubscribe(struct imap_session *s, const struct imap_command *c, bool uid,
+			  const struct imap_arg *args, size_t count)
+{
+	cmd_mailbox_change(s, c, JOB_SUBSCRIBE, false);
+}
+
 static bool parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct buf *keywords)
 {
 	const struct imap_arg *list = arg;
@@ -1326,8 +1375,8 @@ static bool parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct 
 	return true;
 }
 
-static void cmd_store(struct imap_session *s, const struct imap_command *c, bool uid,
-		      const struct imap_arg *args, size_t count)
+void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool uid,
+		    const struct imap_arg *args, size_t count)
 {
 	size_t i = 1;
 	int64_t unchangedsince = -1;
@@ -1443,8 +1492,20 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 	job_submit(s, j);
 }
 
-static void cmd_expunge(struct imap_session *s, const struct imap_command *c, bool uid,
-			const struct imap_arg *args, size_t count)
+void imap_cmd_copy(struct imap_session *s, const struct imap_command *c, bool uid,
+		   const struct imap_arg *args, size_t count)
+{
+	cmd_copy_move(s, c, uid, args, count, false);
+}
+
+void imap_cmd_move(struct imap_session *s, const struct imap_command *c, bool uid,
+		   const struct imap_arg *args, size_t count)
+{
+	cmd_copy_move(s, c, uid, args, count, true);
+}
+
+void imap_cmd_expunge(struct imap_session *s, const struct imap_command *c, bool uid,
+		      const struct imap_arg *args, size_t count)
 {
 	if (s->readonly) {
 		imap_tagged(s, c->tag, "NO", "READ-ONLY", "The mailbox was opened with EXAMINE.");
@@ -1477,7 +1538,8 @@ static void cmd_expunge(struct imap_session *s, const struct imap_command *c, bo
 	job_submit(s, j);
 }
 
-static void cmd_append(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_append(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
 {
 	const char *name;
 	size_t len;
@@ -1609,7 +1671,26 @@ static void cmd_quota(struct imap_session *s, const struct imap_command *c, bool
 	imap_tagged(s, c->tag, "OK", NULL, "Quota listed.");
 }
 
-static void cmd_idle(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_command *c, bool uid,
+			   const struct imap_arg *args, size_t count)
+{
+	cmd_quota(s, c, true);
+}
+
+void imap_cmd_getquota(struct imap_session *s, const struct imap_command *c, bool uid,
+		       const struct imap_arg *args, size_t count)
+{
+	cmd_quota(s, c, false);
+}
+
+void imap_cmd_setquota(struct imap_session *s, const struct imap_command *c, bool uid,
+		       const struct imap_arg *args, size_t count)
+{
+	imap_tagged(s, c->tag, "NO", "NOPERM", "Quotas are set by the administrator.");
+}
+
+void imap_cmd_idle(struct imap_session *s, const struct imap_command *c, bool uid,
+		   const struct imap_arg *args, size_t count)
 {
 	remember_tag(s, c->tag);
 	s->wait = WAIT_IDLE;
@@ -1620,7 +1701,8 @@ static void cmd_idle(struct imap_session *s, const struct imap_command *c)
 	imap_parser_free(&s->parser);
 }
 
-static void cmd_starttls(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_starttls(struct imap_session *s, const struct imap_command *c, bool uid,
+		       const struct imap_arg *args, size_t count)
 {
 	if (s->tls || !s->srv->tls) {
 		imap_tagged(s, c->tag, "BAD", NULL, s->tls ? "TLS is already active." : "TLS is not available.");
@@ -1631,7 +1713,8 @@ static void cmd_starttls(struct imap_session *s, const struct imap_command *c)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
-static void cmd_compress(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_compress(struct imap_session *s, const struct imap_command *c, bool uid,
+		       const struct imap_arg *args, size_t count)
 {
 	if (c->count != 1 || !imap_arg_atom_equals(&c->args[0], "DEFLATE")) {
 		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: COMPRESS DEFLATE");
@@ -1648,124 +1731,54 @@ static void cmd_compress(struct imap_session *s, const struct imap_command *c)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
-static void run_command(struct imap_session *s, const struct imap_command *c)
+void imap_cmd_noop(struct imap_session *s, const struct imap_command *c, bool uid,
+		   const struct imap_arg *args, size_t count)
 {
-	const char *name = c->name;
-	bool uid = strcasecmp(name, "UID") == 0;
-	const struct imap_arg *args = c->args;
-	size_t count = c->count;
-	if (uid) {
-		if (count < 1 || args[0].type != IMAP_ARG_ATOM) {
-			imap_tagged(s, c->tag, "BAD", NULL, "UID needs a command: FETCH, STORE, SEARCH, "
-				    "COPY, MOVE or EXPUNGE.");
-			return;
-		}
-		name = args[0].str;
-		args++;
-		count--;
-	}
-#define IS(x) (strcasecmp(name, x) == 0)
-	/* Any state. */
-	if (!uid && IS("CAPABILITY"))
-		return cmd_capability(s, c);
-	if (!uid && IS("NOOP")) {
-		imap_sync(s, true);
-		return imap_tagged(s, c->tag, "OK", NULL, "NOOP completed.");
-	}
-	if (!uid && IS("LOGOUT")) {
-		imap_printf(s, "* BYE Logging out.");
-		imap_tagged(s, c->tag, "OK", NULL, "LOGOUT completed.");
-		close_after_reply(s);
-		return;
-	}
-	if (!uid && IS("ID"))
-		return cmd_id(s, c);
-	if (s->state == IMAP_NOT_AUTH) {
-		if (!uid && IS("STARTTLS"))
-			return cmd_starttls(s, c);
-		if (!uid && IS("LOGIN"))
-			return cmd_login(s, c);
-		if (!uid && IS("AUTHENTICATE"))
-			return cmd_authenticate(s, c);
-		return imap_tagged(s, c->tag, "BAD", NULL, "Log in first (LOGIN or AUTHENTICATE).");
-	}
-	if (!uid && (IS("LOGIN") || IS("AUTHENTICATE") || IS("STARTTLS")))
-		return imap_tagged(s, c->tag, "BAD", NULL, "Already logged in.");
-	/* Authenticated or selected. */
-	if (!uid && IS("ENABLE"))
-		return cmd_enable(s, c);
-	if (!uid && IS("COMPRESS"))
-		return cmd_compress(s, c);
-	if (!uid && (IS("SELECT") || IS("EXAMINE")))
-		return cmd_select(s, c, IS("EXAMINE"));
-	if (!uid && (IS("LIST") || IS("LSUB")))
-		return imap_cmd_list(s, c, IS("LSUB"));
-	if (!uid && IS("NAMESPACE")) {
-		imap_printf(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
-		return imap_tagged(s, c->tag, "OK", NULL, "NAMESPACE completed.");
-	}
-	if (!uid && IS("STATUS"))
-		return cmd_status(s, c);
-	if (!uid && IS("CREATE"))
-		return cmd_mailbox_change(s, c, JOB_CREATE, true);
-	if (!uid && IS("DELETE"))
-		return cmd_mailbox_change(s, c, JOB_DELETE, true);
-	if (!uid && IS("RENAME"))
-		return cmd_mailbox_change(s, c, JOB_RENAME, true);
-	if (!uid && IS("SUBSCRIBE"))
-		return cmd_mailbox_change(s, c, JOB_SUBSCRIBE, true);
-	if (!uid && IS("UNSUBSCRIBE"))
-		return cmd_mailbox_change(s, c, JOB_SUBSCRIBE, false);
-	if (!uid && IS("APPEND"))
-		return cmd_append(s, c);
-	if (!uid && (IS("GETQUOTAROOT") || IS("GETQUOTA")))
-		return cmd_quota(s, c, IS("GETQUOTAROOT"));
-	if (!uid && IS("SETQUOTA"))
-		return imap_tagged(s, c->tag, "NO", "NOPERM", "Quotas are set by the administrator.");
-	if (!uid && IS("IDLE"))
-		return cmd_idle(s, c);
-	static const char *const selected_only[] = { "CLOSE", "UNSELECT", "CHECK", "FETCH", "SEARCH",
-						     "SORT", "THREAD", "STORE", "COPY", "MOVE",
-						     "EXPUNGE" };
-	bool known = false;
-	for (size_t i = 0; i < sizeof selected_only / sizeof selected_only[0]; i++)
-		known |= IS(selected_only[i]);
-	if (!known)
-		return imap_tagged(s, c->tag, "BAD", NULL, "Unknown command %s.", name);
-	if (s->state != IMAP_SELECTED)
-		return imap_tagged(s, c->tag, "BAD", NULL, "Select a mailbox first (SELECT).");
-	if (!uid && IS("CLOSE") && !s->readonly) {
+	imap_sync(s, true);
+	imap_tagged(s, c->tag, "OK", NULL, "NOOP completed.");
+}
+
+void imap_cmd_logout(struct imap_session *s, const struct imap_command *c, bool uid,
+		     const struct imap_arg *args, size_t count)
+{
+	imap_printf(s, "* BYE Logging out.");
+	imap_tagged(s, c->tag, "OK", NULL, "LOGOUT completed.");
+	close_after_reply(s);
+}
+
+void imap_cmd_namespace(struct imap_session *s, const struct imap_command *c, bool uid,
+			const struct imap_arg *args, size_t count)
+{
+	imap_printf(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_tagged(s, c->tag, "OK", NULL, "NAMESPACE completed.");
+}
+
+void imap_cmd_close(struct imap_session *s, const struct imap_command *c, bool uid,
+		    const struct imap_arg *args, size_t count)
+{
+	if (!s->readonly) {
 		struct imap_job *j = job_new(s, JOB_EXPUNGE);
 		j->close = true;
 		remember_tag(s, c->tag);
-		return job_submit(s, j);
+		job_submit(s, j);
+		return;
 	}
-	if (!uid && (IS("CLOSE") || IS("UNSELECT"))) {
-		unselect(s);
-		return imap_tagged(s, c->tag, "OK", NULL, "Mailbox closed.");
-	}
-	if (!uid && IS("CHECK")) {
-		imap_sync(s, true);
-		return imap_tagged(s, c->tag, "OK", NULL, "CHECK completed.");
-	}
-	if (IS("FETCH"))
-		return imap_cmd_fetch(s, c, uid, args, count);
-	if (IS("SEARCH"))
-		return imap_cmd_search(s, c, uid, args, count);
-	if (IS("SORT"))
-		return imap_cmd_sort(s, c, uid, args, count);
-	if (IS("THREAD"))
-		return imap_cmd_thread(s, c, uid, args, count);
-	if (IS("STORE"))
-		return cmd_store(s, c, uid, args, count);
-	if (IS("COPY"))
-		return cmd_copy_move(s, c, uid, args, count, false);
-	if (IS("MOVE"))
-		return cmd_copy_move(s, c, uid, args, count, true);
-	if (IS("EXPUNGE"))
-		return cmd_expunge(s, c, uid, args, count);
-#undef IS
-	imap_tagged(s, c->tag, "BAD", NULL, "Unknown command %s.", name);
+	unselect(s);
+	imap_tagged(s, c->tag, "OK", NULL, "Mailbox closed.");
+}
+
+void imap_cmd_unselect(struct imap_session *s, const struct imap_command *c, bool uid,
+		       const struct imap_arg *args, size_t count)
+{
+	unselect(s);
+	imap_tagged(s, c->tag, "OK", NULL, "Mailbox closed.");
+}
+
+void imap_cmd_check(struct imap_session *s, const struct imap_command *c, bool uid,
+		    const struct imap_arg *args, size_t count)
+{
+	imap_sync(s, true);
+	imap_tagged(s, c->tag, "OK", NULL, "CHECK completed.");
 }
 
 /* ---- input --------------------------------------------------------------------------- */
@@ -1967,7 +1980,7 @@ static void session_process_input(struct imap_session *s)
 			char what[48];
 			command_label(c, what, sizeof what);
 			uint64_t t0 = loopwatch_begin();
-			run_command(s, c);
+			imap_command_run(s, c);
 			loopwatch_end(t0, "IMAP", what, strlen(what), s->id);
 			if (s->append_ready) { /* not taken by cmd_append (e.g. a syntax error) */
 				spool_reset(&s->append);

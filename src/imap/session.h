@@ -166,16 +166,21 @@ void imap_sync(struct imap_session *s, bool expunges_allowed);
 void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, size_t n,
 		    bool decode_failed);
 
-/* Commands in their own files. */
-void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool uid,
-		    const struct imap_arg *args, size_t count);
-void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool uid,
-		     const struct imap_arg *args, size_t count);
-void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool uid,
-		   const struct imap_arg *args, size_t count);
-void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool uid,
-		     const struct imap_arg *args, size_t count);
-void imap_cmd_list(struct imap_session *s, const struct imap_command *c, bool lsub);
+/* A command's handler (the table in commands.c calls it once the state is right): args and
+ * count are those after the name, after "UID" too when uid is set (c->args otherwise). It
+ * answers, or starts a job that answers later. */
+typedef void imap_command_fn(struct imap_session *s, const struct imap_command *c, bool uid,
+			     const struct imap_arg *args, size_t count);
+imap_command_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id;
+imap_command_fn imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate;
+imap_command_fn imap_cmd_enable, imap_cmd_compress, imap_cmd_idle;
+imap_command_fn imap_cmd_select, imap_cmd_examine, imap_cmd_list, imap_cmd_lsub;
+imap_command_fn imap_cmd_namespace, imap_cmd_status, imap_cmd_create, imap_cmd_delete;
+imap_command_fn imap_cmd_rename, imap_cmd_subscribe, imap_cmd_unsubscribe, imap_cmd_append;
+imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota, imap_cmd_setquota;
+imap_command_fn imap_cmd_close, imap_cmd_unselect, imap_cmd_check;
+imap_command_fn imap_cmd_fetch, imap_cmd_search, imap_cmd_sort, imap_cmd_thread;
+imap_command_fn imap_cmd_store, imap_cmd_copy, imap_cmd_move, imap_cmd_expunge;
 /* Mailbox names on the wire: modified UTF-7 unless the client speaks UTF-8 (IMAP4rev2 or
  * ENABLE UTF8=ACCEPT). from_wire: false for a name that cannot be a mailbox's. */
 void imap_name_to_wire(bool utf8, const char *name, struct buf *out);
