@@ -382,18 +382,23 @@ static void unselect(struct imap_session *s)
 
 /* ---- store jobs ---------------------------------------------------------------------- */
 
-enum job_kind {
-	JOB_CREATE, JOB_DELETE, JOB_RENAME, JOB_SUBSCRIBE, JOB_STORE, JOB_EXPUNGE, JOB_COPY,
-	JOB_APPEND,
-};
+struct imap_job;
+/* Writer thread: makes the change; sets ok, and err when it fails. */
+typedef void imap_job_run_fn(struct store *st, struct imap_job *j);
+/* Loop thread, the change saved and the session still there: the answer of the command that
+ * started the job (its tag in s->tag). A failed change is answered in job_done. */
+typedef void imap_job_complete_fn(struct imap_session *s, struct imap_job *j);
 
+/* A change for the writer thread on behalf of a command. The command fills in what its run
+ * function reads, and its complete function answers. */
 struct imap_job {
 	struct store_job job;
-	enum job_kind kind;
+	imap_job_run_fn *run;
+	imap_job_complete_fn *complete;
 	int64_t account_id, mailbox_id, to_mailbox;
 	char *name, *name2;
-	bool on, move, close;
-	bool fetch_reply, fetch_failed; /* a STORE of \Seen on behalf of FETCH */
+	bool on, move;
+	bool decode_failed;      /* FETCH's \Seen: some parts could not be decoded */
 	int64_t *uids;
 	size_t n;
 	enum store_flag_op op;
@@ -416,44 +421,7 @@ struct imap_job {
 static void job_run(struct store *st, struct store_job *job)
 {
 	struct imap_job *j = (struct imap_job *)job;
-	switch (j->kind) {
-	case JOB_CREATE:
-		j->ok = st->ops->mailbox_create(st, j->account_id, j->name, j->name2, &j->err);
-		break;
-	case JOB_DELETE:
-		j->ok = st->ops->mailbox_delete(st, j->account_id, j->name, &j->err);
-		break;
-	case JOB_RENAME:
-		j->ok = st->ops->mailbox_rename(st, j->account_id, j->name, j->name2, &j->err);
-		break;
-	case JOB_SUBSCRIBE:
-		j->ok = st->ops->mailbox_subscribe(st, j->account_id, j->name, j->on, &j->err);
-		break;
-	case JOB_STORE:
-		j->ok = st->ops->messages_set_flags(st, j->mailbox_id, j->uids, j->n, j->op, j->flags,
-						    j->keywords, j->unchangedsince, &j->failed,
-						    &j->nfailed, &j->err);
-		break;
-	case JOB_EXPUNGE:
-		j->ok = st->ops->messages_expunge(st, j->mailbox_id, j->uids, j->n, &j->err);
-		break;
-	case JOB_COPY:
-		j->new_uids = xcalloc(j->n ? j->n : 1, sizeof *j->new_uids);
-		j->ok = st->ops->messages_copy(st, j->mailbox_id, j->uids, j->n, j->to_mailbox, j->move,
-					       j->new_uids, &j->err);
-		break;
-	case JOB_APPEND: {
-		struct buf structure = BUF_INIT;
-		struct mime_message *m = mime_message_parse(j->msg->data, j->msg->len, NULL);
-		mime_message_serialize(m, &structure);
-		mime_message_free(&m);
-		j->ok = st->ops->message_append(st, j->to_mailbox, j->msg->data, j->msg->len, &structure,
-						j->flags, j->keywords, j->internaldate, &j->uid,
-						&j->err);
-		buf_free(&structure);
-		break;
-	}
-	}
+	j->run(st, j);
 }
 
 static void job_free(struct imap_job *j)
@@ -484,27 +452,6 @@ static void tagged_store_error(struct imap_session *s, struct imap_job *j)
 	}
 	log_error("event=imap-store-failed conn=%lu error=%s", s->id, log_qstr(text));
 	imap_tagged(s, s->tag, "NO", "SERVERBUG", "The change could not be saved; try again.");
-}
-
-/* "1:3,7" from a sorted list of numbers. */
-static void append_uid_set(struct buf *out, const int64_t *v, size_t n)
-{
-	size_t i = 0;
-	bool first = true;
-	while (i < n) {
-		if (!v[i]) {
-			i++;
-			continue;
-		}
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(out, "%s%lld", first ? "" : ",", (long long)v[i]);
-		if (j > i)
-			buf_printf(out, ":%lld", (long long)v[j]);
-		first = false;
-		i = j + 1;
-	}
 }
 
 static void resume(struct imap_session *s)
@@ -546,100 +493,13 @@ static void job_done(struct store_job *job)
 		resume(s);
 		return;
 	}
-	switch (j->kind) {
-	case JOB_STORE:
-		imap_sync(s, false);
-		if (j->fetch_reply) {
-			if (j->fetch_failed)
-				imap_tagged(s, s->tag, "NO", "UNKNOWN-CTE", "Some parts could not be decoded.");
-			else
-				imap_tagged(s, s->tag, "OK", NULL, "FETCH completed.");
-		} else if (j->nfailed) {
-			struct buf set = BUF_INIT;
-			append_uid_set(&set, j->failed, j->nfailed);
-			buf_reserve(&set, 0);
-			char code[400];
-			snprintf(code, sizeof code, "MODIFIED %.380s", set.data);
-			imap_tagged(s, s->tag, "OK", code, "Some messages changed since; not stored.");
-			buf_free(&set);
-		} else {
-			imap_tagged(s, s->tag, "OK", NULL, "Flags stored.");
-		}
-		imap_learn(s, j->learn, j->mailbox_id, j->uids, j->n, j->failed, j->nfailed);
-		break;
-	case JOB_EXPUNGE:
-		if (j->close) {
-			/* CLOSE expunges silently: no EXPUNGE responses (RFC 9051 6.4.1). */
-			unselect(s);
-			imap_tagged(s, s->tag, "OK", NULL, "Mailbox closed.");
-			break;
-		}
-		imap_sync(s, true);
-		imap_tagged(s, s->tag, "OK", NULL, "Expunged.");
-		break;
-	case JOB_COPY: {
-		struct buf code = BUF_INIT;
-		buf_printf(&code, "COPYUID %lld ", (long long)j->uidvalidity);
-		struct buf from = BUF_INIT, to = BUF_INIT;
-		bool any = false;
-		/* Ranges where both sides go up by one together ("1:50000 7:50006"), so the two
-		 * sets still pair off in order (RFC 4315) without a number per message. */
-		for (size_t i = 0; i < j->n;) {
-			if (!j->new_uids[i]) {
-				i++;
-				continue;
-			}
-			size_t e = i;
-			while (e + 1 < j->n && j->new_uids[e + 1] &&
-			       j->uids[e + 1] == j->uids[e] + 1 && j->new_uids[e + 1] == j->new_uids[e] + 1)
-				e++;
-			buf_printf(&from, "%s%lld", any ? "," : "", (long long)j->uids[i]);
-			buf_printf(&to, "%s%lld", any ? "," : "", (long long)j->new_uids[i]);
-			if (e > i) {
-				buf_printf(&from, ":%lld", (long long)j->uids[e]);
-				buf_printf(&to, ":%lld", (long long)j->new_uids[e]);
-			}
-			any = true;
-			i = e + 1;
-		}
-		buf_printf(&code, "%s %s", from.data ? from.data : "", to.data ? to.data : "");
-		if (j->move) {
-			/* RFC 6851: COPYUID in an untagged OK before the expunges. */
-			if (any)
-				imap_printf(s, "* OK [%s] Moved.", code.data);
-			imap_sync(s, true);
-			imap_tagged(s, s->tag, "OK", NULL, "Moved.");
-		} else {
-			imap_sync(s, false);
-			if (any)
-				imap_tagged(s, s->tag, "OK", code.data, "Copied.");
-			else
-				imap_tagged(s, s->tag, "OK", NULL, "Nothing to copy.");
-		}
-		buf_free(&code);
-		buf_free(&from);
-		buf_free(&to);
-		imap_learn(s, j->learn, j->to_mailbox, j->new_uids, j->n, NULL, 0);
-		break;
-	}
-	case JOB_APPEND: {
-		imap_sync(s, false);
-		char code[64];
-		snprintf(code, sizeof code, "APPENDUID %lld %lld", (long long)j->uidvalidity,
-			 (long long)j->uid);
-		imap_tagged(s, s->tag, "OK", code, "Appended.");
-		break;
-	}
-	default:
-		imap_sync(s, false);
-		imap_tagged(s, s->tag, "OK", NULL, "Done.");
-		break;
-	}
+	j->complete(s, j);
 	job_free(j);
 	resume(s);
 }
 
-static struct imap_job *job_new(struct imap_session *s, enum job_kind kind)
+static struct imap_job *job_new(struct imap_session *s, imap_job_run_fn *run,
+			       imap_job_complete_fn *complete)
 {
 	struct imap_job *j = xcalloc(1, sizeof *j);
 	j->job.run = job_run;
@@ -648,7 +508,8 @@ static struct imap_job *job_new(struct imap_session *s, enum job_kind kind)
 	j->job.changes_mailboxes = true;
 	j->job.group = true;
 	j->job.what = "IMAP job done";
-	j->kind = kind;
+	j->run = run;
+	j->complete = complete;
 	j->account_id = s->account_id;
 	j->mailbox_id = s->mbox.id;
 	return j;
@@ -661,26 +522,6 @@ static void job_submit(struct imap_session *s, struct imap_job *j)
 	s->cmd = imap_parser_take_command(s->parser);
 	bufferevent_disable(s->bev, EV_READ);
 	committer_submit_job(s->srv->writer, &j->job);
-}
-
-void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, size_t n,
-		    bool decode_failed)
-{
-	struct imap_job *j = job_new(s, JOB_STORE);
-	j->uids = xcalloc(n, sizeof *j->uids);
-	for (size_t k = 0; k < n; k++)
-		j->uids[k] = uids[k];
-	j->n = n;
-	j->op = STORE_FLAGS_ADD;
-	j->flags = STORE_FLAG_SEEN;
-	j->unchangedsince = -1;
-	j->fetch_reply = true;
-	j->fetch_failed = decode_failed;
-	free(s->silent);
-	s->silent = uids;
-	s->nsilent = n;
-	remember_tag(s, tag);
-	job_submit(s, j);
 }
 
 /* ---- commands ----------------------------------------------------------------------- */
@@ -1263,16 +1104,49 @@ void imap_cmd_status(struct imap_session *s, const struct imap_command *c, bool 
 }
 
 /* CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE: one store job each. */
+enum mailbox_change { MAILBOX_CREATE, MAILBOX_DELETE, MAILBOX_RENAME, MAILBOX_SUBSCRIBE };
+
+static void create_run(struct store *st, struct imap_job *j)
+{
+	j->ok = st->ops->mailbox_create(st, j->account_id, j->name, j->name2, &j->err);
+}
+
+static void delete_run(struct store *st, struct imap_job *j)
+{
+	j->ok = st->ops->mailbox_delete(st, j->account_id, j->name, &j->err);
+}
+
+static void rename_run(struct store *st, struct imap_job *j)
+{
+	j->ok = st->ops->mailbox_rename(st, j->account_id, j->name, j->name2, &j->err);
+}
+
+static void subscribe_run(struct store *st, struct imap_job *j)
+{
+	j->ok = st->ops->mailbox_subscribe(st, j->account_id, j->name, j->on, &j->err);
+}
+
+static imap_job_run_fn *const mailbox_change_run[] = {
+	[MAILBOX_CREATE] = create_run, [MAILBOX_DELETE] = delete_run,
+	[MAILBOX_RENAME] = rename_run, [MAILBOX_SUBSCRIBE] = subscribe_run,
+};
+
+static void mailbox_change_complete(struct imap_session *s, struct imap_job *j)
+{
+	imap_sync(s, false);
+	imap_tagged(s, s->tag, "OK", NULL, "Done.");
+}
+
 static void cmd_mailbox_change(struct imap_session *s, const struct imap_command *c,
-			       enum job_kind kind, bool on)
+			       enum mailbox_change kind, bool on)
 {
 	const char *name, *name2 = NULL;
 	size_t len, len2 = 0;
-	size_t want = kind == JOB_RENAME ? 2 : 1;
+	size_t want = kind == MAILBOX_RENAME ? 2 : 1;
 	if (c->count < want || !imap_arg_get_astring(&c->args[0], &name, &len) ||
-	    (kind == JOB_RENAME && !imap_arg_get_astring(&c->args[1], &name2, &len2))) {
+	    (kind == MAILBOX_RENAME && !imap_arg_get_astring(&c->args[1], &name2, &len2))) {
 		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: %s mailbox%s", c->name,
-			    kind == JOB_RENAME ? " new-name" : "");
+			    kind == MAILBOX_RENAME ? " new-name" : "");
 		return;
 	}
 	struct buf a = BUF_INIT, b = BUF_INIT;
@@ -1283,11 +1157,11 @@ static void cmd_mailbox_change(struct imap_session *s, const struct imap_command
 		buf_free(&b);
 		return;
 	}
-	struct imap_job *j = job_new(s, kind);
+	struct imap_job *j = job_new(s, mailbox_change_run[kind], mailbox_change_complete);
 	j->name = buf_steal(&a, NULL);
 	j->name2 = name2 ? buf_steal(&b, NULL) : NULL;
 	j->on = on;
-	if (kind == JOB_CREATE && c->count == 2) {
+	if (kind == MAILBOX_CREATE && c->count == 2) {
 		/* CREATE-SPECIAL-USE: CREATE name (USE (\Sent)). */
 		const struct imap_arg *opts, *uses;
 		size_t nopts, nuses;
@@ -1315,31 +1189,31 @@ static void cmd_mailbox_change(struct imap_session *s, const struct imap_command
 void imap_cmd_create(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count)
 {
-	cmd_mailbox_change(s, c, JOB_CREATE, true);
+	cmd_mailbox_change(s, c, MAILBOX_CREATE, true);
 }
 
 void imap_cmd_delete(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count)
 {
-	cmd_mailbox_change(s, c, JOB_DELETE, true);
+	cmd_mailbox_change(s, c, MAILBOX_DELETE, true);
 }
 
 void imap_cmd_rename(struct imap_session *s, const struct imap_command *c, bool uid,
 		     const struct imap_arg *args, size_t count)
 {
-	cmd_mailbox_change(s, c, JOB_RENAME, true);
+	cmd_mailbox_change(s, c, MAILBOX_RENAME, true);
 }
 
 void imap_cmd_subscribe(struct imap_session *s, const struct imap_command *c, bool uid,
 			const struct imap_arg *args, size_t count)
 {
-	cmd_mailbox_change(s, c, JOB_SUBSCRIBE, true);
+	cmd_mailbox_change(s, c, MAILBOX_SUBSCRIBE, true);
 }
 
 void imap_cmd_unsubscribe(struct imap_session *s, const struct imap_command *c, bool uid,
 			  const struct imap_arg *args, size_t count)
 {
-	cmd_mailbox_change(s, c, JOB_SUBSCRIBE, false);
+	cmd_mailbox_change(s, c, MAILBOX_SUBSCRIBE, false);
 }
 
 static bool parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct buf *keywords)
@@ -1373,6 +1247,80 @@ static bool parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct 
 	}
 	buf_reserve(keywords, 0);
 	return true;
+}
+
+/* "1:3,7" from a sorted list of numbers. */
+static void append_uid_set(struct buf *out, const int64_t *v, size_t n)
+{
+	size_t i = 0;
+	bool first = true;
+	while (i < n) {
+		if (!v[i]) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(out, "%s%lld", first ? "" : ",", (long long)v[i]);
+		if (j > i)
+			buf_printf(out, ":%lld", (long long)v[j]);
+		first = false;
+		i = j + 1;
+	}
+}
+
+static void set_flags_run(struct store *st, struct imap_job *j)
+{
+	j->ok = st->ops->messages_set_flags(st, j->mailbox_id, j->uids, j->n, j->op, j->flags,
+					    j->keywords, j->unchangedsince, &j->failed,
+					    &j->nfailed, &j->err);
+}
+
+static void store_complete(struct imap_session *s, struct imap_job *j)
+{
+	imap_sync(s, false);
+	if (j->nfailed) {
+		struct buf set = BUF_INIT;
+		append_uid_set(&set, j->failed, j->nfailed);
+		buf_reserve(&set, 0);
+		char code[400];
+		snprintf(code, sizeof code, "MODIFIED %.380s", set.data);
+		imap_tagged(s, s->tag, "OK", code, "Some messages changed since; not stored.");
+		buf_free(&set);
+	} else {
+		imap_tagged(s, s->tag, "OK", NULL, "Flags stored.");
+	}
+	imap_learn(s, j->learn, j->mailbox_id, j->uids, j->n, j->failed, j->nfailed);
+}
+
+/* FETCH's \Seen: the answer is FETCH's. */
+static void fetch_seen_complete(struct imap_session *s, struct imap_job *j)
+{
+	imap_sync(s, false);
+	if (j->decode_failed)
+		imap_tagged(s, s->tag, "NO", "UNKNOWN-CTE", "Some parts could not be decoded.");
+	else
+		imap_tagged(s, s->tag, "OK", NULL, "FETCH completed.");
+}
+
+void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, size_t n,
+		    bool decode_failed)
+{
+	struct imap_job *j = job_new(s, set_flags_run, fetch_seen_complete);
+	j->uids = xcalloc(n, sizeof *j->uids);
+	for (size_t k = 0; k < n; k++)
+		j->uids[k] = uids[k];
+	j->n = n;
+	j->op = STORE_FLAGS_ADD;
+	j->flags = STORE_FLAG_SEEN;
+	j->unchangedsince = -1;
+	j->decode_failed = decode_failed;
+	free(s->silent);
+	s->silent = uids;
+	s->nsilent = n;
+	remember_tag(s, tag);
+	job_submit(s, j);
 }
 
 void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -1425,7 +1373,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool u
 		buf_free(&kw);
 		return;
 	}
-	struct imap_job *j = job_new(s, JOB_STORE);
+	struct imap_job *j = job_new(s, set_flags_run, store_complete);
 	j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
 	for (size_t k = 0; k < n; k++)
 		j->uids[k] = uids[k];
@@ -1444,6 +1392,60 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool u
 	}
 	remember_tag(s, c->tag);
 	job_submit(s, j);
+}
+
+static void copy_run(struct store *st, struct imap_job *j)
+{
+	j->new_uids = xcalloc(j->n ? j->n : 1, sizeof *j->new_uids);
+	j->ok = st->ops->messages_copy(st, j->mailbox_id, j->uids, j->n, j->to_mailbox, j->move,
+				       j->new_uids, &j->err);
+}
+
+/* COPYUID: the source UIDs and the new ones (RFC 4315), for MOVE before the expunges. */
+static void copy_complete(struct imap_session *s, struct imap_job *j)
+{
+	struct buf code = BUF_INIT;
+	buf_printf(&code, "COPYUID %lld ", (long long)j->uidvalidity);
+	struct buf from = BUF_INIT, to = BUF_INIT;
+	bool any = false;
+	/* Ranges where both sides go up by one together ("1:50000 7:50006"), so the two
+	 * sets still pair off in order (RFC 4315) without a number per message. */
+	for (size_t i = 0; i < j->n;) {
+		if (!j->new_uids[i]) {
+			i++;
+			continue;
+		}
+		size_t e = i;
+		while (e + 1 < j->n && j->new_uids[e + 1] &&
+		       j->uids[e + 1] == j->uids[e] + 1 && j->new_uids[e + 1] == j->new_uids[e] + 1)
+			e++;
+		buf_printf(&from, "%s%lld", any ? "," : "", (long long)j->uids[i]);
+		buf_printf(&to, "%s%lld", any ? "," : "", (long long)j->new_uids[i]);
+		if (e > i) {
+			buf_printf(&from, ":%lld", (long long)j->uids[e]);
+			buf_printf(&to, ":%lld", (long long)j->new_uids[e]);
+		}
+		any = true;
+		i = e + 1;
+	}
+	buf_printf(&code, "%s %s", from.data ? from.data : "", to.data ? to.data : "");
+	if (j->move) {
+		/* RFC 6851: COPYUID in an untagged OK before the expunges. */
+		if (any)
+			imap_printf(s, "* OK [%s] Moved.", code.data);
+		imap_sync(s, true);
+		imap_tagged(s, s->tag, "OK", NULL, "Moved.");
+	} else {
+		imap_sync(s, false);
+		if (any)
+			imap_tagged(s, s->tag, "OK", code.data, "Copied.");
+		else
+			imap_tagged(s, s->tag, "OK", NULL, "Nothing to copy.");
+	}
+	buf_free(&code);
+	buf_free(&from);
+	buf_free(&to);
+	imap_learn(s, j->learn, j->to_mailbox, j->new_uids, j->n, NULL, 0);
 }
 
 static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -1478,7 +1480,7 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 		imap_tagged(s, c->tag, "BAD", NULL, "%s", err);
 		return;
 	}
-	struct imap_job *j = job_new(s, JOB_COPY);
+	struct imap_job *j = job_new(s, copy_run, copy_complete);
 	j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
 	for (size_t k = 0; k < n; k++)
 		j->uids[k] = uids[k];
@@ -1504,6 +1506,17 @@ void imap_cmd_move(struct imap_session *s, const struct imap_command *c, bool ui
 	cmd_copy_move(s, c, uid, args, count, true);
 }
 
+static void expunge_run(struct store *st, struct imap_job *j)
+{
+	j->ok = st->ops->messages_expunge(st, j->mailbox_id, j->uids, j->n, &j->err);
+}
+
+static void expunge_complete(struct imap_session *s, struct imap_job *j)
+{
+	imap_sync(s, true);
+	imap_tagged(s, s->tag, "OK", NULL, "Expunged.");
+}
+
 void imap_cmd_expunge(struct imap_session *s, const struct imap_command *c, bool uid,
 		      const struct imap_arg *args, size_t count)
 {
@@ -1511,7 +1524,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *c, bool
 		imap_tagged(s, c->tag, "NO", "READ-ONLY", "The mailbox was opened with EXAMINE.");
 		return;
 	}
-	struct imap_job *j = job_new(s, JOB_EXPUNGE);
+	struct imap_job *j = job_new(s, expunge_run, expunge_complete);
 	if (uid) {
 		uint32_t *uids;
 		size_t n;
@@ -1536,6 +1549,26 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *c, bool
 	}
 	remember_tag(s, c->tag);
 	job_submit(s, j);
+}
+
+static void append_run(struct store *st, struct imap_job *j)
+{
+	struct buf structure = BUF_INIT;
+	struct mime_message *m = mime_message_parse(j->msg->data, j->msg->len, NULL);
+	mime_message_serialize(m, &structure);
+	mime_message_free(&m);
+	j->ok = st->ops->message_append(st, j->to_mailbox, j->msg->data, j->msg->len, &structure,
+					j->flags, j->keywords, j->internaldate, &j->uid, &j->err);
+	buf_free(&structure);
+}
+
+static void append_complete(struct imap_session *s, struct imap_job *j)
+{
+	imap_sync(s, false);
+	char code[64];
+	snprintf(code, sizeof code, "APPENDUID %lld %lld", (long long)j->uidvalidity,
+		 (long long)j->uid);
+	imap_tagged(s, s->tag, "OK", code, "Appended.");
 }
 
 void imap_cmd_append(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -1612,7 +1645,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *c, bool 
 	}
 	log_info("event=append conn=%lu size=%zu spilled=%s", s->id, msg->len,
 		 msg->map ? "yes" : "no");
-	struct imap_job *j = job_new(s, JOB_APPEND);
+	struct imap_job *j = job_new(s, append_run, append_complete);
 	j->msg = msg;
 	j->flags = flags;
 	j->keywords = buf_steal(&kw, NULL);
@@ -1753,12 +1786,18 @@ void imap_cmd_namespace(struct imap_session *s, const struct imap_command *c, bo
 	imap_tagged(s, c->tag, "OK", NULL, "NAMESPACE completed.");
 }
 
+/* CLOSE expunges silently: no EXPUNGE responses (RFC 9051 6.4.1). */
+static void close_complete(struct imap_session *s, struct imap_job *j)
+{
+	unselect(s);
+	imap_tagged(s, s->tag, "OK", NULL, "Mailbox closed.");
+}
+
 void imap_cmd_close(struct imap_session *s, const struct imap_command *c, bool uid,
 		    const struct imap_arg *args, size_t count)
 {
 	if (!s->readonly) {
-		struct imap_job *j = job_new(s, JOB_EXPUNGE);
-		j->close = true;
+		struct imap_job *j = job_new(s, expunge_run, close_complete);
 		remember_tag(s, c->tag);
 		job_submit(s, j);
 		return;
