@@ -55,7 +55,7 @@ void imap_printf(struct imap_session *s, const char *fmt, ...)
 	buf_free(&line);
 }
 
-static void close_after_reply(struct imap_session *s)
+void imap_close_after_reply(struct imap_session *s)
 {
 	session_wake(s);
 	s->wait = WAIT_CLOSE;
@@ -86,7 +86,7 @@ void imap_tagged(struct imap_session *s, const char *tag, const char *status, co
 	buf_free(&line);
 	if (status[0] == 'B' && ++s->errors >= (size_t)s->srv->cfg->max_errors) {
 		imap_printf(s, "* BYE Too many errors in this session; closing the connection.");
-		close_after_reply(s);
+		imap_close_after_reply(s);
 	}
 }
 
@@ -120,77 +120,6 @@ void imap_format_flags(unsigned flags, const char *keywords, struct buf *out)
 	if (keywords && keywords[0])
 		buf_printf(out, "%s%s", first ? "" : " ", keywords);
 	buf_append_char(out, ')');
-}
-
-void imap_append_uid_set(struct buf *out, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(out, "%s%u", i ? "," : "", v[i]);
-		if (j > i)
-			buf_printf(out, ":%u", v[j]);
-		i = j + 1;
-	}
-}
-
-uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid)
-{
-	return uidmap_seq(&s->uids, uid);
-}
-
-bool imap_resolve_set(struct imap_session *s, const char *set, size_t len, bool uid,
-		      uint32_t **uids, size_t *n, const char **err)
-{
-	*uids = NULL;
-	*n = 0;
-	struct imap_seqset seq;
-	if (!imap_seqset_parse(set, len, (size_t)s->srv->cfg->imap_max_ranges, &seq, err))
-		return false;
-	if (seq.last_result) {
-		/* "$": the UIDs the last SEARCH ... RETURN (SAVE) kept that still exist. */
-		*uids = xcalloc(s->nsaved ? s->nsaved : 1, sizeof **uids);
-		for (size_t i = 0; i < s->nsaved; i++)
-			if (imap_seq_of(s, s->saved[i]))
-				(*uids)[(*n)++] = s->saved[i];
-		imap_seqset_free(&seq);
-		return true;
-	}
-	if (!uid) {
-		/* Sequence numbers must exist (RFC 9051 6.4.4: a number beyond EXISTS is an error). */
-		for (size_t r = 0; r < seq.count; r++) {
-			uint32_t lo, hi;
-			imap_seq_range_resolve(&seq.ranges[r], uidmap_count(&s->uids), &lo, &hi);
-			if (uidmap_count(&s->uids) == 0 || hi > uidmap_count(&s->uids) || lo == 0) {
-				*err = "Invalid message sequence number (see EXISTS).";
-				imap_seqset_free(&seq);
-				return false;
-			}
-		}
-	}
-	const struct uidmap *m = &s->uids;
-	uint32_t star = uid ? uidmap_last(m) : uidmap_count(m);
-	*uids = xcalloc(uidmap_count(m) ? uidmap_count(m) : 1, sizeof **uids);
-	uint32_t number = 1;
-	for (uint32_t u = uidmap_next(m, 0); u; u = uidmap_next(m, u), number++)
-		if (imap_seqset_contains(&seq, uid ? u : number, star))
-			(*uids)[(*n)++] = u;
-	imap_seqset_free(&seq);
-	return true;
-}
-
-static int uid_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* list is ascending: a search per message, not a scan (a STORE .SILENT of 100,000
- * messages would otherwise compare 10^10 times on the loop in the sync after it). */
-static bool uid_in(const uint32_t *list, size_t n, uint32_t uid)
-{
-	return n && bsearch(&uid, list, n, sizeof *list, uid_cmp) != NULL;
 }
 
 /* Mailbox names: UTF-8 inside; modified UTF-7 on the wire for IMAP4rev1 clients. */
@@ -245,139 +174,6 @@ static void reply_mailbox_missing(struct imap_session *s, const char *tag, enum 
 			    "The mailbox cannot be read just now; try again later.");
 	else
 		imap_tagged(s, tag, "NO", code, "There is no mailbox with that name.");
-}
-
-/* ---- sync: what changed since we last told the client -------------------------------- */
-
-struct sync_ctx {
-	struct imap_session *s;
-	struct buf out;
-	uint32_t *gone;
-	size_t ngone, cap;
-	bool added;
-};
-
-static bool sync_vanished(void *ctx, int64_t uid, int64_t modseq)
-{
-	struct sync_ctx *x = ctx;
-	if (imap_seq_of(x->s, (uint32_t)uid)) {
-		if (x->ngone == x->cap) { /* doubling: 100,000 expunges are not 100,000 reallocs */
-			x->cap = x->cap ? 2 * x->cap : 64;
-			x->gone = xrealloc(x->gone, x->cap * sizeof *x->gone);
-		}
-		x->gone[x->ngone++] = (uint32_t)uid;
-	}
-	return true;
-}
-
-static bool sync_changed(void *ctx, const struct message_meta *m)
-{
-	struct sync_ctx *x = ctx;
-	struct imap_session *s = x->s;
-	uint32_t uid = (uint32_t)m->uid;
-	if (uidmap_append(&s->uids, uid)) {
-		x->added = true;
-		return true;
-	}
-	uint32_t seq = imap_seq_of(s, uid);
-	if (!seq || uid_in(s->silent, s->nsilent, uid))
-		return true;
-	buf_printf(&x->out, "* %u FETCH (FLAGS ", seq);
-	imap_format_flags(m->flags, m->keywords, &x->out);
-	buf_printf(&x->out, " UID %u", uid);
-	if (s->condstore)
-		buf_printf(&x->out, " MODSEQ (%lld)", (long long)m->modseq);
-	buf_append_str(&x->out, ")\r\n");
-	return true;
-}
-
-void imap_sync(struct imap_session *s, bool expunges_allowed)
-{
-	if (s->state != IMAP_SELECTED)
-		return;
-	struct mailbox_info now;
-	struct store *st = s->srv->store;
-	/* A read error changes nothing: no false "mailbox deleted", no watermark moved past
-	 * what the client was told; the next command tries again. */
-	enum store_rc rc = st->ops->mailbox_get(st, s->account_id, s->mbox.name, false, &now);
-	if (rc == STORE_ERROR)
-		return;
-	if (rc == STORE_NOT_FOUND || now.id != s->mbox.id) {
-		imap_printf(s, "* BYE The selected mailbox was deleted or renamed by another session.");
-		close_after_reply(s);
-		return;
-	}
-	if (now.highestmodseq <= s->known_modseq) {
-		free(s->silent);
-		s->silent = NULL;
-		s->nsilent = 0;
-		return;
-	}
-	struct sync_ctx x = { .s = s };
-	if (s->nsilent > 1) /* already ascending when it came from a message set */
-		qsort(s->silent, s->nsilent, sizeof *s->silent, uid_cmp);
-	/* Expunges are looked up always (so the watermark never passes one we have not told),
-	 * and reported only where the RFC allows. */
-	if (st->ops->mailbox_vanished(st, s->mbox.id, s->known_modseq, sync_vanished, &x) !=
-	    STORE_OK) {
-		free(x.gone);
-		return;
-	}
-	if (expunges_allowed) {
-		if (s->qresync && x.ngone) {
-			/* RFC 7162 3.2.10: QRESYNC clients get UIDs, not sequence numbers. */
-			buf_append_str(&x.out, "* VANISHED ");
-			imap_append_uid_set(&x.out, x.gone, x.ngone);
-			buf_append_str(&x.out, "\r\n");
-		}
-		/* Highest sequence numbers first, so each number is right when it is sent: one
-		 * removed above a message does not change its number, so the numbers all come
-		 * from the map as it is, and the UIDs leave it in one pass afterwards. */
-		if (!s->qresync)
-			for (size_t i = x.ngone; i-- > 0;)
-				buf_printf(&x.out, "* %u EXPUNGE\r\n", imap_seq_of(s, x.gone[i]));
-		uidmap_remove_uids(&s->uids, x.gone, x.ngone);
-	}
-	uint32_t before = uidmap_count(&s->uids);
-	bool scanned = st->ops->mailbox_scan(st, s->mbox.id, 1, INT64_MAX, s->known_modseq,
-					     sync_changed, &x) == STORE_OK;
-	/* What a failed scan already put in the map is told (the map and the client agree);
-	 * the rest comes with the next sync, as the watermark stays. */
-	if (x.added || uidmap_count(&s->uids) != before)
-		buf_printf(&x.out, "* %u EXISTS\r\n", uidmap_count(&s->uids));
-	uidmap_compact(&s->uids);
-	/* Expunges we may not report yet keep the watermark where it is, so they come later;
-	 * flag changes may then be repeated, which clients accept. */
-	if (scanned && (expunges_allowed || x.ngone == 0))
-		s->known_modseq = now.highestmodseq;
-	if (scanned) {
-		s->mbox.uidnext = now.uidnext;
-		s->mbox.highestmodseq = now.highestmodseq;
-	}
-	imap_write(s, x.out.data ? x.out.data : "", x.out.len);
-	buf_free(&x.out);
-	free(x.gone);
-	free(s->silent);
-	s->silent = NULL;
-	s->nsilent = 0;
-}
-
-void imap_server_notify(struct imap_server *srv)
-{
-	for (struct imap_session *s = srv->sessions; s; s = s->next)
-		if (s->wait == WAIT_IDLE)
-			imap_sync(s, true);
-}
-
-static void unselect(struct imap_session *s)
-{
-	s->state = IMAP_AUTH;
-	uidmap_clear(&s->uids);
-	free(s->saved);
-	s->saved = NULL;
-	s->nsaved = 0;
-	free(s->mbox.name);
-	memset(&s->mbox, 0, sizeof s->mbox);
 }
 
 /* ---- store jobs ---------------------------------------------------------------------- */
@@ -581,7 +377,7 @@ static bool login_revoked(void *ctx)
 	if (s->wait != WAIT_NONE && s->wait != WAIT_IDLE && s->wait != WAIT_SASL)
 		return false;
 	imap_printf(s, "* BYE " LOGIN_REVOKED_TEXT);
-	close_after_reply(s);
+	imap_close_after_reply(s);
 	return true;
 }
 
@@ -788,50 +584,6 @@ static bool collect_uid(void *ctx, const struct message_meta *m)
 	return true;
 }
 
-struct vanished_ctx {
-	struct imap_seqset known;
-	bool have_known;
-	uint32_t *uids;
-	size_t n, cap;
-};
-
-static bool collect_vanished(void *ctx, int64_t uid, int64_t modseq)
-{
-	struct vanished_ctx *v = ctx;
-	if (v->have_known && !imap_seqset_contains(&v->known, (uint32_t)uid, UINT32_MAX - 1))
-		return true;
-	if (v->n == v->cap) { /* doubling, as in the sync */
-		v->cap = v->cap ? 2 * v->cap : 64;
-		v->uids = xrealloc(v->uids, v->cap * sizeof *v->uids);
-	}
-	v->uids[v->n++] = (uint32_t)uid;
-	return true;
-}
-
-/* "* VANISHED (EARLIER) ..." for UIDs expunged after modseq (restricted to a known set). */
-bool imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const char *known,
-				  size_t known_len)
-{
-	struct vanished_ctx v = { 0 };
-	const char *err;
-	if (known && imap_seqset_parse(known, known_len, (size_t)s->srv->cfg->imap_max_ranges,
-				       &v.known, &err))
-		v.have_known = true;
-	bool ok = s->srv->store->ops->mailbox_vanished(s->srv->store, s->mbox.id, modseq,
-						       collect_vanished, &v) == STORE_OK;
-	if (ok && v.n) {
-		struct buf out = BUF_INIT;
-		buf_append_str(&out, "* VANISHED (EARLIER) ");
-		imap_append_uid_set(&out, v.uids, v.n);
-		imap_printf(s, "%s", out.data);
-		buf_free(&out);
-	}
-	if (v.have_known)
-		imap_seqset_free(&v.known);
-	free(v.uids);
-	return ok;
-}
-
 static bool report_changed(void *ctx, const struct message_meta *m)
 {
 	struct imap_session *s = ctx;
@@ -937,7 +689,7 @@ static enum imap_read_next select_finish(struct imap_session *s, struct imap_rea
 	if (s->condstore)
 		imap_printf(s, "* OK [HIGHESTMODSEQ %lld] Highest.", (long long)s->mbox.highestmodseq);
 	if (sr->qresync && !qresync_select(s, sr->qresync, sr->nqresync)) {
-		unselect(s);
+		imap_unselect(s);
 		imap_tagged(s, tag, "NO", "SERVERBUG",
 			    "The mailbox cannot be opened just now; try again later.");
 		return IMAP_READ_DONE;
@@ -982,7 +734,7 @@ static void select_start(struct imap_session *s, const struct imap_command *c, b
 	}
 	bool was_selected = s->state == IMAP_SELECTED;
 	if (was_selected)
-		unselect(s);
+		imap_unselect(s);
 	struct buf wire = BUF_INIT;
 	struct store *st = s->srv->store;
 	struct select_read *sr = xcalloc(1, sizeof *sr);
@@ -1776,7 +1528,7 @@ void imap_cmd_logout(struct imap_session *s, const struct imap_command *c, bool 
 {
 	imap_printf(s, "* BYE Logging out.");
 	imap_tagged(s, c->tag, "OK", NULL, "LOGOUT completed.");
-	close_after_reply(s);
+	imap_close_after_reply(s);
 }
 
 void imap_cmd_namespace(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -1789,7 +1541,7 @@ void imap_cmd_namespace(struct imap_session *s, const struct imap_command *c, bo
 /* CLOSE expunges silently: no EXPUNGE responses (RFC 9051 6.4.1). */
 static void close_complete(struct imap_session *s, struct imap_job *j)
 {
-	unselect(s);
+	imap_unselect(s);
 	imap_tagged(s, s->tag, "OK", NULL, "Mailbox closed.");
 }
 
@@ -1802,14 +1554,14 @@ void imap_cmd_close(struct imap_session *s, const struct imap_command *c, bool u
 		job_submit(s, j);
 		return;
 	}
-	unselect(s);
+	imap_unselect(s);
 	imap_tagged(s, c->tag, "OK", NULL, "Mailbox closed.");
 }
 
 void imap_cmd_unselect(struct imap_session *s, const struct imap_command *c, bool uid,
 		       const struct imap_arg *args, size_t count)
 {
-	unselect(s);
+	imap_unselect(s);
 	imap_tagged(s, c->tag, "OK", NULL, "Mailbox closed.");
 }
 
@@ -1863,7 +1615,7 @@ static void handle_parse_error(struct imap_session *s)
 	imap_tagged(s, e->tag ? e->tag : "*", refusal ? "NO" : "BAD", code, "%s", e->text);
 	if (e->fatal) {
 		imap_printf(s, "* BYE The rest of this input cannot be read safely; closing.");
-		close_after_reply(s);
+		imap_close_after_reply(s);
 	}
 }
 
@@ -1978,7 +1730,7 @@ static bool prelogin_account(struct imap_session *s)
 	log_info("event=prelogin-limit conn=%lu service=imap ip=%s held=%zu", s->id, s->ip, all);
 	imap_printf(s, "* BYE Your address has too much unfinished data on this server before "
 		    "login; closing.");
-	close_after_reply(s);
+	imap_close_after_reply(s);
 	return false;
 }
 
@@ -2192,7 +1944,7 @@ static void on_write(struct bufferevent *bev, void *ctx)
 		struct bufferevent *z = net_deflate_wrap(s->bev);
 		if (!z) {
 			imap_printf(s, "* BYE Compression could not start.");
-			close_after_reply(s);
+			imap_close_after_reply(s);
 			return;
 		}
 		s->raw_bev = s->bev;
@@ -2225,7 +1977,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 				    s->srv->cfg->login_timeout);
 		else
 			imap_printf(s, "* BYE Autologout: idle for too long.");
-		close_after_reply(s);
+		imap_close_after_reply(s);
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && s->tls) {
@@ -2299,7 +2051,7 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 		 s->tls ? "yes" : "no");
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	if (implicit_tls && !srv->tls) {
-		close_after_reply(s);
+		imap_close_after_reply(s);
 		return;
 	}
 	if (srv->draining ||
@@ -2308,7 +2060,7 @@ void imap_server_accept(struct imap_server *srv, int fd, const struct sockaddr *
 	    from_ip > (size_t)srv->cfg->max_connections_per_ip) {
 		imap_printf(s, "* BYE [UNAVAILABLE] %s; try again later.",
 			    srv->draining ? "Server shutting down" : "Too many connections");
-		close_after_reply(s);
+		imap_close_after_reply(s);
 		return;
 	}
 	struct buf caps = BUF_INIT;
@@ -2330,7 +2082,7 @@ size_t imap_server_drain(struct imap_server *srv)
 		}
 		if (s->wait != WAIT_CLOSE && s->wait != WAIT_JOB) {
 			imap_printf(s, "* BYE Server shutting down.");
-			close_after_reply(s);
+			imap_close_after_reply(s);
 		}
 	}
 	size_t open = 0;

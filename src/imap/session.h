@@ -136,6 +136,8 @@ void imap_command_finished(struct imap_session *s);
 void imap_remember_tag(struct imap_session *s, const char *tag);
 
 /* Output. */
+/* Ends the session once what is queued has gone out (BYE, LOGOUT, too many errors). */
+void imap_close_after_reply(struct imap_session *s);
 void imap_write(struct imap_session *s, const char *data, size_t len);
 void imap_printf(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "TAG OK [code] text" etc.; code may be NULL. Counts NO/BAD as errors. */
@@ -160,6 +162,8 @@ void imap_format_flags(unsigned flags, const char *keywords, struct buf *out);
 /* Reports changes since the last sync: new messages (EXISTS), flag changes (FETCH) and, when
  * expunges_allowed, expunged messages (EXPUNGE or VANISHED). */
 void imap_sync(struct imap_session *s, bool expunges_allowed);
+/* Leaves the selected mailbox: back to the authenticated state. */
+void imap_unselect(struct imap_session *s);
 
 /* FETCH set \Seen on these messages (takes uids): the flags are written, then the tagged
  * reply goes out. */
