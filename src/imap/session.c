@@ -99,29 +99,6 @@ static void remember_tag(struct imap_session *s, const char *tag)
 	s->tag = xstrdup(tag);
 }
 
-static const struct {
-	unsigned bit;
-	const char *name;
-} system_flags[] = {
-	{ STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
-	{ STORE_FLAG_DELETED, "\\Deleted" },   { STORE_FLAG_SEEN, "\\Seen" },
-	{ STORE_FLAG_DRAFT, "\\Draft" },
-};
-
-void imap_format_flags(unsigned flags, const char *keywords, struct buf *out)
-{
-	buf_append_char(out, '(');
-	bool first = true;
-	for (size_t i = 0; i < sizeof system_flags / sizeof system_flags[0]; i++)
-		if (flags & system_flags[i].bit) {
-			buf_printf(out, "%s%s", first ? "" : " ", system_flags[i].name);
-			first = false;
-		}
-	if (keywords && keywords[0])
-		buf_printf(out, "%s%s", first ? "" : " ", keywords);
-	buf_append_char(out, ')');
-}
-
 /* Mailbox names: UTF-8 inside; modified UTF-7 on the wire for IMAP4rev1 clients. */
 static bool name_from_wire(struct imap_session *s, const char *in, size_t len, struct buf *out)
 {
@@ -968,39 +945,6 @@ void imap_cmd_unsubscribe(struct imap_session *s, const struct imap_command *c, 
 	cmd_mailbox_change(s, c, MAILBOX_SUBSCRIBE, false);
 }
 
-static bool parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct buf *keywords)
-{
-	const struct imap_arg *list = arg;
-	size_t n = 1;
-	if (arg->type == IMAP_ARG_LIST)
-		imap_arg_get_list(arg, &list, &n);
-	*flags = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (list[i].type != IMAP_ARG_ATOM)
-			return false;
-		bool sys = false;
-		for (size_t k = 0; k < sizeof system_flags / sizeof system_flags[0]; k++)
-			if (imap_arg_atom_equals(&list[i], system_flags[k].name)) {
-				*flags |= system_flags[k].bit;
-				sys = true;
-			}
-		if (sys)
-			continue;
-		if (list[i].str[0] == '\\') {
-			if (imap_arg_atom_equals(&list[i], "\\Recent"))
-				continue;
-			return false;
-		}
-		if (!imap_is_atom(list[i].str, list[i].len))
-			return false;
-		if (keywords->len)
-			buf_append_char(keywords, ' ');
-		buf_append(keywords, list[i].str, list[i].len);
-	}
-	buf_reserve(keywords, 0);
-	return true;
-}
-
 /* "1:3,7" from a sorted list of numbers. */
 static void append_uid_set(struct buf *out, const int64_t *v, size_t n)
 {
@@ -1112,7 +1056,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool u
 	}
 	unsigned flags;
 	struct buf kw = BUF_INIT;
-	if (!parse_flag_list(&args[i + 1], &flags, &kw)) {
+	if (!imap_parse_flag_list(&args[i + 1], &flags, &kw)) {
 		imap_tagged(s, c->tag, "BAD", NULL, "Not a valid flag list.");
 		buf_free(&kw);
 		return;
@@ -1339,7 +1283,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *c, bool 
 	for (size_t i = 1; i + 1 < c->count; i++) {
 		struct imap_datetime dt;
 		if (c->args[i].type == IMAP_ARG_LIST) {
-			if (!parse_flag_list(&c->args[i], &flags, &kw)) {
+			if (!imap_parse_flag_list(&c->args[i], &flags, &kw)) {
 				imap_tagged(s, c->tag, "BAD", NULL, "Not a valid flag list.");
 				buf_free(&kw);
 				return;

@@ -158,6 +158,9 @@ bool imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const 
 				  size_t known_len);
 /* Appends "(\Seen $Work ...)" for flags and keywords. */
 void imap_format_flags(unsigned flags, const char *keywords, struct buf *out);
+/* A flag list of STORE or APPEND ("(\Seen $Work)", or one flag alone): the system flags as
+ * bits, the keywords space-separated in keywords. False when it is not a valid one. */
+bool imap_parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct buf *keywords);
 
 /* Reports changes since the last sync: new messages (EXISTS), flag changes (FETCH) and, when
  * expunges_allowed, expunged messages (EXPUNGE or VANISHED). */
