@@ -15,6 +15,7 @@
 
 #include "auth/sasl.h"
 #include "imap/commands.h"
+#include "imap/job.h"
 #include "imap/learn.h"
 #include "imap/session.h"
 #include "lib/alloc.h"
@@ -153,80 +154,6 @@ static void reply_mailbox_missing(struct imap_session *s, const char *tag, enum 
 		imap_tagged(s, tag, "NO", code, "There is no mailbox with that name.");
 }
 
-/* ---- store jobs ---------------------------------------------------------------------- */
-
-struct imap_job;
-/* Writer thread: makes the change; sets ok, and err when it fails. */
-typedef void imap_job_run_fn(struct store *st, struct imap_job *j);
-/* Loop thread, the change saved and the session still there: the answer of the command that
- * started the job (its tag in s->tag). A failed change is answered in job_done. */
-typedef void imap_job_complete_fn(struct imap_session *s, struct imap_job *j);
-
-/* A change for the writer thread on behalf of a command. The command fills in what its run
- * function reads, and its complete function answers. */
-struct imap_job {
-	struct store_job job;
-	imap_job_run_fn *run;
-	imap_job_complete_fn *complete;
-	int64_t account_id, mailbox_id, to_mailbox;
-	char *name, *name2;
-	bool on, move;
-	bool decode_failed;      /* FETCH's \Seen: some parts could not be decoded */
-	int64_t *uids;
-	size_t n;
-	enum store_flag_op op;
-	unsigned flags;
-	char *keywords;
-	int64_t unchangedsince;
-	struct spool_bytes *msg; /* APPEND: the message */
-	int64_t internaldate;
-	int64_t uidvalidity;
-	enum imap_learn learn;   /* COPY, MOVE, STORE: what the change teaches the spam filter */
-	/* results */
-	bool ok;
-	struct buf err;
-	int64_t *failed;
-	size_t nfailed;
-	int64_t *new_uids;
-	int64_t uid;
-};
-
-static void job_run(struct store *st, struct store_job *job)
-{
-	struct imap_job *j = (struct imap_job *)job;
-	j->run(st, j);
-}
-
-static void job_free(struct imap_job *j)
-{
-	free(j->name);
-	free(j->name2);
-	free(j->uids);
-	free(j->keywords);
-	spool_bytes_free(&j->msg);
-	free(j->failed);
-	free(j->new_uids);
-	buf_free(&j->err);
-	free(j);
-}
-
-/* The store's error text may start with a response code in brackets: pass it on. */
-static void tagged_store_error(struct imap_session *s, struct imap_job *j)
-{
-	const char *text = j->err.data ? j->err.data : "The change could not be saved.";
-	if (text[0] == '[') {
-		const char *end = strchr(text, ']');
-		if (end) {
-			char code[64];
-			snprintf(code, sizeof code, "%.*s", (int)(end - text - 1), text + 1);
-			imap_tagged(s, s->tag, "NO", code, "%s", end[1] == ' ' ? end + 2 : end + 1);
-			return;
-		}
-	}
-	log_error("event=imap-store-failed conn=%lu error=%s", s->id, log_qstr(text));
-	imap_tagged(s, s->tag, "NO", "SERVERBUG", "The change could not be saved; try again.");
-}
-
 static void resume(struct imap_session *s)
 {
 	imap_command_free(&s->cmd);
@@ -245,56 +172,6 @@ void imap_command_finished(struct imap_session *s)
 void imap_remember_tag(struct imap_session *s, const char *tag)
 {
 	remember_tag(s, tag);
-}
-
-static void job_done(struct store_job *job)
-{
-	struct imap_job *j = (struct imap_job *)job;
-	struct imap_session *s = job->ctx;
-	if (!s) {
-		job_free(j);
-		return;
-	}
-	if (job->lost) {
-		j->ok = false;
-		buf_free(&j->err); /* not a response code of the store's: a failed commit */
-	}
-	if (!j->ok) {
-		imap_sync(s, false);
-		tagged_store_error(s, j);
-		job_free(j);
-		resume(s);
-		return;
-	}
-	j->complete(s, j);
-	job_free(j);
-	resume(s);
-}
-
-static struct imap_job *job_new(struct imap_session *s, imap_job_run_fn *run,
-			       imap_job_complete_fn *complete)
-{
-	struct imap_job *j = xcalloc(1, sizeof *j);
-	j->job.run = job_run;
-	j->job.done = job_done;
-	j->job.ctx = s;
-	j->job.changes_mailboxes = true;
-	j->job.group = true;
-	j->job.what = "IMAP job done";
-	j->run = run;
-	j->complete = complete;
-	j->account_id = s->account_id;
-	j->mailbox_id = s->mbox.id;
-	return j;
-}
-
-/* Hands the job to the writer; the current command waits for it. */
-static void job_submit(struct imap_session *s, struct imap_job *j)
-{
-	s->wait = WAIT_JOB;
-	s->cmd = imap_parser_take_command(s->parser);
-	bufferevent_disable(s->bev, EV_READ);
-	committer_submit_job(s->srv->writer, &j->job);
 }
 
 /* ---- commands ----------------------------------------------------------------------- */
@@ -886,7 +763,7 @@ static void cmd_mailbox_change(struct imap_session *s, const struct imap_command
 		buf_free(&b);
 		return;
 	}
-	struct imap_job *j = job_new(s, mailbox_change_run[kind], mailbox_change_complete);
+	struct imap_job *j = imap_job_new(s, mailbox_change_run[kind], mailbox_change_complete);
 	j->name = buf_steal(&a, NULL);
 	j->name2 = name2 ? buf_steal(&b, NULL) : NULL;
 	j->on = on;
@@ -905,14 +782,14 @@ static void cmd_mailbox_change(struct imap_session *s, const struct imap_command
 		}
 		if (!j->name2) {
 			imap_tagged(s, c->tag, "NO", "USEATTR", "Unknown special-use attribute.");
-			job_free(j);
+			imap_job_free(j);
 			buf_free(&b);
 			return;
 		}
 	}
 	buf_free(&b);
 	remember_tag(s, c->tag);
-	job_submit(s, j);
+	imap_job_submit(s, j);
 }
 
 void imap_cmd_create(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -1003,7 +880,7 @@ static void fetch_seen_complete(struct imap_session *s, struct imap_job *j)
 void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, size_t n,
 		    bool decode_failed)
 {
-	struct imap_job *j = job_new(s, set_flags_run, fetch_seen_complete);
+	struct imap_job *j = imap_job_new(s, set_flags_run, fetch_seen_complete);
 	j->uids = xcalloc(n, sizeof *j->uids);
 	for (size_t k = 0; k < n; k++)
 		j->uids[k] = uids[k];
@@ -1016,7 +893,7 @@ void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, siz
 	s->silent = uids;
 	s->nsilent = n;
 	remember_tag(s, tag);
-	job_submit(s, j);
+	imap_job_submit(s, j);
 }
 
 void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -1069,7 +946,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool u
 		buf_free(&kw);
 		return;
 	}
-	struct imap_job *j = job_new(s, set_flags_run, store_complete);
+	struct imap_job *j = imap_job_new(s, set_flags_run, store_complete);
 	j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
 	for (size_t k = 0; k < n; k++)
 		j->uids[k] = uids[k];
@@ -1087,7 +964,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *c, bool u
 		free(uids);
 	}
 	remember_tag(s, c->tag);
-	job_submit(s, j);
+	imap_job_submit(s, j);
 }
 
 static void copy_run(struct store *st, struct imap_job *j)
@@ -1176,7 +1053,7 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 		imap_tagged(s, c->tag, "BAD", NULL, "%s", err);
 		return;
 	}
-	struct imap_job *j = job_new(s, copy_run, copy_complete);
+	struct imap_job *j = imap_job_new(s, copy_run, copy_complete);
 	j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
 	for (size_t k = 0; k < n; k++)
 		j->uids[k] = uids[k];
@@ -1187,7 +1064,7 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 	j->uidvalidity = to.uidvalidity;
 	j->learn = imap_learn_of_copy(s->mbox.junk, to.special_use);
 	remember_tag(s, c->tag);
-	job_submit(s, j);
+	imap_job_submit(s, j);
 }
 
 void imap_cmd_copy(struct imap_session *s, const struct imap_command *c, bool uid,
@@ -1220,7 +1097,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *c, bool
 		imap_tagged(s, c->tag, "NO", "READ-ONLY", "The mailbox was opened with EXAMINE.");
 		return;
 	}
-	struct imap_job *j = job_new(s, expunge_run, expunge_complete);
+	struct imap_job *j = imap_job_new(s, expunge_run, expunge_complete);
 	if (uid) {
 		uint32_t *uids;
 		size_t n;
@@ -1228,7 +1105,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *c, bool
 		if (count != 1 || args[0].type != IMAP_ARG_ATOM ||
 		    !imap_resolve_set(s, args[0].str, args[0].len, true, &uids, &n, &err)) {
 			imap_tagged(s, c->tag, "BAD", NULL, "Syntax: UID EXPUNGE set");
-			job_free(j);
+			imap_job_free(j);
 			return;
 		}
 		j->uids = xcalloc(n ? n : 1, sizeof *j->uids);
@@ -1239,12 +1116,12 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *c, bool
 		if (n == 0) {
 			imap_sync(s, true);
 			imap_tagged(s, c->tag, "OK", NULL, "Nothing to expunge.");
-			job_free(j);
+			imap_job_free(j);
 			return;
 		}
 	}
 	remember_tag(s, c->tag);
-	job_submit(s, j);
+	imap_job_submit(s, j);
 }
 
 static void append_run(struct store *st, struct imap_job *j)
@@ -1341,7 +1218,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *c, bool 
 	}
 	log_info("event=append conn=%lu size=%zu spilled=%s", s->id, msg->len,
 		 msg->map ? "yes" : "no");
-	struct imap_job *j = job_new(s, append_run, append_complete);
+	struct imap_job *j = imap_job_new(s, append_run, append_complete);
 	j->msg = msg;
 	j->flags = flags;
 	j->keywords = buf_steal(&kw, NULL);
@@ -1349,7 +1226,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *c, bool 
 	j->to_mailbox = to.id;
 	j->uidvalidity = to.uidvalidity;
 	remember_tag(s, c->tag);
-	job_submit(s, j);
+	imap_job_submit(s, j);
 }
 
 static void cmd_quota(struct imap_session *s, const struct imap_command *c, bool root)
@@ -1493,9 +1370,9 @@ void imap_cmd_close(struct imap_session *s, const struct imap_command *c, bool u
 		    const struct imap_arg *args, size_t count)
 {
 	if (!s->readonly) {
-		struct imap_job *j = job_new(s, expunge_run, close_complete);
+		struct imap_job *j = imap_job_new(s, expunge_run, close_complete);
 		remember_tag(s, c->tag);
-		job_submit(s, j);
+		imap_job_submit(s, j);
 		return;
 	}
 	imap_unselect(s);
