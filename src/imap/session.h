@@ -133,7 +133,15 @@ void imap_read_cancel(struct imap_session *s);
 void imap_read_output_drained(struct imap_session *s);
 /* A session's command has been answered: free it, read the next one. */
 void imap_command_finished(struct imap_session *s);
+/* The tag of a command answered later (after a job, a login, IDLE's DONE), in s->tag. */
 void imap_remember_tag(struct imap_session *s, const char *tag);
+/* The login succeeded: the idle timeout instead of login-timeout, and a parser with the full
+ * limits for the next command. */
+void imap_session_logged_in(struct imap_session *s);
+/* "IMAP4rev1 ... AUTH=PLAIN": the capabilities for the session as it is now. */
+void imap_capability_list(struct imap_session *s, struct buf *out);
+/* The client's AUTHENTICATE PLAIN response (base64, or "*" to cancel): logs in or answers. */
+void imap_sasl_response(struct imap_session *s, const char *b64, size_t len);
 
 /* Output. */
 /* Ends the session once what is queued has gone out (BYE, LOGOUT, too many errors). */
