@@ -57,4 +57,8 @@ struct imap_job *imap_job_new(struct imap_session *s, imap_job_run_fn *run,
 void imap_job_submit(struct imap_session *s, struct imap_job *j);
 void imap_job_free(struct imap_job *j);
 
+/* EXPUNGE's change (cmd_message.c), which CLOSE makes too: the \Deleted messages of
+ * mailbox_id among uids (all of them when uids is NULL). */
+imap_job_run_fn imap_job_expunge;
+
 #endif

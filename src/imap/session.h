@@ -200,6 +200,10 @@ imap_command_fn imap_cmd_store, imap_cmd_copy, imap_cmd_move, imap_cmd_expunge;
  * ENABLE UTF8=ACCEPT). from_wire: false for a name that cannot be a mailbox's. */
 void imap_name_to_wire(bool utf8, const char *name, struct buf *out);
 bool imap_name_from_wire(struct imap_session *s, const char *in, size_t len, struct buf *out);
+/* The tagged NO when a mailbox lookup did not find it: not there (`code`, e.g. TRYCREATE), or
+ * the store could not be read (NO [SERVERBUG], never "no such mailbox"). */
+void imap_reply_mailbox_missing(struct imap_session *s, const char *tag, enum store_rc rc,
+				const char *code);
 /* STATUS items ("(MESSAGES 3 UNSEEN 1)") of a mailbox; valid: every item is known. */
 void imap_status_items(long appendlimit, const struct mailbox_info *m,
 		       const struct imap_arg *items, size_t n, struct buf *out);
