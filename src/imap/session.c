@@ -1,8 +1,7 @@
-/* One IMAP session: input plumbing, states, and the commands that are not big enough for a
- * file of their own (cmd_fetch.c and cmd_search.c hold FETCH and SEARCH). Writes go to the
- * writer thread as store jobs; the session pauses its input until they are answered, then
- * reports what changed (imap_sync) before its tagged reply. */
-#include <ctype.h>
+/* One IMAP session's connection: reading commands (the parser, an APPEND's message into a
+ * spool, the lines of IDLE and AUTHENTICATE), writing replies, STARTTLS and COMPRESS,
+ * timeouts, and sleeping between commands. The table in commands.c runs each command; the
+ * commands live in cmd_*.c, the sync in sync.c, store jobs in job.c. */
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -13,13 +12,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "auth/sasl.h"
 #include "imap/commands.h"
-#include "imap/job.h"
-#include "imap/learn.h"
 #include "imap/session.h"
 #include "lib/alloc.h"
-#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/loopwatch.h"
 #include "mime/mime.h"
@@ -109,90 +104,6 @@ void imap_command_finished(struct imap_session *s)
 	}
 }
 
-/* ---- commands ----------------------------------------------------------------------- */
-
-void imap_cmd_enable(struct imap_session *s, const struct imap_command *c, bool uid,
-		     const struct imap_arg *args, size_t count)
-{
-	if (c->count == 0) {
-		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: ENABLE capability...");
-		return;
-	}
-	struct buf enabled = BUF_INIT;
-	for (size_t i = 0; i < c->count; i++) {
-		if (imap_arg_atom_equals(&c->args[i], "CONDSTORE") && !s->condstore) {
-			s->condstore = true;
-			buf_append_str(&enabled, " CONDSTORE");
-		} else if (imap_arg_atom_equals(&c->args[i], "QRESYNC") && !s->qresync) {
-			s->qresync = s->condstore = true;
-			buf_append_str(&enabled, " QRESYNC");
-		} else if (imap_arg_atom_equals(&c->args[i], "IMAP4rev2") && !s->rev2) {
-			s->rev2 = true;
-			buf_append_str(&enabled, " IMAP4rev2");
-		}
-	}
-	imap_printf(s, "* ENABLED%s", enabled.data ? enabled.data : "");
-	buf_free(&enabled);
-	imap_tagged(s, c->tag, "OK", NULL, "Enabled.");
-}
-
-void imap_cmd_id(struct imap_session *s, const struct imap_command *c, bool uid,
-		 const struct imap_arg *args, size_t count)
-{
-	/* RFC 2971: ID (field value ...) or ID NIL. */
-	if (c->count != 1 || (c->args[0].type != IMAP_ARG_LIST && c->args[0].type != IMAP_ARG_NIL)) {
-		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: ID (\"name\" \"value\" ...) or ID NIL");
-		return;
-	}
-	imap_printf(s, "* ID (\"name\" \"yubin\" \"support-url\" \"https://example.invalid/yubin\")");
-	imap_tagged(s, c->tag, "OK", NULL, "ID completed.");
-}
-
-void imap_cmd_idle(struct imap_session *s, const struct imap_command *c, bool uid,
-		   const struct imap_arg *args, size_t count)
-{
-	imap_remember_tag(s, c->tag);
-	s->wait = WAIT_IDLE;
-	imap_printf(s, "+ idling");
-	imap_sync(s, true);
-	/* IDLE can last hours: the parser and the parsed command (its tag is copied) are
-	 * dropped; the next command after DONE gets a new parser. */
-	imap_parser_free(&s->parser);
-}
-
-void imap_cmd_compress(struct imap_session *s, const struct imap_command *c, bool uid,
-		       const struct imap_arg *args, size_t count)
-{
-	if (c->count != 1 || !imap_arg_atom_equals(&c->args[0], "DEFLATE")) {
-		imap_tagged(s, c->tag, "BAD", NULL, "Syntax: COMPRESS DEFLATE");
-		return;
-	}
-	if (s->compressed) {
-		imap_tagged(s, c->tag, "NO", "COMPRESSIONACTIVE", "Compression is already on.");
-		return;
-	}
-	imap_tagged(s, c->tag, "OK", NULL, "DEFLATE active.");
-	/* The client sends nothing until it has this reply (RFC 4978), so switching after the
-	 * reply is written loses no input. */
-	s->compress_pending = true;
-	bufferevent_disable(s->bev, EV_READ);
-}
-
-void imap_cmd_noop(struct imap_session *s, const struct imap_command *c, bool uid,
-		   const struct imap_arg *args, size_t count)
-{
-	imap_sync(s, true);
-	imap_tagged(s, c->tag, "OK", NULL, "NOOP completed.");
-}
-
-void imap_cmd_logout(struct imap_session *s, const struct imap_command *c, bool uid,
-		     const struct imap_arg *args, size_t count)
-{
-	imap_printf(s, "* BYE Logging out.");
-	imap_tagged(s, c->tag, "OK", NULL, "LOGOUT completed.");
-	imap_close_after_reply(s);
-}
-
 /* ---- input --------------------------------------------------------------------------- */
 
 /* IDLE's DONE and AUTHENTICATE responses are lines, not commands. */
@@ -209,17 +120,10 @@ static void read_line(struct imap_session *s, struct evbuffer *in)
 		}
 		return;
 	}
-	if (s->wait == WAIT_IDLE) {
-		s->wait = WAIT_NONE;
-		if (strcasecmp(line, "DONE") == 0) {
-			imap_sync(s, true);
-			imap_tagged(s, s->tag, "OK", NULL, "IDLE terminated.");
-		} else {
-			imap_tagged(s, s->tag, "BAD", NULL, "Expected DONE to end IDLE.");
-		}
-	} else {
+	if (s->wait == WAIT_IDLE)
+		imap_idle_end(s, line);
+	else
 		imap_sasl_response(s, line, len);
-	}
 	memset(line, 0, len);
 	free(line);
 }
@@ -306,11 +210,11 @@ static void append_read(struct imap_session *s, struct evbuffer *in)
 		s->append_nul = true; /* as the parser does for literals it reads */
 	mime_normalize_crlf_stream(v.iov_base, n, &s->append_cr, s->append_left == 0,
 				   spool_buf(&s->append));
-	spool_settle(&s->append); /* a failure is reported by cmd_append */
+	spool_settle(&s->append); /* a failure is reported by imap_cmd_append */
 	evbuffer_drain(in, n);
 }
 
-/* The parser exists while commands come; a session in IDLE drops it (see cmd_idle). */
+/* The parser exists while commands come; a session in IDLE drops it (see imap_cmd_idle). */
 static struct imap_parser *parser_of(struct imap_session *s)
 {
 	if (!s->parser) {
@@ -320,7 +224,8 @@ static struct imap_parser *parser_of(struct imap_session *s)
 		lim.max_literal_total = lim.max_literal;
 		lim.max_line = (size_t)s->srv->cfg->imap_max_line;
 		lim.max_depth = (size_t)s->srv->cfg->imap_max_nesting;
-		if (s->state == IMAP_NOT_AUTH) /* a new parser is made at login (login_done) */
+		/* A new parser is made at login (imap_session_logged_in). */
+		if (s->state == IMAP_NOT_AUTH)
 			lim.max_command = (size_t)s->srv->cfg->login_max_command;
 		s->parser = imap_parser_new(&lim);
 	}
@@ -394,7 +299,7 @@ static void session_process_input(struct imap_session *s)
 			uint64_t t0 = loopwatch_begin();
 			imap_command_run(s, c);
 			loopwatch_end(t0, "IMAP", what, strlen(what), s->id);
-			if (s->append_ready) { /* not taken by cmd_append (e.g. a syntax error) */
+			if (s->append_ready) { /* not taken by imap_cmd_append (e.g. a syntax error) */
 				spool_reset(&s->append);
 				s->append_ready = false;
 			}

@@ -142,6 +142,8 @@ void imap_session_logged_in(struct imap_session *s);
 void imap_capability_list(struct imap_session *s, struct buf *out);
 /* The client's AUTHENTICATE PLAIN response (base64, or "*" to cancel): logs in or answers. */
 void imap_sasl_response(struct imap_session *s, const char *b64, size_t len);
+/* The client's line in IDLE: DONE ends it (OK), anything else too (BAD). */
+void imap_idle_end(struct imap_session *s, const char *line);
 
 /* Output. */
 /* Ends the session once what is queued has gone out (BYE, LOGOUT, too many errors). */
