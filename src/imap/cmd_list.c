@@ -159,7 +159,7 @@ static void list_release(struct imap_read *r)
 	free(l->sorted);
 }
 
-void imap_cmd_list(struct imap_session *s, const struct imap_command *c, bool lsub)
+static void list_start(struct imap_session *s, const struct imap_command *c, bool lsub)
 {
 	size_t i = 0;
 	bool sel_subscribed = lsub, ret_subscribed = false, ret_children = true,
@@ -235,4 +235,16 @@ void imap_cmd_list(struct imap_session *s, const struct imap_command *c, bool ls
 	l->r.finish = list_finish;
 	l->r.release = list_release;
 	imap_read_submit(s, &l->r, c->tag, false);
+}
+
+void imap_cmd_list(struct imap_session *s, const struct imap_command *c, bool uid,
+		   const struct imap_arg *args, size_t count)
+{
+	list_start(s, c, false);
+}
+
+void imap_cmd_lsub(struct imap_session *s, const struct imap_command *c, bool uid,
+		   const struct imap_arg *args, size_t count)
+{
+	list_start(s, c, true);
 }

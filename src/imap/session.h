@@ -133,9 +133,21 @@ void imap_read_cancel(struct imap_session *s);
 void imap_read_output_drained(struct imap_session *s);
 /* A session's command has been answered: free it, read the next one. */
 void imap_command_finished(struct imap_session *s);
+/* The tag of a command answered later (after a job, a login, IDLE's DONE), in s->tag. */
 void imap_remember_tag(struct imap_session *s, const char *tag);
+/* The login succeeded: the idle timeout instead of login-timeout, and a parser with the full
+ * limits for the next command. */
+void imap_session_logged_in(struct imap_session *s);
+/* "IMAP4rev1 ... AUTH=PLAIN": the capabilities for the session as it is now. */
+void imap_capability_list(struct imap_session *s, struct buf *out);
+/* The client's AUTHENTICATE PLAIN response (base64, or "*" to cancel): logs in or answers. */
+void imap_sasl_response(struct imap_session *s, const char *b64, size_t len);
+/* The client's line in IDLE: DONE ends it (OK), anything else too (BAD). */
+void imap_idle_end(struct imap_session *s, const char *line);
 
 /* Output. */
+/* Ends the session once what is queued has gone out (BYE, LOGOUT, too many errors). */
+void imap_close_after_reply(struct imap_session *s);
 void imap_write(struct imap_session *s, const char *data, size_t len);
 void imap_printf(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "TAG OK [code] text" etc.; code may be NULL. Counts NO/BAD as errors. */
@@ -156,30 +168,44 @@ bool imap_report_vanished_earlier(struct imap_session *s, int64_t modseq, const 
 				  size_t known_len);
 /* Appends "(\Seen $Work ...)" for flags and keywords. */
 void imap_format_flags(unsigned flags, const char *keywords, struct buf *out);
+/* A flag list of STORE or APPEND ("(\Seen $Work)", or one flag alone): the system flags as
+ * bits, the keywords space-separated in keywords. False when it is not a valid one. */
+bool imap_parse_flag_list(const struct imap_arg *arg, unsigned *flags, struct buf *keywords);
 
 /* Reports changes since the last sync: new messages (EXISTS), flag changes (FETCH) and, when
  * expunges_allowed, expunged messages (EXPUNGE or VANISHED). */
 void imap_sync(struct imap_session *s, bool expunges_allowed);
+/* Leaves the selected mailbox: back to the authenticated state. */
+void imap_unselect(struct imap_session *s);
 
 /* FETCH set \Seen on these messages (takes uids): the flags are written, then the tagged
  * reply goes out. */
 void imap_mark_seen(struct imap_session *s, const char *tag, uint32_t *uids, size_t n,
 		    bool decode_failed);
 
-/* Commands in their own files. */
-void imap_cmd_fetch(struct imap_session *s, const struct imap_command *c, bool uid,
-		    const struct imap_arg *args, size_t count);
-void imap_cmd_search(struct imap_session *s, const struct imap_command *c, bool uid,
-		     const struct imap_arg *args, size_t count);
-void imap_cmd_sort(struct imap_session *s, const struct imap_command *c, bool uid,
-		   const struct imap_arg *args, size_t count);
-void imap_cmd_thread(struct imap_session *s, const struct imap_command *c, bool uid,
-		     const struct imap_arg *args, size_t count);
-void imap_cmd_list(struct imap_session *s, const struct imap_command *c, bool lsub);
+/* A command's handler (the table in commands.c calls it once the state is right): args and
+ * count are those after the name, after "UID" too when uid is set (c->args otherwise). It
+ * answers, or starts a job that answers later. */
+typedef void imap_command_fn(struct imap_session *s, const struct imap_command *c, bool uid,
+			     const struct imap_arg *args, size_t count);
+imap_command_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id;
+imap_command_fn imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate;
+imap_command_fn imap_cmd_enable, imap_cmd_compress, imap_cmd_idle;
+imap_command_fn imap_cmd_select, imap_cmd_examine, imap_cmd_list, imap_cmd_lsub;
+imap_command_fn imap_cmd_namespace, imap_cmd_status, imap_cmd_create, imap_cmd_delete;
+imap_command_fn imap_cmd_rename, imap_cmd_subscribe, imap_cmd_unsubscribe, imap_cmd_append;
+imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota, imap_cmd_setquota;
+imap_command_fn imap_cmd_close, imap_cmd_unselect, imap_cmd_check;
+imap_command_fn imap_cmd_fetch, imap_cmd_search, imap_cmd_sort, imap_cmd_thread;
+imap_command_fn imap_cmd_store, imap_cmd_copy, imap_cmd_move, imap_cmd_expunge;
 /* Mailbox names on the wire: modified UTF-7 unless the client speaks UTF-8 (IMAP4rev2 or
  * ENABLE UTF8=ACCEPT). from_wire: false for a name that cannot be a mailbox's. */
 void imap_name_to_wire(bool utf8, const char *name, struct buf *out);
 bool imap_name_from_wire(struct imap_session *s, const char *in, size_t len, struct buf *out);
+/* The tagged NO when a mailbox lookup did not find it: not there (`code`, e.g. TRYCREATE), or
+ * the store could not be read (NO [SERVERBUG], never "no such mailbox"). */
+void imap_reply_mailbox_missing(struct imap_session *s, const char *tag, enum store_rc rc,
+				const char *code);
 /* STATUS items ("(MESSAGES 3 UNSEEN 1)") of a mailbox; valid: every item is known. */
 void imap_status_items(long appendlimit, const struct mailbox_info *m,
 		       const struct imap_arg *items, size_t n, struct buf *out);
