@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "net/conn.h"
 #include "net/dns.h"
+#include "outbound/agent_internal.h"
 #include "outbound/dsn.h"
 #include "outbound/ehlo.h"
 #include "outbound/ratelimit.h"
@@ -33,120 +34,10 @@
 #define MAX_IDLE 16        /* open connections kept waiting for the next message */
 #define IDLE_SECONDS 5     /* how long such a connection waits before it says QUIT */
 #define CONNECT_TIMEOUT 30
-#define REPLY_TIMEOUT 300
 #define SCAN_DOMAINS 64    /* domains with due mail looked at per scheduler pass */
 #define SCAN_ENTRIES 256   /* due entries of one domain looked at per pass */
 
-struct postpone_job;
-struct update_job;
-
-struct outbound {
-	struct event_base *base;
-	struct config *const *cfg;
-	struct store *store;
-	struct committer *writer;
-	struct dns_resolver *dns;
-	SSL_CTX *tls;
-	char *default_domain;
-	struct event *timer;
-	struct event *kick;        /* a scheduler pass soon: a connection has become free */
-	struct event *soon;        /* a full pass in 10 ms: new entries were queued */
-	struct attempt *active;
-	size_t nactive;
-	struct link *idle;         /* open connections without a delivery, newest first */
-	size_t nidle;
-	unsigned long links_opened;
-	struct rate_limits *rates;
-	/* Entries whose new state is still with the writer thread: until it has committed, the
-	 * store still shows them due, and starting them again would send them twice. */
-	int64_t *writing;
-	size_t nwriting, writing_cap;
-	struct postpone_job *postponing; /* held back by the rate limit during this pass */
-	struct update_job *updating;     /* outcomes of attempts that ended since the last pass */
-};
-
-/* One SMTP connection to a receiving server. It outlives a delivery: after a transaction
- * that ended cleanly it waits (idle) for the next message to the same domain or address. */
-struct link {
-	struct outbound *ob;
-	struct link *next;        /* in ob->idle */
-	struct attempt *a;        /* the delivery using it; NULL while idle */
-	struct bufferevent *bev;  /* NULL once closed */
-	unsigned long id;         /* for the log: which messages shared a connection */
-	bool tls, smarthost;
-	int port;
-	char host[256];           /* the MX name we connected to */
-	char addr[64];
-	char domain[256];         /* the domain of its latest delivery */
-	struct line_reader lines;
-	struct smtp_reply_reader reply; /* the reply being read */
-	struct ehlo_ext ext;
-	long transactions;        /* MAIL FROMs sent over it */
-	struct event *idle_timer;
-	int in_callback;          /* freeing waits until its own callbacks have returned */
-	bool dead;
-};
-
-enum attempt_state {
-	A_RESOLVING, A_CONNECTING, A_GREETING, A_EHLO, A_HELO, A_STARTTLS, A_AUTH, A_TRANSACTION,
-	A_BODY,
-};
-
-/* The commands of one transaction. With PIPELINING they go in one write and their replies
- * are matched in order (RFC 2920); without it, one at a time. */
-enum step_kind { STEP_RSET, STEP_MAIL, STEP_RCPT, STEP_DATA };
-
-struct step {
-	enum step_kind kind;
-	size_t rcpt; /* STEP_RCPT: index into the entry's recipients */
-};
-
-/* What became of one recipient in this attempt. */
-struct rcpt_result {
-	int code;      /* 0: no answer yet */
-	bool from_server; /* the code came from the remote server, not from us */
-	char *reply;   /* the server's words */
-	char status[16];
-};
-
-/* One delivery: one queue entry, over one link at a time. */
-struct attempt {
-	struct outbound *ob;
-	struct attempt *next;
-	struct queue_entry e;
-	struct buf msg;
-	struct dns_mx *mx;
-	size_t nmx, mx_i;
-	bool implicit_mx;
-	char **addrs;
-	size_t naddrs, addr_i;
-	char host[256];
-	bool smarthost;            /* relaying through the configured smarthost */
-	int port;
-	struct link *link;
-	enum attempt_state state;
-	bool reused;               /* its link carried mail before: the transaction starts with RSET */
-	bool fresh_only;           /* a reused link failed: only new connections from now on */
-	bool clean_end;            /* ended between transactions: the link may carry the next */
-	bool pipelined;
-	bool finished;             /* outcome recorded; freed once the callbacks have returned */
-	struct step *steps;
-	size_t nsteps, step_next;
-	bool mail_failed;
-	struct rcpt_result *results;
-	char *last_error;          /* why the last address did not work */
-};
-
-static struct config *cfg(struct outbound *ob)
-{
-	return *ob->cfg;
-}
-
 static void attempt_try_address(struct attempt *a);
-static void attempt_resolve(struct attempt *a);
-static void attempt_finish(struct attempt *a);
-static void transaction_start(struct attempt *a);
-static void schedule_soon(struct outbound *ob);
 
 /* ---- results ------------------------------------------------------------------------- */
 
@@ -161,7 +52,7 @@ static void status_of_reply(int code, const char *text, char *status, size_t len
 	snprintf(status, len, "%d.0.0", code / 100);
 }
 
-static void set_result(struct rcpt_result *r, int code, const char *reply)
+void rcpt_result_set(struct rcpt_result *r, int code, const char *reply)
 {
 	r->code = code;
 	r->from_server = false;
@@ -172,18 +63,18 @@ static void set_result(struct rcpt_result *r, int code, const char *reply)
 }
 
 /* Every recipient still without a final answer gets this one. */
-static void set_pending(struct attempt *a, int code, const char *reply, const char *status)
+void attempt_set_pending(struct attempt *a, int code, const char *reply, const char *status)
 {
 	for (size_t i = 0; i < a->e.nrcpts; i++)
 		if (a->results[i].code == 0 || (a->results[i].code >= 200 && a->results[i].code < 300 &&
 						 a->state <= A_BODY && code >= 400)) {
-			set_result(&a->results[i], code, reply);
+			rcpt_result_set(&a->results[i], code, reply);
 			if (status)
 				snprintf(a->results[i].status, sizeof a->results[i].status, "%s", status);
 		}
 }
 
-static bool any_accepted(const struct attempt *a)
+bool attempt_any_accepted(const struct attempt *a)
 {
 	for (size_t i = 0; i < a->e.nrcpts; i++)
 		if (a->results[i].code / 100 == 2)
@@ -192,17 +83,17 @@ static bool any_accepted(const struct attempt *a)
 }
 
 /* Accepted recipients share the server's answer to DATA or to the final dot. */
-static void set_accepted(struct attempt *a, int code, const char *reply)
+void attempt_set_accepted(struct attempt *a, int code, const char *reply)
 {
 	for (size_t i = 0; i < a->e.nrcpts; i++)
 		if (a->results[i].code / 100 == 2) {
-			set_result(&a->results[i], code, reply);
+			rcpt_result_set(&a->results[i], code, reply);
 			a->results[i].from_server = true;
 		}
 }
 
 /* Before the final dot nothing was delivered: a new connection starts those afresh. */
-static void forget_accepted(struct attempt *a)
+void attempt_forget_accepted(struct attempt *a)
 {
 	for (size_t i = 0; i < a->e.nrcpts; i++)
 		if (a->results[i].code / 100 == 2) {
@@ -212,12 +103,12 @@ static void forget_accepted(struct attempt *a)
 		}
 }
 
-static void fail_all(struct attempt *a, int code, const char *status, const char *why)
+void attempt_fail_all(struct attempt *a, int code, const char *status, const char *why)
 {
 	char reply[600];
 	snprintf(reply, sizeof reply, "%d %s %s", code, status, why);
 	for (size_t i = 0; i < a->e.nrcpts; i++) {
-		set_result(&a->results[i], code, reply);
+		rcpt_result_set(&a->results[i], code, reply);
 		snprintf(a->results[i].status, sizeof a->results[i].status, "%s", status);
 	}
 	/* Called before any MAIL FROM: an open connection is still between transactions. */
@@ -227,9 +118,7 @@ static void fail_all(struct attempt *a, int code, const char *status, const char
 
 /* ---- links: the connections ------------------------------------------------------------ */
 
-static void link_send(struct link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void link_send(struct link *l, const char *fmt, ...)
+void link_send(struct link *l, const char *fmt, ...)
 {
 	struct buf line = BUF_INIT;
 	va_list ap;
@@ -265,7 +154,7 @@ static void idle_remove(struct link *l)
 }
 
 /* The end of a callback of l: a link closed meanwhile is freed now. */
-static void link_release(struct link *l)
+void link_release(struct link *l)
 {
 	if (--l->in_callback == 0 && l->dead)
 		link_free(l);
@@ -273,7 +162,7 @@ static void link_release(struct link *l)
 
 /* Drops the connection at once (bufferevents own their socket and, for TLS, their SSL:
  * BEV_OPT_CLOSE_ON_FREE) and detaches it from its delivery. */
-static void link_close(struct link *l)
+void link_close(struct link *l)
 {
 	if (!l || l->dead)
 		return;
@@ -303,7 +192,7 @@ static void quit_event(struct bufferevent *bev, short what, void *ctx)
 /* RFC 5321 4.1.1.10: say QUIT, and close when the server answers or hangs up (a few seconds
  * at most). Waiting for the answer, not for our write, also works under TLS, where "written"
  * only means handed to the TLS layer. */
-static void link_quit(struct link *l)
+void link_quit(struct link *l)
 {
 	if (!l || l->dead)
 		return;
@@ -331,7 +220,7 @@ static void link_idle_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* The delivery on l is over and the server is between transactions: keep the connection for
  * the next message (outbound-reuse of them at most, IDLE_SECONDS of waiting at most). */
-static void link_park(struct link *l)
+void link_park(struct link *l)
 {
 	struct outbound *ob = l->ob;
 	l->a = NULL;
@@ -355,7 +244,7 @@ static void link_park(struct link *l)
 	schedule_soon(ob);
 }
 
-static struct link *idle_for_domain(struct outbound *ob, const char *domain, bool smarthost)
+struct link *link_idle_for_domain(struct outbound *ob, const char *domain, bool smarthost)
 {
 	for (struct link *l = ob->idle; l; l = l->next)
 		if (l->smarthost == smarthost && strcasecmp(l->domain, domain) == 0)
@@ -363,7 +252,8 @@ static struct link *idle_for_domain(struct outbound *ob, const char *domain, boo
 	return NULL;
 }
 
-static struct link *idle_for_addr(struct outbound *ob, const char *addr, int port, bool smarthost)
+struct link *link_idle_for_addr(struct outbound *ob, const char *addr, int port,
+				bool smarthost)
 {
 	for (struct link *l = ob->idle; l; l = l->next)
 		if (l->smarthost == smarthost && l->port == port && strcmp(l->addr, addr) == 0)
@@ -372,7 +262,7 @@ static struct link *idle_for_addr(struct outbound *ob, const char *addr, int por
 }
 
 /* This address did not work: remember why and go on with the next. */
-static void next_address(struct attempt *a, const char *why)
+void attempt_next_address(struct attempt *a, const char *why)
 {
 	free(a->last_error);
 	a->last_error = xstrdup(why);
@@ -385,17 +275,18 @@ static void next_address(struct attempt *a, const char *why)
 }
 
 /* The link of a stopped working (closed, timed out, spoke nonsense) during the dialogue. */
-static void link_failed(struct attempt *a, const char *why)
+void attempt_link_failed(struct attempt *a, const char *why)
 {
 	if (a->state >= A_BODY) {
 		/* After the final dot there may have been a delivery we never heard of: counting
 		 * it as a failure keeps mail safe (at worst it arrives twice). */
-		set_pending(a, 451, "451 4.4.2 connection lost after the message was sent", "4.4.2");
+		attempt_set_pending(a, 451, "451 4.4.2 connection lost after the message was sent",
+				    "4.4.2");
 		link_close(a->link);
 		attempt_finish(a);
 		return;
 	}
-	forget_accepted(a);
+	attempt_forget_accepted(a);
 	if (a->reused) {
 		/* A kept connection the server has given up on (its idle timeout): not the
 		 * destination's fault; once more on a new connection. */
@@ -410,11 +301,11 @@ static void link_failed(struct attempt *a, const char *why)
 			attempt_resolve(a);
 		return;
 	}
-	next_address(a, why);
+	attempt_next_address(a, why);
 }
 
 /* Starts the next message on a kept connection. */
-static void attempt_use_link(struct attempt *a, struct link *l)
+void attempt_use_link(struct attempt *a, struct link *l)
 {
 	idle_remove(l);
 	l->a = a;
@@ -426,7 +317,7 @@ static void attempt_use_link(struct attempt *a, struct link *l)
 	bufferevent_set_timeouts(l->bev, &tv, &tv);
 	log_info("event=outbound-reuse queue=%lld connection=%lu host=%s addr=%s transaction=%ld",
 		 (long long)a->e.id, l->id, log_str(l->host), l->addr, l->transactions + 1);
-	transaction_start(a);
+	proto_transaction_start(a);
 }
 
 /* ---- SMTP client ----------------------------------------------------------------------- */
@@ -505,19 +396,19 @@ static void send_steps(struct attempt *a, size_t from, size_t to)
 
 /* MAIL, a RCPT for every recipient still without an answer, DATA; on a kept connection RSET
  * first, which also shows whether the server is still there. */
-static void transaction_start(struct attempt *a)
+void proto_transaction_start(struct attempt *a)
 {
 	struct link *l = a->link;
 	if (a->e.smtputf8 && !l->ext.smtputf8) {
-		fail_all(a, 553, "5.6.7", "the receiving server does not support SMTPUTF8, which this "
-			 "message needs");
+		attempt_fail_all(a, 553, "5.6.7", "the receiving server does not support SMTPUTF8, "
+				 "which this message needs");
 		return;
 	}
 	if (l->ext.size > 0 && (long long)a->msg.len > l->ext.size) {
 		char why[200];
 		snprintf(why, sizeof why, "the message (%zu bytes) is larger than the receiving "
 			 "server accepts (%lld bytes)", a->msg.len, l->ext.size);
-		fail_all(a, 552, "5.3.4", why);
+		attempt_fail_all(a, 552, "5.3.4", why);
 		return;
 	}
 	free(a->steps);
@@ -544,7 +435,7 @@ static void send_next_step(struct attempt *a, int code)
 		transaction_over(a, code);
 		return;
 	}
-	if (a->steps[a->step_next].kind == STEP_DATA && !any_accepted(a)) {
+	if (a->steps[a->step_next].kind == STEP_DATA && !attempt_any_accepted(a)) {
 		/* Every recipient was refused: no DATA; the next transaction begins with RSET. */
 		transaction_over(a, code);
 		return;
@@ -554,7 +445,7 @@ static void send_next_step(struct attempt *a, int code)
 
 static void data_reply(struct attempt *a, int code, const char *reply)
 {
-	bool any = !a->mail_failed && any_accepted(a);
+	bool any = !a->mail_failed && attempt_any_accepted(a);
 	if (code == 354) {
 		a->state = A_BODY;
 		if (any)
@@ -566,7 +457,7 @@ static void data_reply(struct attempt *a, int code, const char *reply)
 		return;
 	}
 	if (any)
-		set_accepted(a, code, reply);
+		attempt_set_accepted(a, code, reply);
 	transaction_over(a, code);
 }
 
@@ -576,13 +467,13 @@ static void step_reply(struct attempt *a, int code, const char *reply)
 	switch (s->kind) {
 	case STEP_RSET:
 		if (code / 100 != 2) {
-			link_failed(a, reply);
+			attempt_link_failed(a, reply);
 			return;
 		}
 		break;
 	case STEP_MAIL:
 		if (code / 100 != 2) {
-			set_pending(a, code, reply, NULL);
+			attempt_set_pending(a, code, reply, NULL);
 			for (size_t i = 0; i < a->e.nrcpts; i++)
 				a->results[i].from_server = true;
 			a->mail_failed = true;
@@ -590,7 +481,7 @@ static void step_reply(struct attempt *a, int code, const char *reply)
 		break;
 	case STEP_RCPT:
 		if (!a->mail_failed) {
-			set_result(&a->results[s->rcpt], code, reply);
+			rcpt_result_set(&a->results[s->rcpt], code, reply);
 			a->results[s->rcpt].from_server = true;
 		}
 		break;
@@ -600,7 +491,7 @@ static void step_reply(struct attempt *a, int code, const char *reply)
 	}
 	if (code == 421) {
 		/* The server is closing: the replies still due will not come. */
-		set_pending(a, code, reply, NULL);
+		attempt_set_pending(a, code, reply, NULL);
 		transaction_over(a, code);
 		return;
 	}
@@ -621,9 +512,6 @@ static void start_tls(struct link *l)
 	l->tls = true;
 }
 
-static void on_read(struct bufferevent *bev, void *ctx);
-static void on_event(struct bufferevent *bev, short what, void *ctx);
-
 /* EHLO has been answered (and TLS, if any, is up): log in to a smarthost, or send mail. */
 static void after_ehlo(struct attempt *a)
 {
@@ -636,7 +524,7 @@ static void after_ehlo(struct attempt *a)
 	}
 	if (l->smarthost && !l->tls) {
 		/* Never hand a password or mail to a relay over plain text. */
-		next_address(a, "the smarthost does not offer TLS");
+		attempt_next_address(a, "the smarthost does not offer TLS");
 		return;
 	}
 	if (l->smarthost && c->smarthost_user[0]) {
@@ -652,7 +540,7 @@ static void after_ehlo(struct attempt *a)
 		buf_free(&enc);
 		return;
 	}
-	transaction_start(a);
+	proto_transaction_start(a);
 }
 
 static void handle_reply(struct attempt *a, int code, const char *reply, const char *lines)
@@ -661,7 +549,7 @@ static void handle_reply(struct attempt *a, int code, const char *reply, const c
 	switch (a->state) {
 	case A_GREETING:
 		if (code != 220)
-			return next_address(a, reply);
+			return attempt_next_address(a, reply);
 		a->state = A_EHLO;
 		link_send(l, "EHLO %s", cfg(a->ob)->hostname);
 		return;
@@ -676,21 +564,21 @@ static void handle_reply(struct attempt *a, int code, const char *reply, const c
 		return;
 	case A_HELO:
 		if (code != 250)
-			return next_address(a, reply);
+			return attempt_next_address(a, reply);
 		memset(&l->ext, 0, sizeof l->ext);
 		if (l->smarthost)
-			return next_address(a, "the smarthost does not offer TLS");
-		transaction_start(a);
+			return attempt_next_address(a, "the smarthost does not offer TLS");
+		proto_transaction_start(a);
 		return;
 	case A_STARTTLS:
 		if (code != 220) {
 			if (l->smarthost)
-				return next_address(a, "the smarthost refused STARTTLS");
-			transaction_start(a); /* opportunistic: go on without TLS */
+				return attempt_next_address(a, "the smarthost refused STARTTLS");
+			proto_transaction_start(a); /* opportunistic: go on without TLS */
 			return;
 		}
 		start_tls(l);
-		bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
+		bufferevent_setcb(l->bev, proto_on_read, NULL, proto_on_event, l);
 		bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 		a->state = A_EHLO;
 		link_send(l, "EHLO %s", cfg(a->ob)->hostname);
@@ -701,17 +589,17 @@ static void handle_reply(struct attempt *a, int code, const char *reply, const c
 			char text[700];
 			snprintf(text, sizeof text, "451 4.7.0 the smarthost refused our login (%s); check "
 				 "smarthost-user and smarthost-password", reply);
-			set_pending(a, 451, text, "4.7.0");
+			attempt_set_pending(a, 451, text, "4.7.0");
 			transaction_over(a, 421); /* not logged in: not worth keeping */
 			return;
 		}
-		transaction_start(a);
+		proto_transaction_start(a);
 		return;
 	case A_TRANSACTION:
 		step_reply(a, code, reply);
 		return;
 	case A_BODY:
-		set_accepted(a, code, reply);
+		attempt_set_accepted(a, code, reply);
 		transaction_over(a, code);
 		return;
 	default:
@@ -748,7 +636,7 @@ static enum reply_read read_reply(struct link *l, struct evbuffer *in, int *code
 	}
 }
 
-static void on_read(struct bufferevent *bev, void *ctx)
+void proto_on_read(struct bufferevent *bev, void *ctx)
 {
 	struct link *l = ctx;
 	l->in_callback++;
@@ -770,7 +658,7 @@ static void on_read(struct bufferevent *bev, void *ctx)
 			break;
 		}
 		if (r == REPLY_BAD) {
-			link_failed(l->a, why);
+			attempt_link_failed(l->a, why);
 			break;
 		}
 		handle_reply(l->a, code, flat, lines);
@@ -780,7 +668,7 @@ static void on_read(struct bufferevent *bev, void *ctx)
 	link_release(l);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *ctx)
+void proto_on_event(struct bufferevent *bev, short what, void *ctx)
 {
 	struct link *l = ctx;
 	struct attempt *a = l->a;
@@ -797,14 +685,14 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		const char *why = what & BEV_EVENT_TIMEOUT ? "the server did not answer in time"
 				  : a->state == A_CONNECTING ? "the connection was refused or failed"
 							     : "the server closed the connection";
-		link_failed(a, why);
+		attempt_link_failed(a, why);
 	}
 	link_release(l);
 }
 
 /* ---- finding the server ---------------------------------------------------------------- */
 
-static void addrs_clear(struct attempt *a)
+void attempt_clear_addrs(struct attempt *a)
 {
 	for (size_t i = 0; i < a->naddrs; i++)
 		free(a->addrs[i]);
@@ -817,7 +705,7 @@ static void addrs_clear(struct attempt *a)
 static void addrs_answer(void *ctx, enum dns_status st, char **addrs, size_t n, const char *why)
 {
 	struct attempt *a = ctx;
-	addrs_clear(a);
+	attempt_clear_addrs(a);
 	if (st == DNS_OK) {
 		a->addrs = xcalloc(n, sizeof *a->addrs);
 		for (size_t i = 0; i < n; i++)
@@ -829,14 +717,15 @@ static void addrs_answer(void *ctx, enum dns_status st, char **addrs, size_t n, 
 		free(a->last_error);
 		a->last_error = xstrdup(text);
 		if (a->implicit_mx && st == DNS_NONE) {
-			fail_all(a, 550, "5.1.2", "the domain has no mail server (no MX and no address)");
+			attempt_fail_all(a, 550, "5.1.2",
+					 "the domain has no mail server (no MX and no address)");
 			return;
 		}
 	}
 	attempt_try_address(a);
 }
 
-static struct link *link_connect(struct attempt *a, const char *ip, const struct sockaddr *sa,
+struct link *link_connect(struct attempt *a, const char *ip, const struct sockaddr *sa,
 				 socklen_t salen)
 {
 	struct outbound *ob = a->ob;
@@ -868,7 +757,7 @@ static struct link *link_connect(struct attempt *a, const char *ip, const struct
 		l->bev = bufferevent_socket_new(ob->base, fd,
 						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	}
-	bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
+	bufferevent_setcb(l->bev, proto_on_read, NULL, proto_on_event, l);
 	struct timeval tv = { CONNECT_TIMEOUT, 0 };
 	bufferevent_set_timeouts(l->bev, &tv, &tv);
 	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
@@ -892,13 +781,13 @@ static void attempt_try_address(struct attempt *a)
 		if (a->naddrs > 0 || a->host[0]) {
 			/* This MX is used up. */
 			a->mx_i++;
-			addrs_clear(a);
+			attempt_clear_addrs(a);
 		}
 		if (a->mx_i >= a->nmx) {
 			char text[600];
 			snprintf(text, sizeof text, "could not reach any mail server of %s (%s)",
 				 a->e.domain, a->last_error ? a->last_error : "no server");
-			set_pending(a, 451, text, "4.4.1");
+			attempt_set_pending(a, 451, text, "4.4.1");
 			for (size_t i = 0; i < a->e.nrcpts; i++)
 				if (a->results[i].code == 451)
 					snprintf(a->results[i].status, sizeof a->results[i].status, "4.4.1");
@@ -911,7 +800,8 @@ static void attempt_try_address(struct attempt *a)
 		return;
 	}
 	const char *ip = a->addrs[a->addr_i];
-	struct link *kept = a->fresh_only ? NULL : idle_for_addr(a->ob, ip, a->port, a->smarthost);
+	struct link *kept =
+		a->fresh_only ? NULL : link_idle_for_addr(a->ob, ip, a->port, a->smarthost);
 	if (kept) {
 		/* Another domain's connection to this very server (a shared MX): use it. */
 		attempt_use_link(a, kept);
@@ -931,11 +821,11 @@ static void attempt_try_address(struct attempt *a)
 		in6->sin6_port = htons((uint16_t)a->port);
 		sslen = sizeof *in6;
 	} else {
-		next_address(a, "bad address");
+		attempt_next_address(a, "bad address");
 		return;
 	}
 	if (!link_connect(a, ip, (struct sockaddr *)&ss, sslen))
-		next_address(a, "the connection failed");
+		attempt_next_address(a, "the connection failed");
 }
 
 static void mx_answer(void *ctx, enum dns_status st, const struct dns_mx *mx, size_t n,
@@ -945,12 +835,13 @@ static void mx_answer(void *ctx, enum dns_status st, const struct dns_mx *mx, si
 	if (st == DNS_TEMPFAIL) {
 		char text[300];
 		snprintf(text, sizeof text, "451 4.4.3 DNS lookup of %s failed: %s", a->e.domain, why);
-		set_pending(a, 451, text, "4.4.3");
+		attempt_set_pending(a, 451, text, "4.4.3");
 		attempt_finish(a);
 		return;
 	}
 	if (st == DNS_OK && n == 1 && mx[0].host[0] == '\0') {
-		fail_all(a, 556, "5.1.10", "the domain does not accept mail (null MX, RFC 7505)");
+		attempt_fail_all(a, 556, "5.1.10",
+				 "the domain does not accept mail (null MX, RFC 7505)");
 		return;
 	}
 	free(a->mx);
@@ -966,13 +857,13 @@ static void mx_answer(void *ctx, enum dns_status st, const struct dns_mx *mx, si
 		a->implicit_mx = true;
 	}
 	a->mx_i = 0;
-	addrs_clear(a);
+	attempt_clear_addrs(a);
 	snprintf(a->host, sizeof a->host, "%s", a->mx[0].host);
 	a->state = A_RESOLVING;
 	dns_lookup_addrs(a->ob->dns, a->host, addrs_answer, a);
 }
 
-static bool uses_smarthost(const struct config *c, const char *domain)
+bool uses_smarthost(const struct config *c, const char *domain)
 {
 	if (!c->smarthost[0])
 		return false;
@@ -991,10 +882,10 @@ static bool uses_smarthost(const struct config *c, const char *domain)
 }
 
 /* Finds the servers for the entry's domain: the smarthost, or the MX records. */
-static void attempt_resolve(struct attempt *a)
+void attempt_resolve(struct attempt *a)
 {
 	struct outbound *ob = a->ob;
-	addrs_clear(a);
+	attempt_clear_addrs(a);
 	free(a->mx);
 	a->mx = NULL;
 	a->nmx = a->mx_i = 0;
@@ -1029,7 +920,7 @@ static void attempt_resolve(struct attempt *a)
 }
 /* ---- outcome ---------------------------------------------------------------------------- */
 
-static void writing_add(struct outbound *ob, int64_t id)
+void schedule_writing_add(struct outbound *ob, int64_t id)
 {
 	if (ob->nwriting == ob->writing_cap) {
 		ob->writing_cap = ob->writing_cap ? 2 * ob->writing_cap : 64;
@@ -1038,7 +929,7 @@ static void writing_add(struct outbound *ob, int64_t id)
 	ob->writing[ob->nwriting++] = id;
 }
 
-static void writing_remove(struct outbound *ob, int64_t id)
+void schedule_writing_remove(struct outbound *ob, int64_t id)
 {
 	for (size_t i = 0; i < ob->nwriting; i++)
 		if (ob->writing[i] == id) {
@@ -1080,7 +971,7 @@ static void update_done(struct store_job *job)
 	for (size_t i = 0; i < b->n; i++) {
 		struct queue_update *u = &b->u[i];
 		if (job->ctx)
-			writing_remove(job->ctx, u->id);
+			schedule_writing_remove(job->ctx, u->id);
 		for (size_t k = 0; k < u->ndone; k++)
 			free((char *)u->done[k]);
 		free((void *)u->done);
@@ -1108,11 +999,11 @@ static struct queue_update *update_add(struct outbound *ob, int64_t id)
 	struct queue_update *u = &b->u[b->n++];
 	memset(u, 0, sizeof *u);
 	u->id = id;
-	writing_add(ob, id);
+	schedule_writing_add(ob, id);
 	return u;
 }
 
-static void update_flush(struct outbound *ob)
+void result_flush(struct outbound *ob)
 {
 	if (ob->updating)
 		committer_submit_job(ob->writer, &ob->updating->job);
@@ -1171,7 +1062,7 @@ static void deliver_dsn(struct attempt *a, bool delay, const struct dsn_recipien
 	route_targets_free(&targets);
 }
 
-static void attempt_free(struct attempt *a)
+void attempt_free(struct attempt *a)
 {
 	link_close(a->link);
 	for (size_t i = 0; a->results && i < a->e.nrcpts; i++)
@@ -1180,7 +1071,7 @@ static void attempt_free(struct attempt *a)
 	buf_free(&a->msg);
 	free(a->steps);
 	free(a->mx);
-	addrs_clear(a);
+	attempt_clear_addrs(a);
 	free(a->results);
 	free(a->last_error);
 	free(a);
@@ -1191,7 +1082,7 @@ static void attempt_free_later(evutil_socket_t fd, short what, void *arg)
 	attempt_free(arg);
 }
 
-static void attempt_unlink(struct attempt *a)
+void attempt_unlink(struct attempt *a)
 {
 	struct outbound *ob = a->ob;
 	for (struct attempt **pp = &ob->active; *pp; pp = &(*pp)->next)
@@ -1202,7 +1093,7 @@ static void attempt_unlink(struct attempt *a)
 		}
 }
 
-static void attempt_finish(struct attempt *a)
+void attempt_finish(struct attempt *a)
 {
 	struct outbound *ob = a->ob;
 	struct config *c = cfg(ob);
@@ -1217,7 +1108,7 @@ static void attempt_finish(struct attempt *a)
 	for (size_t i = 0; i < a->e.nrcpts; i++) {
 		struct rcpt_result *r = &a->results[i];
 		if (r->code == 0)
-			set_result(r, 451, "451 4.4.1 no answer");
+			rcpt_result_set(r, 451, "451 4.4.1 no answer");
 		if (r->code / 100 == 2) {
 			done[u->ndone++] = xstrdup(a->e.rcpts[i]);
 			ndelivered++;
@@ -1312,7 +1203,7 @@ static void postpone_done(struct store_job *job)
 	struct postpone_job *p = (struct postpone_job *)job;
 	for (size_t i = 0; i < p->n; i++) {
 		if (job->ctx)
-			writing_remove(job->ctx, p->ids[i]);
+			schedule_writing_remove(job->ctx, p->ids[i]);
 		free(p->notes[i]);
 	}
 	free(p->ids);
@@ -1363,7 +1254,7 @@ static void postpone(struct outbound *ob, const struct queue_entry *e, double wa
 	p->notes[p->n] = note.len ? buf_steal(&note, NULL) : NULL;
 	p->n++;
 	buf_free(&note);
-	writing_add(ob, e->id);
+	schedule_writing_add(ob, e->id);
 	log_info("event=outbound-rate-wait queue=%lld domain=%s wait=%lld", (long long)e->id,
 		 log_str(e->domain), (long long)seconds_up(wait));
 }
@@ -1373,6 +1264,14 @@ static void postpone_flush(struct outbound *ob)
 	if (ob->postponing)
 		committer_submit_job(ob->writer, &ob->postponing->job);
 	ob->postponing = NULL;
+}
+
+void schedule_drop_postponed(struct outbound *ob)
+{
+	if (ob->postponing) {
+		ob->postponing->job.ctx = NULL;
+		postpone_done(&ob->postponing->job);
+	}
 }
 
 /* ---- scheduler ------------------------------------------------------------------------- */
@@ -1395,7 +1294,7 @@ static size_t active_for_domain(struct outbound *ob, const char *domain)
 
 /* Deep copy: the store's entry lives only during the scan's callback. NULL when its message
  * cannot be read. */
-static struct attempt *attempt_new(struct outbound *ob, const struct queue_entry *e)
+struct attempt *attempt_new(struct outbound *ob, const struct queue_entry *e)
 {
 	struct attempt *a = xcalloc(1, sizeof *a);
 	a->ob = ob;
@@ -1431,7 +1330,7 @@ static bool start_entry(void *ctx, const struct queue_entry *e)
 	/* Few connections to one domain at a time: a burst of invoices to one customer must not
 	 * look like an attack to their server. A kept connection carries the next message. */
 	bool smarthost = uses_smarthost(c, e->domain);
-	struct link *kept = idle_for_domain(ob, e->domain, smarthost);
+	struct link *kept = link_idle_for_domain(ob, e->domain, smarthost);
 	if (!kept && active_for_domain(ob, e->domain) >= (size_t)c->outbound_per_domain)
 		return false;
 	struct attempt *a = attempt_new(ob, e);
@@ -1479,13 +1378,13 @@ static void serve_domains(struct outbound *ob, struct domain_list *d)
 /* Hands what this pass decided to the writer thread. */
 static void flush_writes(struct outbound *ob)
 {
-	update_flush(ob);
+	result_flush(ob);
 	postpone_flush(ob);
 }
 
 /* Every second: the domains with due mail, the one waiting longest first. One domain's
  * backlog never hides another's. */
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+void schedule_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbound *ob = arg;
 	if (ob->nactive < MAX_ACTIVE) {
@@ -1499,7 +1398,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* A connection has become free: give it the next due message of its domain at once, instead
  * of at the next tick. */
-static void on_kick(evutil_socket_t fd, short what, void *arg)
+void schedule_on_kick(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbound *ob = arg;
 	struct domain_list d = { 0 };
@@ -1514,7 +1413,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	flush_writes(ob);
 }
 
-static void schedule_soon(struct outbound *ob)
+void schedule_soon(struct outbound *ob)
 {
 	event_active(ob->kick, EV_TIMEOUT, 0);
 }
@@ -1541,9 +1440,9 @@ struct outbound *outbound_start(struct event_base *base, struct config *const *c
 	SSL_CTX_set_verify(ob->tls, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_mode(ob->tls, SSL_MODE_RELEASE_BUFFERS);
 	ob->rates = rate_limits_new();
-	ob->kick = event_new(base, -1, 0, on_kick, ob);
-	ob->timer = event_new(base, -1, EV_PERSIST, on_timer, ob);
-	ob->soon = evtimer_new(base, on_timer, ob);
+	ob->kick = event_new(base, -1, 0, schedule_on_kick, ob);
+	ob->timer = event_new(base, -1, EV_PERSIST, schedule_on_timer, ob);
+	ob->soon = evtimer_new(base, schedule_on_timer, ob);
 	struct timeval second = { 1, 0 };
 	event_add(ob->timer, &second);
 	/* What is due (after a crash: what was in flight) starts now, not a second later. */
@@ -1575,12 +1474,9 @@ void outbound_stop(struct outbound *ob)
 		link_close(ob->idle);
 	/* Outcomes not yet handed over still go to disk (the writer commits what it holds when
 	 * it stops); their callbacks must not reach this agent any more. */
-	update_flush(ob);
+	result_flush(ob);
 	committer_cancel(ob->writer, ob);
-	if (ob->postponing) {
-		ob->postponing->job.ctx = NULL;
-		postpone_done(&ob->postponing->job);
-	}
+	schedule_drop_postponed(ob);
 	rate_limits_free(ob->rates);
 	free(ob->writing);
 	dns_resolver_free(ob->dns);
