@@ -1,7 +1,8 @@
 /* What the parts of the outbound agent share (not for use outside src/outbound; agent.h is
  * the interface). The agent follows Postfix's seams:
  *   agent.c     starting and stopping the agent; a delivery's life (struct attempt)
- *   schedule.c  the scheduler: due entries, rate limits, postponing, the passes' timers
+ *   schedule.c  the scheduler: due entries, rate limits, postponing, the passes' timers;
+ *               its decisions are pure functions (schedule.h), unit-tested
  *   link.c      the connections: opening, keeping idle ones, reusing, closing (struct link)
  *   connect.c   the MX and address walk of one delivery (or the smarthost)
  *   proto.c     the SMTP client's state machine, from the greeting to the final dot
@@ -190,8 +191,6 @@ void attempt_next_address(struct attempt *a, const char *why);
 void attempt_link_failed(struct attempt *a, const char *why);
 /* Forgets the addresses of the current MX. */
 void attempt_clear_addrs(struct attempt *a);
-/* Whether mail for domain goes through the configured smarthost. */
-bool uses_smarthost(const struct config *c, const char *domain);
 
 /* ---- proto.c ---- */
 

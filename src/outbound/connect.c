@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "lib/alloc.h"
@@ -180,24 +179,6 @@ static void mx_answer(void *ctx, enum dns_status st, const struct dns_mx *mx, si
 	snprintf(a->host, sizeof a->host, "%s", a->mx[0].host);
 	a->state = A_RESOLVING;
 	dns_lookup_addrs(a->ob->dns, a->host, addrs_answer, a);
-}
-
-bool uses_smarthost(const struct config *c, const char *domain)
-{
-	if (!c->smarthost[0])
-		return false;
-	if (!c->smarthost_domains[0])
-		return true;
-	size_t n = strlen(domain);
-	for (const char *p = c->smarthost_domains; *p;) {
-		while (*p == ',' || *p == ' ')
-			p++;
-		size_t len = strcspn(p, ", ");
-		if (len == n && strncasecmp(p, domain, n) == 0)
-			return true;
-		p += len;
-	}
-	return false;
 }
 
 /* Finds the servers for the entry's domain: the smarthost, or the MX records. */

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "outbound/agent_internal.h"
 #include "outbound/dsn.h"
+#include "outbound/schedule.h"
 #include "smtp/parse.h"
 #include "store/committer.h"
 
@@ -215,7 +216,7 @@ void attempt_finish(struct attempt *a)
 	struct outbound *ob = a->ob;
 	struct config *c = cfg(ob);
 	int64_t now = clock_now();
-	bool expired = now - a->e.created >= c->queue_lifetime;
+	bool expired = schedule_gives_up(a->e.created, now, c->queue_lifetime);
 	struct queue_update *u = update_add(ob, a->e.id);
 	char **done = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *done);
 	struct dsn_recipient *failed = xcalloc(a->e.nrcpts ? a->e.nrcpts : 1, sizeof *failed);
@@ -254,18 +255,13 @@ void attempt_finish(struct attempt *a)
 	if (nfailed)
 		deliver_dsn(a, false, failed, nfailed);
 	u->warned = a->e.warned;
-	if (ndelayed && !a->e.warned && c->delay_warning > 0 &&
-	    now - a->e.created >= c->delay_warning) {
+	if (ndelayed && schedule_warns(a->e.created, now, c->delay_warning, a->e.warned)) {
 		deliver_dsn(a, true, delayed, ndelayed);
 		u->warned = true;
 	}
 	/* Retry after queue-retry-min, doubling with every attempt, at most queue-retry-max. */
-	int64_t wait = c->queue_retry_min;
-	for (int64_t k = 0; k < a->e.attempts && wait < c->queue_retry_max; k++)
-		wait *= 2;
-	if (wait > c->queue_retry_max)
-		wait = c->queue_retry_max;
-	u->next_attempt = now + wait;
+	u->next_attempt = now + schedule_retry_wait(c->queue_retry_min, c->queue_retry_max,
+						    a->e.attempts);
 	u->last_reply = last.len ? buf_steal(&last, NULL) : NULL;
 	buf_free(&last);
 	struct link *l = a->link;

@@ -13,10 +13,73 @@
 #include "lib/log.h"
 #include "outbound/agent_internal.h"
 #include "outbound/ratelimit.h"
+#include "outbound/schedule.h"
 
 #define MAX_ACTIVE 16      /* deliveries at the same time, all domains together */
 #define SCAN_DOMAINS 64    /* domains with due mail looked at per scheduler pass */
 #define SCAN_ENTRIES 256   /* due entries of one domain looked at per pass */
+
+/* ---- decisions (pure, schedule.h) ------------------------------------------------------ */
+
+enum schedule_verdict schedule_verdict(const struct schedule_facts *f)
+{
+	if (f->active >= f->max_active)
+		return SCHEDULE_STOP;
+	/* Started again while its outcome is being written, it would go twice. */
+	if (f->in_flight)
+		return SCHEDULE_SKIP;
+	if (!f->rate_allows)
+		return SCHEDULE_POSTPONE;
+	/* Few connections to one domain at a time: a burst of invoices to one customer must not
+	 * look like an attack to their server. A kept connection carries the next message. */
+	if (!f->idle_link && f->domain_active >= f->per_domain)
+		return SCHEDULE_STOP;
+	return SCHEDULE_START;
+}
+
+int64_t schedule_retry_wait(int64_t retry_min, int64_t retry_max, int64_t attempts)
+{
+	int64_t wait = retry_min;
+	for (int64_t k = 0; k < attempts && wait < retry_max; k++)
+		wait *= 2;
+	return wait > retry_max ? retry_max : wait;
+}
+
+bool schedule_gives_up(int64_t created, int64_t now, int64_t lifetime)
+{
+	return now - created >= lifetime;
+}
+
+bool schedule_warns(int64_t created, int64_t now, int64_t delay_warning, bool warned)
+{
+	return !warned && delay_warning > 0 && now - created >= delay_warning;
+}
+
+int64_t schedule_wait_seconds(double wait)
+{
+	int64_t whole = (int64_t)wait;
+	return (double)whole < wait ? whole + 1 : whole;
+}
+
+bool schedule_uses_smarthost(const struct config *c, const char *domain)
+{
+	if (!c->smarthost[0])
+		return false;
+	if (!c->smarthost_domains[0])
+		return true;
+	size_t n = strlen(domain);
+	for (const char *p = c->smarthost_domains; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t len = strcspn(p, ", ");
+		if (len == n && strncasecmp(p, domain, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* ---- the passes, and what they hand to the writer -------------------------------------- */
 
 void schedule_writing_add(struct outbound *ob, int64_t id)
 {
@@ -76,13 +139,6 @@ static void postpone_done(struct store_job *job)
 	free(p);
 }
 
-/* Whole seconds, rounded up (next_attempt has a resolution of one second). */
-static int64_t seconds_up(double s)
-{
-	int64_t whole = (int64_t)s;
-	return (double)whole < s ? whole + 1 : whole;
-}
-
 static double monotonic_seconds(void)
 {
 	struct timespec ts;
@@ -114,13 +170,13 @@ static void postpone(struct outbound *ob, const struct queue_entry *e, double wa
 			   "message%s a minute go to %s (outbound-domain-rate)", rate,
 			   rate == 1 ? "" : "s", e->domain);
 	p->ids[p->n] = e->id;
-	p->when[p->n] = clock_now() + seconds_up(wait);
+	p->when[p->n] = clock_now() + schedule_wait_seconds(wait);
 	p->notes[p->n] = note.len ? buf_steal(&note, NULL) : NULL;
 	p->n++;
 	buf_free(&note);
 	schedule_writing_add(ob, e->id);
 	log_info("event=outbound-rate-wait queue=%lld domain=%s wait=%lld", (long long)e->id,
-		 log_str(e->domain), (long long)seconds_up(wait));
+		 log_str(e->domain), (long long)schedule_wait_seconds(wait));
 }
 
 static void postpone_flush(struct outbound *ob)
@@ -159,21 +215,29 @@ static bool start_entry(void *ctx, const struct queue_entry *e)
 {
 	struct outbound *ob = ctx;
 	struct config *c = cfg(ob);
-	if (ob->nactive >= MAX_ACTIVE)
-		return false;
-	if (is_active(ob, e->id) || is_writing(ob, e->id))
-		return true;
 	double now = monotonic_seconds();
-	if (!rate_allows(ob->rates, e->domain, c->outbound_domain_rate, now)) {
+	bool smarthost = schedule_uses_smarthost(c, e->domain);
+	struct link *kept = link_idle_for_domain(ob, e->domain, smarthost);
+	struct schedule_facts f = {
+		.active = ob->nactive,
+		.max_active = MAX_ACTIVE,
+		.in_flight = is_active(ob, e->id) || is_writing(ob, e->id),
+		.rate_allows = rate_allows(ob->rates, e->domain, c->outbound_domain_rate, now),
+		.idle_link = kept != NULL,
+		.domain_active = active_for_domain(ob, e->domain),
+		.per_domain = (size_t)c->outbound_per_domain,
+	};
+	switch (schedule_verdict(&f)) {
+	case SCHEDULE_STOP:
+		return false;
+	case SCHEDULE_SKIP:
+		return true;
+	case SCHEDULE_POSTPONE:
 		postpone(ob, e, rate_wait(ob->rates, e->domain, c->outbound_domain_rate, now));
 		return true;
+	case SCHEDULE_START:
+		break;
 	}
-	/* Few connections to one domain at a time: a burst of invoices to one customer must not
-	 * look like an attack to their server. A kept connection carries the next message. */
-	bool smarthost = uses_smarthost(c, e->domain);
-	struct link *kept = link_idle_for_domain(ob, e->domain, smarthost);
-	if (!kept && active_for_domain(ob, e->domain) >= (size_t)c->outbound_per_domain)
-		return false;
 	struct attempt *a = attempt_new(ob, e);
 	if (!a)
 		return true;
