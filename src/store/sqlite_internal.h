@@ -239,14 +239,10 @@ bool sqlite_message_append(struct store *s, int64_t mailbox_id, const char *data
 			   int64_t internaldate, int64_t *uid, struct buf *err);
 
 /* sqlite_queue.c */
-bool sqlite_queue_due(struct store *s, int64_t now, size_t max,
-		      bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
 bool sqlite_queue_all(struct store *s, bool (*fn)(void *ctx, const struct queue_entry *e),
 		      void *ctx);
 bool sqlite_queue_get(struct store *s, int64_t id, struct queue_entry *out);
 bool sqlite_queue_message(struct store *s, int64_t id, struct buf *out);
-bool sqlite_queue_update(struct store *s, int64_t id, const char *const *done, size_t ndone,
-			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err);
 bool sqlite_queue_retry(struct store *s, int64_t id, int64_t now);
 bool sqlite_queue_delete(struct store *s, int64_t id, struct buf *err);
 bool sqlite_queue_due_domains(struct store *s, int64_t now, size_t max,

@@ -59,19 +59,6 @@ static bool each_entry(struct sqlite_store *s, sqlite3_stmt *st,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
-bool sqlite_queue_due(struct store *base, int64_t now, size_t max,
-		      bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx)
-{
-	struct sqlite_store *s = S(base);
-	struct buf sql = BUF_INIT;
-	buf_printf(&sql, "%s WHERE next_attempt <= ? ORDER BY next_attempt, id LIMIT ?", entry_columns);
-	sqlite3_stmt *st = prepare(s, sql.data);
-	buf_free(&sql);
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, (int64_t)max);
-	return each_entry(s, st, fn, ctx);
-}
-
 bool sqlite_queue_all(struct store *base, bool (*fn)(void *ctx, const struct queue_entry *e),
 		      void *ctx)
 {
@@ -167,13 +154,6 @@ static bool update_entry(struct sqlite_store *s, int64_t id, const char *const *
 	if (!ok && !err->len)
 		buf_printf(err, "database error: %s", sqlite3_errmsg(s->db));
 	return ok;
-}
-
-bool sqlite_queue_update(struct store *base, int64_t id, const char *const *done, size_t ndone,
-			 int64_t next_attempt, const char *last_reply, bool warned, struct buf *err)
-{
-	struct queue_update u = { id, done, ndone, next_attempt, last_reply, warned };
-	return sqlite_queue_update_many(base, &u, 1, err);
 }
 
 bool sqlite_queue_update_many(struct store *base, const struct queue_update *u, size_t n,

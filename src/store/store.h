@@ -306,34 +306,28 @@ struct store_ops {
 	bool (*message_append)(struct store *s, int64_t mailbox_id, const char *data, size_t len,
 			       const struct buf *structure, unsigned flags, const char *keywords,
 			       int64_t internaldate, int64_t *uid, struct buf *err);
-	/* Outbound queue. Entries due at `now` (at most max), oldest first; fn gets each. */
-	bool (*queue_due)(struct store *s, int64_t now, size_t max,
-			  bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
-	/* Every entry, for `yubin queue list`. */
+	/* Outbound queue. Every entry, for `yubin queue list`. */
 	bool (*queue_all)(struct store *s, bool (*fn)(void *ctx, const struct queue_entry *e),
 			  void *ctx);
 	bool (*queue_get)(struct store *s, int64_t id, struct queue_entry *out);
 	/* The bytes of an entry's message appended to out. */
 	bool (*queue_message)(struct store *s, int64_t id, struct buf *out);
-	/* After an attempt: drop the recipients that are done (delivered or bounced); when none
-	 * is left the entry goes; else it waits until next_attempt. */
-	bool (*queue_update)(struct store *s, int64_t id, const char *const *done, size_t ndone,
-			     int64_t next_attempt, const char *last_reply, bool warned,
-			     struct buf *err);
 	/* Makes an entry (id 0: every entry) due now. False when there is no such entry. */
 	bool (*queue_retry)(struct store *s, int64_t id, int64_t now);
 	bool (*queue_delete)(struct store *s, int64_t id, struct buf *err);
 	/* The domains that have due entries, the one waiting longest first (at most max). */
 	bool (*queue_due_domains)(struct store *s, int64_t now, size_t max,
 				  bool (*fn)(void *ctx, const char *domain), void *ctx);
-	/* Like queue_due, for one domain only. */
+	/* That domain's entries due at `now` (at most max), oldest first; fn gets each. */
 	bool (*queue_due_domain)(struct store *s, int64_t now, const char *domain, size_t max,
 				 bool (*fn)(void *ctx, const struct queue_entry *e), void *ctx);
 	/* Moves entries to a later time without counting an attempt (they were not tried: the
 	 * domain's rate limit holds them back). notes[i] replaces last_reply; NULL keeps it. */
 	bool (*queue_postpone)(struct store *s, const int64_t *ids, const int64_t *when,
 			       const char *const *notes, size_t n, struct buf *err);
-	/* queue_update for several entries in one transaction (one disk sync). */
+	/* After attempts, in one transaction (one disk sync): each entry drops the recipients
+	 * that are done (delivered or bounced); when none is left the entry goes; else it waits
+	 * until next_attempt. */
 	bool (*queue_update_many)(struct store *s, const struct queue_update *u, size_t n,
 				  struct buf *err);
 	/* DMARC aggregate reports (mailauth/dmarc_report.h). A report received: one row per
