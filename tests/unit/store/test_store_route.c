@@ -3,14 +3,16 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "tmpdir.h"
 
-static struct store *fresh_store(char *dir)
+static struct store *fresh_store(char dir[TEST_TMPDIR_SIZE])
 {
-	strcpy(dir, "/tmp/yubin-unit-XXXXXX");
-	if (!mkdtemp(dir))
+	if (!test_tmpdir_make(dir))
 		return NULL;
 	struct buf err = BUF_INIT;
 	struct store *s = store_open_sqlite(dir, true, &err);
+	if (!s)
+		test_tmpdir_remove(dir);
 	buf_free(&err);
 	return s;
 }
@@ -18,10 +20,7 @@ static struct store *fresh_store(char *dir)
 static void remove_store(struct store *s, const char *dir)
 {
 	s->ops->close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("  could not remove %s\n", dir);
+	test_tmpdir_remove(dir);
 }
 
 struct collected {
@@ -42,7 +41,7 @@ static bool collect(void *ctx, const struct store_message *m)
 
 TEST(store_delivers_one_blob_to_many_and_checks)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	struct store *s = fresh_store(dir);
 	CHECK(s != NULL);
 	if (!s)
@@ -104,7 +103,7 @@ static int64_t maildrop_count(struct store *s, int64_t account, int64_t device)
 
 TEST(store_pop3_per_device_deletion_and_expiry)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	struct store *s = fresh_store(dir);
 	CHECK(s != NULL);
 	if (!s)
@@ -175,7 +174,7 @@ TEST(store_pop3_per_device_deletion_and_expiry)
  * device_check and login_lookup see the result. */
 TEST(store_credentials_generation_moves_on_revocation_only)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	struct store *s = fresh_store(dir);
 	CHECK(s != NULL);
 	if (!s)
