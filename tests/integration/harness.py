@@ -10,6 +10,7 @@ The binary is $YUBIN_BIN or <repo>/build/yubin.  Everything listens on 127.0.0.1
 Set YUBIN_KEEP=1 to keep the temp directories (data dir, server log) after a run.
 """
 
+import base64
 import email.utils
 import os
 import random
@@ -348,15 +349,38 @@ class Closed(Exception):
     pass
 
 
-class RawSMTP:
-    """An SMTP client over a plain socket that shows exactly what is sent and received."""
+# ---- raw line clients (SMTP here, POP3 in pop3_common.py, IMAP in imap_common.py) ------------
+def connect_retry(port, timeout=IO_TIMEOUT, wait=5.0, host='127.0.0.1', source=None):
+    """Connect to host:port; while refused, retry for up to `wait` seconds (the POP3 and IMAP
+    listeners may open a moment after SMTP, which is what the harness waits for). wait=0:
+    one try, so a refusal is seen as one."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return socket.create_connection((host, port), timeout=timeout,
+                                            source_address=(source, 0) if source else None)
+        except ConnectionRefusedError:
+            if wait <= 0 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
-    def __init__(self, port, host='127.0.0.1', timeout=IO_TIMEOUT, source=None, greet=True):
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
+
+class RawClient:
+    """The socket under RawSMTP, RawPOP3 and RawIMAP: plain (or implicit TLS with tls=True),
+    no buffering but self.buf, so a test sees exactly what is sent and received. Bytes read
+    past the last line taken stay in self.buf."""
+    WHAT = 'line'           # what a line is called in errors ("IMAP line")
+    STARTTLS = 'STARTTLS'   # the command that switches to TLS
+    MAX_LINE = 100000       # bytes without CRLF before a line counts as runaway
+    CONNECT_WAIT = 5.0      # seconds connect_retry may retry a refused connection
+
+    def __init__(self, port, host='127.0.0.1', timeout=IO_TIMEOUT, tls=False, source=None):
+        self.sock = connect_retry(port, timeout, self.CONNECT_WAIT, host, source)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:
+            self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
+        self.tls = tls
         self.buf = b''
-        self.greeting = self.reply() if greet else None
 
     def close(self):
         try:
@@ -376,21 +400,65 @@ class RawSMTP:
         self.sock.sendall(data)
 
     def _fill(self):
+        """Reads what has arrived into self.buf; Closed when the server has closed (a reset
+        or a TLS connection ended without close_notify count as closed)."""
         try:
             chunk = self.sock.recv(65536)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError) as e:
             chunk = b''
+            if isinstance(e, ssl.SSLError) and 'EOF' not in str(e) and 'eof' not in str(e):
+                raise
         if not chunk:
-            raise Closed('connection closed by server; unparsed bytes: %r' % self.buf)
+            raise Closed('connection closed by server; unparsed bytes: %r' % self.buf[:300])
         self.buf += chunk
 
-    def readline(self):
+    def rawline(self):
+        """One line as bytes, without its CRLF."""
         while b'\r\n' not in self.buf:
-            if len(self.buf) > 100000:
-                raise AssertionError('reply line without CRLF: %r' % self.buf[:200])
+            if len(self.buf) > self.MAX_LINE:
+                raise AssertionError('%s without CRLF: %r' % (self.WHAT, self.buf[:200]))
             self._fill()
         line, self.buf = self.buf.split(b'\r\n', 1)
         return line
+
+    def _start_tls(self):
+        """After the server's go-ahead for STARTTLS/STLS: TLS on the same socket. Nothing may
+        have come after the go-ahead in plaintext."""
+        if self.buf:
+            raise AssertionError('bytes after the %s reply before TLS: %r'
+                                 % (self.STARTTLS, self.buf))
+        self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
+        self.tls = True
+
+    def wait_closed(self, timeout=5.0):
+        """True if the server closes the connection within timeout (bytes before the close are
+        kept in self.buf for inspection)."""
+        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+                return True
+            except socket.timeout:
+                return False
+            if not chunk:
+                return True
+            self.buf += chunk
+        return False
+
+
+class RawSMTP(RawClient):
+    """An SMTP client over a plain socket that shows exactly what is sent and received."""
+    WHAT = 'reply line'
+    CONNECT_WAIT = 0        # the harness waits for SMTP; a refusal is what a test sees
+
+    def __init__(self, port, host='127.0.0.1', timeout=IO_TIMEOUT, source=None, greet=True):
+        super().__init__(port, host=host, timeout=timeout, source=source)
+        self.greeting = self.reply() if greet else None
+
+    def readline(self):
+        return self.rawline()
 
     def reply(self):
         lines = []
@@ -420,28 +488,11 @@ class RawSMTP:
         name = name.upper()
         return any(e == name or e.startswith(name + ' ') for e in self.extensions)
 
-    def wait_closed(self, timeout=5.0):
-        """True if the server closes the connection within timeout (data after it is returned
-        in self.buf for inspection)."""
-        self.sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = self.sock.recv(65536)
-            except ConnectionResetError:
-                return True
-            except socket.timeout:
-                return False
-            if not chunk:
-                return True
-            self.buf += chunk
-        return False
-
     def starttls(self):
         r = self.cmd('STARTTLS')
         if r.code != 220:
             raise AssertionError('STARTTLS refused: %r' % r)
-        self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
+        self._start_tls()
         return r
 
 
@@ -450,6 +501,21 @@ def client_tls_context():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def auth_plain_b64(user, password, authzid=''):
+    """The SASL PLAIN initial response (RFC 4616) in base64."""
+    return base64.b64encode(('%s\0%s\0%s' % (authzid, user, password)).encode()).decode()
+
+
+def app_password_add(srv, addr, label):
+    """`yubin account app-password add`: returns the one password it prints."""
+    cp = srv.run('account', 'app-password', 'add', addr, '--label', label)
+    out = cp.stdout.decode(errors='replace')
+    m = re.findall(r'^password: (\S+)\s*$', out, re.M)
+    if len(m) != 1:
+        raise HarnessError('app-password add printed no single `password: ...` line: %r' % out)
+    return m[0]
 
 
 # ---- message checks ------------------------------------------------------------------------

@@ -4,35 +4,21 @@ sessions on 143+offset (plain or STARTTLS) and 993+offset (implicit TLS), delive
 
 Everything speaks to 127.0.0.1 only and every socket has a timeout."""
 
-import base64
 import imaplib
 import re
 import smtplib
 import socket
-import ssl
 import threading
 import time
 
 from harness import (DEFAULT_PASSWORD, HOSTNAME, IO_TIMEOUT, Closed, HarnessError,  # noqa
-                     client_tls_context, message, token)
+                     RawClient, app_password_add, auth_plain_b64, client_tls_context,
+                     connect_retry, message, token)
 
 SENDER = 'sender@remote.test'
 MARKER_RE = re.compile(rb'marker (T[0-9a-f]{16})')
 # A message's response code and text: "OK [CODE args] text".
 CODE_RE = re.compile(r'^\[([^\]]*)\]\s*(.*)$', re.S)
-
-
-def connect_retry(port, timeout=IO_TIMEOUT, wait=5.0):
-    """Connect to 127.0.0.1:port; retry briefly (the IMAP listener may open a moment after SMTP,
-    which is what the harness waits for)."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return socket.create_connection(('127.0.0.1', port), timeout=timeout)
-        except ConnectionRefusedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 # ---- raw IMAP client ------------------------------------------------------------------------
@@ -83,58 +69,19 @@ class Result:
             len(self.untagged), [u.line[:160] for u in self.untagged[:12]])
 
 
-class RawIMAP:
+class RawIMAP(RawClient):
     """IMAP over a plain socket (or implicit TLS with tls=True)."""
+    WHAT = 'IMAP line'
+    MAX_LINE = 1 << 24      # an untagged SEARCH or FETCH runs long on a big mailbox
 
     def __init__(self, port, tls=False, timeout=IO_TIMEOUT, greet=True):
-        self.sock = connect_retry(port, timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls:
-            self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
-        self.tls = tls
-        self.buf = b''
+        super().__init__(port, timeout=timeout, tls=tls)
         self.n = 0
         self.greeting = self.response() if greet else None
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
     def next_tag(self):
         self.n += 1
         return 'a%03d' % self.n
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def _fill(self):
-        try:
-            chunk = self.sock.recv(1 << 16)
-        except (ConnectionResetError, ssl.SSLError) as e:
-            chunk = b''
-            if isinstance(e, ssl.SSLError) and 'EOF' not in str(e) and 'eof' not in str(e):
-                raise
-        if not chunk:
-            raise Closed('connection closed by server; unparsed bytes: %r' % self.buf[:300])
-        self.buf += chunk
-
-    def _line(self):
-        while b'\r\n' not in self.buf:
-            if len(self.buf) > (1 << 24):
-                raise AssertionError('IMAP line without CRLF: %r' % self.buf[:200])
-            self._fill()
-        line, self.buf = self.buf.split(b'\r\n', 1)
-        return line
 
     def _exact(self, n):
         while len(self.buf) < n:
@@ -148,7 +95,7 @@ class RawIMAP:
         shown = b''
         literals = []
         while True:
-            line = self._line()
+            line = self.rawline()
             raw += line
             shown += line
             m = re.search(rb'~?\{(\d+)\}$', line)
@@ -205,28 +152,8 @@ class RawIMAP:
         r = self.cmd('STARTTLS')
         if r.status != 'OK':
             raise AssertionError('STARTTLS answered %r' % r)
-        if self.buf:
-            raise AssertionError('bytes after the STARTTLS reply before TLS: %r' % self.buf)
-        self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
-        self.tls = True
+        self._start_tls()
         return r
-
-    def wait_closed(self, timeout=5.0):
-        """True if the server closes the connection within timeout (bytes before the close are
-        kept in self.buf)."""
-        self.sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = self.sock.recv(65536)
-            except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
-                return True
-            except socket.timeout:
-                return False
-            if not chunk:
-                return True
-            self.buf += chunk
-        return False
 
     def read_until(self, pred, timeout):
         """Read responses until pred(resp) is true; returns (resp, seconds waited, all read).
@@ -255,10 +182,6 @@ class RawIMAP:
 
 def quote(s):
     return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
-
-
-def auth_plain_b64(user, password, authzid=''):
-    return base64.b64encode(('%s\0%s\0%s' % (authzid, user, password)).encode()).decode()
 
 
 def assert_status(tc, res, status, code=None, msg=''):
@@ -385,15 +308,6 @@ def stored_by_marker(srv, addr, mailbox=None):
         if found:
             out[found.group(1).decode()] = m
     return out
-
-
-def app_password_add(srv, addr, label):
-    cp = srv.run('account', 'app-password', 'add', addr, '--label', label)
-    out = cp.stdout.decode(errors='replace')
-    m = re.findall(r'^password: (\S+)\s*$', out, re.M)
-    if len(m) != 1:
-        raise HarnessError('app-password add printed no single `password: ...` line: %r' % out)
-    return m[0]
 
 
 # ---- parsing responses ----------------------------------------------------------------------

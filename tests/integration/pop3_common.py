@@ -3,16 +3,13 @@ exactly what is sent and received, poplib sessions, app passwords, delivery over
 
 Everything speaks to 127.0.0.1 only and every socket has a timeout."""
 
-import base64
 import poplib
 import re
 import smtplib
-import socket
-import ssl
-import time
 
-from harness import (HOSTNAME, IO_TIMEOUT, Closed, HarnessError,  # noqa
-                     client_tls_context, message, token)
+from harness import (HOSTNAME, IO_TIMEOUT, Closed, HarnessError, RawClient,  # noqa
+                     app_password_add, auth_plain_b64, client_tls_context, connect_retry,
+                     message, token)
 
 SENDER = 'sender@remote.test'
 # docs/pop3.md: `+OK yubin POP3 ready`; the server puts its host name first, as in SMTP.
@@ -20,52 +17,14 @@ GREETING_RE = r'^\+OK (mail\.example\.test )?yubin POP3 ready\.?$'
 
 
 # ---- raw POP3 client -----------------------------------------------------------------------
-class RawPOP3:
+class RawPOP3(RawClient):
     """POP3 over a plain socket (or implicit TLS with tls=True). Replies are str lines."""
+    WHAT = 'POP3 line'
+    STARTTLS = 'STLS'
 
     def __init__(self, port, tls=False, timeout=IO_TIMEOUT, greet=True):
-        self.sock = connect_retry(port, timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls:
-            self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
-        self.tls = tls
-        self.buf = b''
+        super().__init__(port, timeout=timeout, tls=tls)
         self.greeting = self.line() if greet else None
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def _fill(self):
-        try:
-            chunk = self.sock.recv(65536)
-        except ConnectionResetError:
-            chunk = b''
-        if not chunk:
-            raise Closed('connection closed by server; unparsed bytes: %r' % self.buf)
-        self.buf += chunk
-
-    def rawline(self):
-        """One line as bytes, without its CRLF."""
-        while b'\r\n' not in self.buf:
-            if len(self.buf) > 100000:
-                raise AssertionError('POP3 line without CRLF: %r' % self.buf[:200])
-            self._fill()
-        line, self.buf = self.buf.split(b'\r\n', 1)
-        return line
 
     def line(self):
         return self.rawline().decode('utf-8', errors='replace')
@@ -112,44 +71,8 @@ class RawPOP3:
         r = self.cmd('STLS')
         if not r.startswith('+OK'):
             raise AssertionError('STLS answered %r' % r)
-        if self.buf:
-            raise AssertionError('bytes after the STLS reply before TLS: %r' % self.buf)
-        self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
-        self.tls = True
+        self._start_tls()
         return r
-
-    def wait_closed(self, timeout=5.0):
-        """True if the server closes the connection within timeout."""
-        self.sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = self.sock.recv(65536)
-            except (ConnectionResetError, ssl.SSLError):
-                return True
-            except socket.timeout:
-                return False
-            if not chunk:
-                return True
-            self.buf += chunk
-        return False
-
-
-def connect_retry(port, timeout=IO_TIMEOUT, wait=5.0):
-    """Connect to 127.0.0.1:port; retry briefly (the POP3 listener may open a moment after
-    SMTP, which is what the harness waits for)."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return socket.create_connection(('127.0.0.1', port), timeout=timeout)
-        except ConnectionRefusedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-def auth_plain_b64(user, password, authzid=''):
-    return base64.b64encode(('%s\0%s\0%s' % (authzid, user, password)).encode()).decode()
 
 
 # ---- assertions on replies ------------------------------------------------------------------
@@ -264,15 +187,6 @@ def stored_by_marker(srv, addr):
         if found:
             out[found.group(1).decode()] = m
     return out
-
-
-def app_password_add(srv, addr, label):
-    cp = srv.run('account', 'app-password', 'add', addr, '--label', label)
-    out = cp.stdout.decode(errors='replace')
-    m = re.findall(r'^password: (\S+)\s*$', out, re.M)
-    if len(m) != 1:
-        raise HarnessError('app-password add printed no single `password: ...` line: %r' % out)
-    return m[0]
 
 
 def account_show(srv, addr):

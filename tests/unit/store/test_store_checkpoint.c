@@ -12,13 +12,13 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "tmpdir.h"
 
 #define BIG (256 * 1024)
 
-static struct store *new_store(char *dir, struct account *a)
+static struct store *new_store(char dir[TEST_TMPDIR_SIZE], struct account *a)
 {
-	strcpy(dir, "/tmp/yubin-unit-XXXXXX");
-	if (!mkdtemp(dir))
+	if (!test_tmpdir_make(dir))
 		return NULL;
 	struct buf err = BUF_INIT;
 	struct store *s = store_open_sqlite(dir, true, &err);
@@ -28,6 +28,8 @@ static struct store *new_store(char *dir, struct account *a)
 		s->ops->close(s);
 		s = NULL;
 	}
+	if (!s)
+		test_tmpdir_remove(dir);
 	buf_free(&err);
 	return s;
 }
@@ -36,10 +38,7 @@ static void drop_store(struct store *s, struct account *a, const char *dir)
 {
 	account_free(a);
 	s->ops->close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("  could not remove %s\n", dir);
+	test_tmpdir_remove(dir);
 }
 
 static bool deliver_big(struct store *s, int64_t account_id, char *data)
@@ -82,7 +81,7 @@ TEST(store_checkpoints_leave_the_commits)
 
 	/* A threshold never reached: commits do not checkpoint, so 40 x 256 KiB (2,560 pages)
 	 * stay in the WAL, where SQLite alone would have started over at 1,000 pages. */
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	struct account a;
 	struct store *s = new_store(dir, &a);
 	CHECK(s != NULL);

@@ -5,14 +5,16 @@
 #include "outbound/dmarc_send.h"
 #include "store/store.h"
 #include "test.h"
+#include "tmpdir.h"
 
-static struct store *fresh(char *dir)
+static struct store *fresh(char dir[TEST_TMPDIR_SIZE])
 {
-	strcpy(dir, "/tmp/yubin-unit-XXXXXX");
-	if (!mkdtemp(dir))
+	if (!test_tmpdir_make(dir))
 		return NULL;
 	struct buf err = BUF_INIT;
 	struct store *s = store_open_sqlite(dir, true, &err);
+	if (!s)
+		test_tmpdir_remove(dir);
 	buf_free(&err);
 	return s;
 }
@@ -20,10 +22,7 @@ static struct store *fresh(char *dir)
 static void gone(struct store *s, const char *dir)
 {
 	s->ops->close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("  could not remove %s\n", dir);
+	test_tmpdir_remove(dir);
 }
 
 struct got {
@@ -57,7 +56,7 @@ static bool got_one(void *ctx, struct dmarc_report *r, const char *rua)
 
 TEST(store_dmarc_observations_to_reports)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	struct store *s = fresh(dir);
 	CHECK(s != NULL);
 	if (!s)
@@ -117,7 +116,7 @@ static void count_rows(void *ctx, const char *const *c, size_t n)
 
 TEST(store_dmarc_received_reports)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	struct store *s = fresh(dir);
 	CHECK(s != NULL);
 	if (!s)

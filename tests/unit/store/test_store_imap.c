@@ -4,22 +4,37 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "tmpdir.h"
 
-static struct store *imap_store(char *dir, int64_t *account)
+/* A new store in a new directory with one account (quota 100 bytes); NULL, with the reason
+ * printed and the directory removed, when any step of that fails. */
+static struct store *imap_store(char dir[TEST_TMPDIR_SIZE], int64_t *account)
 {
-	strcpy(dir, "/tmp/yubin-unit-XXXXXX");
-	if (!mkdtemp(dir))
+	if (!test_tmpdir_make(dir))
 		return NULL;
 	struct buf err = BUF_INIT;
 	struct store *s = store_open_sqlite(dir, true, &err);
-	s->ops->domain_add(s, "example.test", &err);
-	s->ops->account_add(s, "a@example.test", "h", NULL, 100, &err);
 	struct account a;
-	s->ops->account_get(s, "a@example.test", &a);
+	if (!s || !s->ops->domain_add(s, "example.test", &err) ||
+	    !s->ops->account_add(s, "a@example.test", "h", NULL, 100, &err) ||
+	    !s->ops->account_get(s, "a@example.test", &a)) {
+		printf("  cannot set up a store in %s: %s\n", dir, err.data ? err.data : "");
+		if (s)
+			s->ops->close(s);
+		test_tmpdir_remove(dir);
+		buf_free(&err);
+		return NULL;
+	}
 	*account = a.id;
 	account_free(&a);
 	buf_free(&err);
 	return s;
+}
+
+static void imap_store_remove(struct store *s, const char *dir)
+{
+	s->ops->close(s);
+	test_tmpdir_remove(dir);
 }
 
 struct names {
@@ -49,7 +64,7 @@ static bool collect_meta(void *ctx, const struct message_meta *m)
 
 TEST(store_imap_mailboxes)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	int64_t account;
 	struct store *s = imap_store(dir, &account);
 	CHECK(s != NULL);
@@ -71,12 +86,12 @@ TEST(store_imap_mailboxes)
 	CHECK(!s->ops->mailbox_delete(s, account, "inbox", &err));
 	CHECK(s->ops->mailbox_delete(s, account, "Jobs/Clients/ACME", &err));
 	buf_free(&err);
-	s->ops->close(s);
+	imap_store_remove(s, dir);
 }
 
 TEST(store_imap_flags_expunge_copy_quota)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	int64_t account;
 	struct store *s = imap_store(dir, &account);
 	CHECK(s != NULL);
@@ -135,7 +150,7 @@ TEST(store_imap_flags_expunge_copy_quota)
 		printf("%s", report.data);
 	buf_free(&report);
 	buf_free(&err);
-	s->ops->close(s);
+	imap_store_remove(s, dir);
 }
 
 static bool stop_at_first(void *ctx, const struct message_meta *m)
@@ -148,7 +163,7 @@ static bool stop_at_first(void *ctx, const struct message_meta *m)
  * mailbox is STORE_NOT_FOUND, and a failing read (the test hook) is STORE_ERROR. */
 TEST(store_reads_tell_not_found_from_error)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	int64_t account;
 	struct store *s = imap_store(dir, &account);
 	CHECK(s != NULL);
@@ -175,8 +190,12 @@ TEST(store_reads_tell_not_found_from_error)
 	s = store_open_sqlite(dir, false, &err);
 	unsetenv("YUBIN_FAULT_FILE");
 	CHECK(s != NULL);
-	if (!s)
+	if (!s) {
+		test_tmpdir_remove(dir);
+		buf_free(&out);
+		buf_free(&err);
 		return;
+	}
 	CHECK_EQ_INT(s->ops->mailbox_get(s, account, "INBOX", false, &inbox), STORE_OK);
 	FILE *f = fopen(flag, "w");
 	fputs("mailbox_scan\n", f);
@@ -194,5 +213,5 @@ TEST(store_reads_tell_not_found_from_error)
 		     STORE_OK);
 	buf_free(&out);
 	buf_free(&err);
-	s->ops->close(s);
+	imap_store_remove(s, dir);
 }

@@ -4,14 +4,16 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "tmpdir.h"
 
-static struct store *fresh(char *dir)
+static struct store *fresh(char dir[TEST_TMPDIR_SIZE])
 {
-	strcpy(dir, "/tmp/yubin-unit-XXXXXX");
-	if (!mkdtemp(dir))
+	if (!test_tmpdir_make(dir))
 		return NULL;
 	struct buf err = BUF_INIT;
 	struct store *s = store_open_sqlite(dir, true, &err);
+	if (!s)
+		test_tmpdir_remove(dir);
 	buf_free(&err);
 	return s;
 }
@@ -19,10 +21,7 @@ static struct store *fresh(char *dir)
 static void gone(struct store *s, const char *dir)
 {
 	s->ops->close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("  could not remove %s\n", dir);
+	test_tmpdir_remove(dir);
 }
 
 static struct spam_settings settings(struct store *s, int64_t id, const char *env,
@@ -42,7 +41,7 @@ static void count_row(void *ctx, const char *const *cols, size_t n)
 
 TEST(store_spam_settings_precedence)
 {
-	char dir[64];
+	char dir[TEST_TMPDIR_SIZE];
 	struct store *s = fresh(dir);
 	CHECK(s != NULL);
 	if (!s)
