@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/base64.h"
 #include "mime/mime_internal.h"
 
 #define MAX_RAW_PARAMS 128
@@ -243,7 +244,7 @@ static bool parse_encoded_word(const char *s, size_t len, size_t at, struct enco
 static void decode_word_text(const struct encoded_word *w, struct buf *out)
 {
 	if (w->enc == 'B') {
-		mime_decode_base64(w->text, w->text_len, out);
+		base64_decode_lenient(w->text, w->text_len, out);
 		return;
 	}
 	for (size_t i = 0; i < w->text_len; i++) {
