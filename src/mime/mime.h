@@ -183,13 +183,13 @@ struct mime_part {
 	uint32_t nchildren;
 };
 
-struct mime_arena;
+struct arena;
 
 struct mime_message {
 	struct mime_part *parts; /* parts[0] is the message itself; then depth-first order */
 	uint32_t nparts;
 	size_t size;             /* of the raw message */
-	struct mime_arena *arena;
+	struct arena *arena;
 };
 
 /* Parses a message into its part tree. lim NULL: the defaults. Never returns NULL. */
