@@ -4,14 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/buf.h"
-
-/* Standard base64 (RFC 4648) decode; false on bad input or when out is too small.
- * *outlen is the decoded length. */
-bool base64_decode(const char *in, size_t len, unsigned char *out, size_t outmax, size_t *outlen);
-
-/* Appends the base64 form of data to out. */
-void base64_encode(struct buf *out, const void *data, size_t len);
+/* Every SASL exchange is base64: its callers get the codec with this header. */
+#include "lib/base64.h"
 
 struct sasl_plain {
 	char authzid[256];

@@ -11,16 +11,8 @@
 
 #include "auth/sasl.h"
 #include "lib/alloc.h"
+#include "lib/base64.h"
 #include "lib/buf.h"
-
-static void b64(const unsigned char *in, size_t len, char *out, size_t outlen)
-{
-	if (outlen < 4 * ((len + 2) / 3) + 1) {
-		out[0] = '\0';
-		return;
-	}
-	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-}
 
 static void hmac(const unsigned char *key, size_t klen, const void *data, size_t dlen,
 		 unsigned char out[32])
@@ -46,9 +38,9 @@ char *scram_make_secret(const char *password)
 	sha256(client_key, 32, stored);
 	hmac(salted, 32, "Server Key", 10, server);
 	char s64[32], st64[64], sv64[64];
-	b64(salt, sizeof salt, s64, sizeof s64);
-	b64(stored, 32, st64, sizeof st64);
-	b64(server, 32, sv64, sizeof sv64);
+	base64_encode_str(s64, sizeof s64, salt, sizeof salt);
+	base64_encode_str(st64, sizeof st64, stored, 32);
+	base64_encode_str(sv64, sizeof sv64, server, 32);
 	OPENSSL_cleanse(salted, sizeof salted);
 	OPENSSL_cleanse(client_key, sizeof client_key);
 	char *out = xmalloc(256);
@@ -96,7 +88,7 @@ bool scram_client_first(struct scram_server *s, const char *msg, size_t len, con
 	unsigned char rnd[18];
 	RAND_bytes(rnd, sizeof rnd);
 	char r64[32];
-	b64(rnd, sizeof rnd, r64, sizeof r64);
+	base64_encode_str(r64, sizeof r64, rnd, sizeof rnd);
 	snprintf(s->nonce, sizeof s->nonce, "%.*s%s", (int)nlen, nonce, r64);
 	return true;
 }
@@ -139,7 +131,7 @@ const char *scram_server_first(struct scram_server *s, const char *secret,
 			name[n] = (char)tolower((unsigned char)s->user[n]);
 		unsigned char mac[32];
 		hmac(unknown_key, unknown_key_len, name, n, mac);
-		b64(mac, SCRAM_SALT_LEN, salt64, sizeof salt64);
+		base64_encode_str(salt64, sizeof salt64, mac, SCRAM_SALT_LEN);
 		iterations = SCRAM_ITERATIONS;
 	}
 	snprintf(s->server_first, sizeof s->server_first, "r=%s,s=%s,i=%d", s->nonce, salt64,
@@ -180,7 +172,7 @@ bool scram_client_final(struct scram_server *s, const char *msg, size_t len, cha
 		unsigned char server_sig[32];
 		char sig64[64];
 		hmac(s->server_key, 32, auth.data, auth.len, server_sig);
-		b64(server_sig, 32, sig64, sizeof sig64);
+		base64_encode_str(sig64, sizeof sig64, server_sig, 32);
 		snprintf(server_final, server_final_len, "v=%s", sig64);
 	}
 	buf_free(&auth);

@@ -8,70 +8,13 @@
 #include <strings.h>
 
 #include "lib/alloc.h"
+#include "lib/arena.h"
 #include "lib/utf8.h"
 
-/* ---- Arena: one per command, so a finished command is freed in one go ---------------------- */
-
-/* Most commands fit in the first, small chunk; long ones (SEARCH programs, many flags) go
- * on in bigger ones. */
-#define ARENA_FIRST_CHUNK 1024
-#define ARENA_CHUNK 4096
-
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
-struct imap_arena {
-	struct arena_chunk *head;
-};
-
-static void *arena_alloc(struct imap_arena *a, size_t size)
-{
-	size = size_add(size, 15) & ~(size_t)15;
-	struct arena_chunk *c = a->head;
-	if (c && c->cap - c->used >= size) {
-		void *ptr = (char *)c->data + c->used;
-		c->used += size;
-		return ptr;
-	}
-	/* Big blocks (literals) get a chunk of their own behind the head, so the head keeps
-	 * serving the small allocations around them. */
-	size_t chunk = a->head ? ARENA_CHUNK : ARENA_FIRST_CHUNK;
-	size_t cap = size > chunk / 2 ? size : chunk;
-	c = xmalloc(size_add(sizeof *c, cap));
-	c->used = size;
-	c->cap = cap;
-	if (cap != chunk && a->head) {
-		c->next = a->head->next;
-		a->head->next = c;
-	} else {
-		c->next = a->head;
-		a->head = c;
-	}
-	return c->data;
-}
-
-static char *arena_strndup(struct imap_arena *a, const char *s, size_t len)
-{
-	char *d = arena_alloc(a, size_add(len, 1));
-	if (len)
-		memcpy(d, s, len);
-	d[len] = '\0';
-	return d;
-}
-
-static void arena_free(struct imap_arena *a)
-{
-	struct arena_chunk *c = a->head;
-	while (c) {
-		struct arena_chunk *next = c->next;
-		free(c);
-		c = next;
-	}
-	free(a);
-}
+/* One arena per command, so a finished command is freed in one go. Most commands fit in the
+ * first, small chunk; long ones (SEARCH programs, many flags) go on in bigger ones. */
+#define COMMAND_FIRST_CHUNK 1024
+#define COMMAND_CHUNK 4096
 
 /* ---- Parser state ------------------------------------------------------------------------- */
 
@@ -342,9 +285,8 @@ static bool is_strict_atom_char(unsigned char c)
 
 static void command_begin(struct imap_parser *p)
 {
-	struct imap_arena *a = xcalloc(1, sizeof *a);
-	p->cmd = arena_alloc(a, sizeof *p->cmd);
-	memset(p->cmd, 0, sizeof *p->cmd);
+	struct arena *a = arena_new(COMMAND_FIRST_CHUNK, COMMAND_CHUNK);
+	p->cmd = arena_zalloc(a, sizeof *p->cmd);
 	p->cmd->arena_ = a;
 	memset(&p->root, 0, sizeof p->root);
 	p->root.arg.type = IMAP_ARG_LIST;
@@ -378,7 +320,7 @@ static enum step fail_args(struct imap_parser *p)
 		    p->lim.max_args);
 }
 
-static void list_to_array(struct imap_arena *a, struct node *list, struct imap_arg *out)
+static void list_to_array(struct arena *a, struct node *list, struct imap_arg *out)
 {
 	*out = list->arg;
 	if (list->arg.count == 0) {

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/arena.h"
 #include "lib/buf.h"
 
 /* ---- 1. The streaming command parser ------------------------------------------------------- */
@@ -72,7 +73,7 @@ struct imap_command {
 	const struct imap_arg *args; /* the arguments after the name */
 	size_t count;
 	size_t literal_bytes;        /* sum of the literal sizes in this command */
-	struct imap_arena *arena_;   /* private */
+	struct arena *arena_;        /* private */
 };
 
 /* Every limit is checked before the memory it guards is spent. */

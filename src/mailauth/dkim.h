@@ -93,8 +93,9 @@ struct dkim_key {
 bool dkim_key_parse(const char *txt, size_t len, struct dkim_key *key, const char **why);
 void dkim_key_free(struct dkim_key *key);
 
-/* Decodes base64 ignoring whitespace (FWS is allowed inside b=, bh=, p=). false on any other
- * character, bad padding or data after padding. *out is xmalloc'd (NULL when empty). */
+/* Decodes a b=, bh= or p= value: base64 with folding whitespace anywhere in it, decoded by
+ * base64_decode_lenient; false when that reports anything wrong (another character, a stray
+ * '=', a lone final character). *out is xmalloc'd (NULL when empty). */
 bool dkim_base64_decode(const char *s, size_t len, unsigned char **out, size_t *out_len);
 
 /* ---------------------------------------------------------------------------------------------

@@ -281,12 +281,3 @@ void dkim_header_data(const char *msg, const struct dkim_field *fields, size_t n
 		}
 	}
 }
-
-void dkim_base64_encode(const unsigned char *data, size_t len, struct buf *out)
-{
-	size_t need = (len + 2) / 3 * 4;
-	buf_reserve(out, need + 1);
-	int n = EVP_EncodeBlock((unsigned char *)out->data + out->len, data, (int)len);
-	out->len += (size_t)n;
-	out->data[out->len] = '\0';
-}

@@ -22,6 +22,4 @@ bool dkim_fields_collect(const char *msg, size_t len, struct dkim_field **fields
 void dkim_header_data(const char *msg, const struct dkim_field *fields, size_t n, bool *used,
 		      char *const *h, size_t h_count, enum dkim_canon c, struct buf *out);
 
-/* Base64 without line breaks, appended. */
-void dkim_base64_encode(const unsigned char *data, size_t len, struct buf *out);
 #endif

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "lib/alloc.h"
+#include "lib/base64.h"
 #include "lib/log.h"
 #include "mailauth/dkim.h"
 #include "mailauth/dkim_internal.h"
@@ -410,7 +411,7 @@ bool dkim_keys_record(const char *data_dir, const char *domain, const char *sele
 	}
 	if (ok) {
 		buf_printf(txt, "v=DKIM1; k=%s; p=", *type);
-		dkim_base64_encode(der, len, txt);
+		base64_encode(txt, der, len);
 	} else {
 		buf_printf(err, "OpenSSL could not read the public half of %s's key %s", domain,
 			   selector);

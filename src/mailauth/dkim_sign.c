@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "lib/alloc.h"
+#include "lib/base64.h"
 #include "mailauth/dkim_internal.h"
 #include "mime/mime.h"
 
@@ -91,7 +92,7 @@ bool dkim_sign(const char *msg, size_t len, const char *domain, const char *sele
 	}
 	buf_reset(&word);
 	buf_append_str(&word, " bh=");
-	dkim_base64_encode(bh, bh_len, &word);
+	base64_encode(&word, bh, bh_len);
 	buf_append_char(&word, ';');
 	add_folded(&hdr, &col, word.data, word.len);
 	buf_free(&word);
@@ -140,7 +141,7 @@ bool dkim_sign(const char *msg, size_t len, const char *domain, const char *sele
 		return false;
 	}
 	struct buf b64 = BUF_INIT;
-	dkim_base64_encode(sig, sig_len, &b64);
+	base64_encode(&b64, sig, sig_len);
 	free(sig);
 	/* b= is removed whole before verifying, so the folding inside it is free. */
 	for (size_t i = 0; i < b64.len;) {

@@ -6,8 +6,8 @@
 #include <strings.h>
 
 #include "lib/alloc.h"
+#include "lib/base64.h"
 #include "mailauth/dkim.h"
-#include "mime/mime.h"
 
 static bool is_fws(char c)
 {
@@ -117,14 +117,15 @@ static bool has_fws(const struct tag *t)
 	return false;
 }
 
-/* mime's base64 decoder: it skips folding whitespace and refuses bytes outside the alphabet, a
- * lone final character and data after the padding, which is what DKIM's b=, bh= and p= need. */
+/* The lenient decoder skips the folding whitespace RFC 6376 allows anywhere in b=, bh= and p=;
+ * anything else it reports (a byte outside the alphabet, a stray '=', a lone final character)
+ * makes the value invalid. */
 bool dkim_base64_decode(const char *s, size_t len, unsigned char **out, size_t *out_len)
 {
 	struct buf b = BUF_INIT;
 	*out = NULL;
 	*out_len = 0;
-	if (!mime_decode_base64(s, len, &b)) {
+	if (!base64_decode_lenient(s, len, &b)) {
 		buf_free(&b);
 		return false;
 	}

@@ -1,6 +1,7 @@
 /* Content-Transfer-Encoding decoders (RFC 2045 6) and line-end normalisation. */
 #include <string.h>
 
+#include "lib/base64.h"
 #include "mime/mime_internal.h"
 
 enum mime_cte mime_cte_from_name(const char *s, size_t len)
@@ -17,77 +18,6 @@ enum mime_cte mime_cte_from_name(const char *s, size_t len)
 			return names[i].cte;
 	}
 	return MIME_CTE_UNKNOWN;
-}
-
-static int base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static void base64_flush(unsigned char *q, int n, struct buf *out)
-{
-	char b[3];
-	b[0] = (char)((q[0] << 2) | (q[1] >> 4));
-	b[1] = (char)((q[1] << 4) | (q[2] >> 2));
-	b[2] = (char)((q[2] << 6) | q[3]);
-	buf_append(out, b, (size_t)(n - 1));
-}
-
-bool mime_decode_base64(const char *in, size_t len, struct buf *out)
-{
-	unsigned char q[4] = { 0, 0, 0, 0 };
-	int n = 0;
-	bool ok = true, padding = false;
-	buf_reserve(out, len / 4 * 3 + 3);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			/* "xx==" or "xxx=": the quantum ends here. */
-			if (n < 2) {
-				if (!padding)
-					ok = false;
-				continue;
-			}
-			for (int k = n; k < 4; k++)
-				q[k] = 0;
-			base64_flush(q, n, out);
-			n = 0;
-			padding = true;
-			continue;
-		}
-		int v = base64_value(c);
-		if (v < 0) {
-			ok = false;
-			continue;
-		}
-		/* Data after padding starts a new quantum: concatenated encodings exist. */
-		padding = false;
-		q[n++] = (unsigned char)v;
-		if (n == 4) {
-			base64_flush(q, 4, out);
-			n = 0;
-		}
-	}
-	if (n == 1)
-		ok = false;
-	else if (n > 1) {
-		for (int k = n; k < 4; k++)
-			q[k] = 0;
-		base64_flush(q, n, out);
-	}
-	return ok;
 }
 
 bool mime_decode_qp(const char *in, size_t len, struct buf *out)
@@ -139,7 +69,7 @@ bool mime_decode_cte(enum mime_cte cte, const char *in, size_t len, struct buf *
 {
 	switch (cte) {
 	case MIME_CTE_BASE64:
-		return mime_decode_base64(in, len, out);
+		return base64_decode_lenient(in, len, out);
 	case MIME_CTE_QP:
 		return mime_decode_qp(in, len, out);
 	case MIME_CTE_7BIT:

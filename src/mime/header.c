@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/base64.h"
 #include "mime/mime_internal.h"
 
 #define MAX_RAW_PARAMS 128
@@ -243,7 +244,7 @@ static bool parse_encoded_word(const char *s, size_t len, size_t at, struct enco
 static void decode_word_text(const struct encoded_word *w, struct buf *out)
 {
 	if (w->enc == 'B') {
-		mime_decode_base64(w->text, w->text_len, out);
+		base64_decode_lenient(w->text, w->text_len, out);
 		return;
 	}
 	for (size_t i = 0; i < w->text_len; i++) {
@@ -510,10 +511,10 @@ static int raw_param_cmp(const struct raw_param *a, const struct raw_param *b)
 	return a->section - b->section;
 }
 
-static const char *param_name(struct mime_arena *a, const struct raw_param *p, const char *suffix)
+static const char *param_name(struct arena *a, const struct raw_param *p, const char *suffix)
 {
 	size_t sl = strlen(suffix);
-	char *nm = mime_arena_alloc(a, p->name_len + sl + 1);
+	char *nm = arena_zalloc(a, p->name_len + sl + 1);
 	memcpy(nm, p->name, p->name_len);
 	memcpy(nm + p->name_len, suffix, sl + 1);
 	return nm;
@@ -523,7 +524,7 @@ static const char *param_name(struct mime_arena *a, const struct raw_param *p, c
  * 2231 asks IMAP servers to; kept apart as "name*N[*]" otherwise, as Dovecot does. When some
  * section is extended the joined value stays in charset'lang'%XX form, plain sections having
  * their '%' escaped. */
-static size_t merge_sections(struct mime_arena *a, const struct raw_param *g, size_t n,
+static size_t merge_sections(struct arena *a, const struct raw_param *g, size_t n,
 			     struct mime_param *out)
 {
 	bool consecutive = true, any_ext = false;
@@ -559,12 +560,12 @@ static size_t merge_sections(struct mime_arena *a, const struct raw_param *g, si
 		}
 	}
 	out[0].name = param_name(a, &g[0], any_ext ? "*" : "");
-	out[0].value = mime_arena_strndup(a, v.data ? v.data : "", v.len);
+	out[0].value = arena_strndup(a, v.data ? v.data : "", v.len);
 	buf_free(&v);
 	return 1;
 }
 
-bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, bool want_subtype,
+bool mime_parse_content_field(struct arena *a, const char *v, size_t len, bool want_subtype,
 			      const char **type, const char **subtype,
 			      const struct mime_param **params, size_t *nparams,
 			      size_t max_params)
@@ -576,7 +577,7 @@ bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, b
 	size_t ts = lx.pos, tl = lex_token(&lx);
 	if (tl == 0)
 		return false;
-	*type = mime_arena_strndup(a, v + ts, tl);
+	*type = arena_strndup(a, v + ts, tl);
 	if (want_subtype) {
 		mime_lex_skip_cfws(&lx, NULL);
 		if (lx.pos >= len || v[lx.pos] != '/')
@@ -586,7 +587,7 @@ bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, b
 		size_t ss = lx.pos, sl = lex_token(&lx);
 		if (sl == 0)
 			return false;
-		*subtype = mime_arena_strndup(a, v + ss, sl);
+		*subtype = arena_strndup(a, v + ss, sl);
 	}
 
 	struct raw_param raw[MAX_RAW_PARAMS];
@@ -621,7 +622,7 @@ bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, b
 		}
 		struct raw_param *p = &raw[n++];
 		classify_param(p, v + as, al);
-		p->value = mime_arena_strndup(a, val.data ? val.data : "", val.len);
+		p->value = arena_strndup(a, val.data ? val.data : "", val.len);
 		/* Keep the attribute as written for the plain case. */
 		if (p->section < 0)
 			p->name_len = al;
@@ -630,12 +631,12 @@ bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, b
 
 	/* Plain parameters first, in order; then the RFC 2231 ones grouped by name, sorted (the
 	 * order Dovecot gives, so BODYSTRUCTURE strings compare equal). */
-	struct mime_param *out = mime_arena_alloc(a, (n ? n : 1) * sizeof *out);
+	struct mime_param *out = arena_zalloc(a, (n ? n : 1) * sizeof *out);
 	size_t k = 0, nc = 0;
 	struct raw_param cont[MAX_RAW_PARAMS];
 	for (size_t i = 0; i < n; i++) {
 		if (raw[i].section < 0) {
-			out[k].name = mime_arena_strndup(a, raw[i].name, raw[i].name_len);
+			out[k].name = arena_strndup(a, raw[i].name, raw[i].name_len);
 			out[k++].value = raw[i].value;
 			continue;
 		}

@@ -183,13 +183,13 @@ struct mime_part {
 	uint32_t nchildren;
 };
 
-struct mime_arena;
+struct arena;
 
 struct mime_message {
 	struct mime_part *parts; /* parts[0] is the message itself; then depth-first order */
 	uint32_t nparts;
 	size_t size;             /* of the raw message */
-	struct mime_arena *arena;
+	struct arena *arena;
 };
 
 /* Parses a message into its part tree. lim NULL: the defaults. Never returns NULL. */
@@ -312,9 +312,8 @@ enum mime_fetch_kind mime_section_fetch(const struct mime_message *m, const char
  * when the input is not valid in that encoding (the output then holds a best effort, useful for
  * SEARCH; BINARY answers NO [UNKNOWN-CTE]). */
 
-/* base64: whitespace and line ends are skipped; any other byte outside the alphabet, a lone
- * final character or data after the padding that is not a new quantum is an error. */
-bool mime_decode_base64(const char *in, size_t len, struct buf *out);
+/* (base64: lib/base64.h, base64_decode_lenient.) */
+
 /* quoted-printable: =XX (either case), soft line breaks, trailing whitespace of lines removed;
  * '=' not followed by two hex digits or a line end is an error (kept as is in the output). */
 bool mime_decode_qp(const char *in, size_t len, struct buf *out);

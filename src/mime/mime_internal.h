@@ -4,15 +4,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/arena.h"
 #include "lib/buf.h"
 #include "mime/mime.h"
 
-/* One allocation context per parsed message: parts and strings are freed together, and a
- * hostile message with thousands of parameters costs one free, not thousands. */
-struct mime_arena *mime_arena_new(void);
-void mime_arena_free(struct mime_arena *a);
-void *mime_arena_alloc(struct mime_arena *a, size_t size);
-char *mime_arena_strndup(struct mime_arena *a, const char *s, size_t len);
+/* One arena per parsed message (lib/arena.h): parts and strings are freed together. Its
+ * allocations are zeroed (arena_zalloc). */
+#define MIME_ARENA_CHUNK 8192
 
 /* ASCII case-insensitive equality of s[0..len) with the NUL-terminated word. */
 bool mime_ascii_ieq(const char *s, size_t len, const char *word);
@@ -37,7 +35,7 @@ void mime_lex_quoted(struct mime_lexer *lx, struct buf *out);
 /* Parses "type/subtype; params" (Content-Type) or "value; params" (Content-Disposition, when
  * want_subtype is false) from an unfolded value. Parameters get RFC 2231 continuations joined.
  * False when the leading type is not valid (the caller then uses the defaults). */
-bool mime_parse_content_field(struct mime_arena *a, const char *v, size_t len, bool want_subtype,
+bool mime_parse_content_field(struct arena *a, const char *v, size_t len, bool want_subtype,
 			      const char **type, const char **subtype,
 			      const struct mime_param **params, size_t *nparams,
 			      size_t max_params);

@@ -80,7 +80,7 @@ struct reader {
 	const unsigned char *p;
 	size_t len, pos;
 	bool bad;
-	struct mime_arena *arena;
+	struct arena *arena;
 };
 
 static uint64_t get_varint(struct reader *r)
@@ -125,7 +125,7 @@ static const char *get_str(struct reader *r)
 		r->bad = true;
 		return NULL;
 	}
-	const char *s = mime_arena_strndup(r->arena, (const char *)r->p + r->pos, (size_t)n);
+	const char *s = arena_strndup(r->arena, (const char *)r->p + r->pos, (size_t)n);
 	r->pos += (size_t)n;
 	return s;
 }
@@ -141,7 +141,7 @@ static const struct mime_param *get_params(struct reader *r, size_t *count)
 	}
 	if (n == 0)
 		return NULL;
-	struct mime_param *ps = mime_arena_alloc(r->arena, (size_t)n * sizeof *ps);
+	struct mime_param *ps = arena_zalloc(r->arena, (size_t)n * sizeof *ps);
 	for (size_t i = 0; i < n && !r->bad; i++) {
 		ps[i].name = get_str(r);
 		ps[i].value = get_str(r);
@@ -207,7 +207,7 @@ struct mime_message *mime_message_deserialize(const char *data, size_t len)
 	if (!data || len < 1 || (unsigned char)data[0] != MIME_SERIAL_VERSION)
 		return NULL;
 	struct mime_message *m = xcalloc(1, sizeof *m);
-	m->arena = mime_arena_new();
+	m->arena = arena_new(MIME_ARENA_CHUNK, MIME_ARENA_CHUNK);
 	struct reader r = { (const unsigned char *)data, len, 1, false, m->arena };
 	m->size = get_size(&r);
 	uint64_t n = get_varint(&r);

@@ -127,11 +127,11 @@ static uint32_t add_part(struct parser *p, uint32_t parent)
 	return idx;
 }
 
-static const char *unfold_dup(struct mime_arena *a, const char *v, size_t len)
+static const char *unfold_dup(struct arena *a, const char *v, size_t len)
 {
 	struct buf b = BUF_INIT;
 	mime_header_unfold(v, len, &b);
-	const char *s = mime_arena_strndup(a, b.data ? b.data : "", b.len);
+	const char *s = arena_strndup(a, b.data ? b.data : "", b.len);
 	buf_free(&b);
 	return s;
 }
@@ -159,7 +159,7 @@ static void set_content_type_flags(struct mime_part *part)
  * the envelope fields. The first occurrence of each field counts. */
 static void parse_fields(struct parser *p, uint32_t idx, size_t hdr_len, bool in_digest)
 {
-	struct mime_arena *a = p->m->arena;
+	struct arena *a = p->m->arena;
 	struct mime_part *part = &p->m->parts[idx];
 	bool envelope = (part->flags & MIME_PART_ENVELOPE) != 0;
 	bool seen_type = false, seen_cte = false, seen_disp = false;
@@ -216,7 +216,7 @@ static void parse_fields(struct parser *p, uint32_t idx, size_t hdr_len, bool in
 			mime_lex_skip_cfws(&lx, NULL);
 			/* Not one token (Dovecot's "?invalid" case): as if absent, 7bit. */
 			if (tl > 0 && lx.pos == lx.len) {
-				part->encoding = mime_arena_strndup(a, lx.s + ts, tl);
+				part->encoding = arena_strndup(a, lx.s + ts, tl);
 				part->cte = mime_cte_from_name(lx.s + ts, tl);
 			}
 			buf_free(&v);
@@ -398,7 +398,7 @@ struct mime_message *mime_message_parse(const char *msg, size_t len,
 	p.msg = msg ? msg : "";
 	p.len = msg ? len : 0;
 	p.m = xcalloc(1, sizeof *p.m);
-	p.m->arena = mime_arena_new();
+	p.m->arena = arena_new(MIME_ARENA_CHUNK, MIME_ARENA_CHUNK);
 	p.m->size = p.len;
 	uint32_t root = add_part(&p, MIME_NONE);
 	p.m->parts[root].flags = MIME_PART_ENVELOPE;
@@ -414,7 +414,7 @@ void mime_message_free(struct mime_message **mp)
 	struct mime_message *m = *mp;
 	if (!m)
 		return;
-	mime_arena_free(m->arena);
+	arena_free(m->arena);
 	free(m->parts);
 	free(m);
 	*mp = NULL;

@@ -13,8 +13,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth/sasl.h"
 #include "lib/alloc.h"
+#include "lib/base64.h"
 #include "lib/log.h"
 #include "mailauth/dmarc_report.h"
 #include "store/store.h"
@@ -214,14 +214,6 @@ static void build_done(struct store_job *job)
 
 /* ---- 3. the writer: queue ------------------------------------------------------------------ */
 
-static void base64_lines(const char *data, size_t len, struct buf *out)
-{
-	for (size_t i = 0; i < len; i += 57) {
-		base64_encode(out, data + i, len - i < 57 ? len - i : 57);
-		buf_append_str(out, "\r\n");
-	}
-}
-
 void dmarc_send_message(const char *from, const char *to, const char *hostname,
 			const char *domain, const char *report_id, int64_t begin, int64_t end,
 			const char *gz, size_t gz_len, int64_t now, struct buf *out)
@@ -254,7 +246,7 @@ void dmarc_send_message(const char *from, const char *to, const char *hostname,
 			"Content-Disposition: attachment; filename=\"%s!%s!%" PRId64 "!%" PRId64
 			".xml.gz\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
 		   hex, hostname, domain, begin, end, hostname, domain, begin, end);
-	base64_lines(gz, gz_len, out);
+	base64_encode_lines(out, gz, gz_len);
 	buf_printf(out, "--dmarc-%s--\r\n", hex);
 }
 

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "lib/alloc.h"
+#include "lib/base64.h"
 #include "mailauth/dkim.h"
 #include "mailauth/dkim_internal.h"
 #include "test.h"
@@ -748,7 +749,7 @@ TEST(dkim_body_length_tag)
 	uint64_t clen;
 	dkim_body_hash(DKIM_CANON_RELAXED, EVP_sha256(), body, strlen(body), UINT64_MAX, bh, &clen);
 	struct buf b64 = BUF_INIT;
-	dkim_base64_encode(bh, 32, &b64);
+	base64_encode(&b64, bh, 32);
 	struct buf hdr = BUF_INIT;
 	buf_printf(&hdr, "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org;"
 			 " s=sel; h=from; l=%llu; bh=%s; b=", (unsigned long long)clen, b64.data);
@@ -766,7 +767,7 @@ TEST(dkim_body_length_tag)
 	EVP_DigestSign(ctx, sig, &sig_len, dig, 32);
 	EVP_MD_CTX_free(ctx);
 	buf_reset(&b64);
-	dkim_base64_encode(sig, sig_len, &b64);
+	base64_encode(&b64, sig, sig_len);
 	struct buf msg = BUF_INIT, rec = BUF_INIT;
 	buf_printf(&msg, "%s%s\r\n%s\r\n%s", hdr.data, b64.data, from, body);
 	key_record(k, &rec);
