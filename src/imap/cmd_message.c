@@ -213,6 +213,22 @@ static void copy_complete(struct imap_session *s, struct imap_job *j)
 	imap_learn(s, j->learn, j->to_mailbox, j->new_uids, j->n, NULL, 0);
 }
 
+/* The mailbox a COPY, MOVE or APPEND puts messages into; when it does not exist, the NO
+ * with TRYCREATE is sent (RFC 9051 7.1) and false returned. */
+static bool target_mailbox(struct imap_session *s, const char *tag, const char *name,
+			   size_t len, struct mailbox_info *to)
+{
+	struct buf wire = BUF_INIT;
+	enum store_rc rc = STORE_NOT_FOUND;
+	bool ok = imap_name_from_wire(s, name, len, &wire) &&
+		  (rc = s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data,
+							false, to)) == STORE_OK;
+	if (!ok)
+		imap_reply_mailbox_missing(s, tag, rc, "TRYCREATE");
+	buf_free(&wire);
+	return ok;
+}
+
 static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, bool uid,
 			  const struct imap_arg *args, size_t count, bool move)
 {
@@ -227,17 +243,9 @@ static void cmd_copy_move(struct imap_session *s, const struct imap_command *c, 
 		imap_tagged(s, c->tag, "NO", "READ-ONLY", "The mailbox was opened with EXAMINE.");
 		return;
 	}
-	struct buf wire = BUF_INIT;
 	struct mailbox_info to;
-	enum store_rc rc = STORE_NOT_FOUND;
-	if (!imap_name_from_wire(s, name, len, &wire) ||
-	    (rc = s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false,
-						  &to)) != STORE_OK) {
-		imap_reply_mailbox_missing(s, c->tag, rc, "TRYCREATE");
-		buf_free(&wire);
+	if (!target_mailbox(s, c->tag, name, len, &to))
 		return;
-	}
-	buf_free(&wire);
 	uint32_t *uids;
 	size_t n;
 	const char *err;
@@ -366,18 +374,11 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *c, bool 
 			return;
 		}
 	}
-	struct buf wire = BUF_INIT;
 	struct mailbox_info to;
-	enum store_rc rc = STORE_NOT_FOUND;
-	if (!imap_name_from_wire(s, name, len, &wire) ||
-	    (rc = s->srv->store->ops->mailbox_get(s->srv->store, s->account_id, wire.data, false,
-						  &to)) != STORE_OK) {
-		imap_reply_mailbox_missing(s, c->tag, rc, "TRYCREATE");
-		buf_free(&wire);
+	if (!target_mailbox(s, c->tag, name, len, &to)) {
 		buf_free(&kw);
 		return;
 	}
-	buf_free(&wire);
 	const struct imap_arg *lit = &c->args[c->count - 1];
 	struct spool_bytes *msg;
 	if (lit->outside && s->append_nul) {
